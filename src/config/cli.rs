@@ -1,0 +1,119 @@
+//! The command line: subcommands and every setting with its environment variable.
+//!
+//! Settings are read as text here and validated in [`super::Config::from_settings`], so a bad value
+//! produces one line naming the variable rather than a usage dump.
+
+use clap::{Args, Parser, Subcommand};
+
+/// switchboard: a GraphQL backend-for-frontend for Stripe payments and OAuth/OpenID Connect login.
+///
+/// Every setting is an environment variable (a `.env` file in the working directory is read too);
+/// the matching flag overrides it.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Settings shared by every subcommand.
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// The subcommands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Run migrations, then serve the API (the default).
+    Serve,
+    /// Run database migrations and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL) and exit.
+    Schema,
+}
+
+/// Raw settings as given by the environment or flags, before validation.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// `development` or `production`. Production turns on JSON logs and turns off GraphiQL,
+    /// introspection and the development login.
+    #[arg(long, global = true, env = "APP_ENV", default_value = "development")]
+    pub app_env: String,
+
+    /// Address and port the HTTP server binds to.
+    #[arg(long, global = true, env = "LISTEN_ADDR", default_value = "127.0.0.1:8000")]
+    pub listen_addr: String,
+
+    /// The URL clients use to reach this server (callbacks and links are built from it).
+    #[arg(long, global = true, env = "PUBLIC_URL", default_value = "http://127.0.0.1:8000")]
+    pub public_url: String,
+
+    /// `sqlite://FILE` (created on first run) or `postgres://USER:PASSWORD@HOST/DB`.
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        default_value = "sqlite://switchboard.db",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+
+    /// Largest number of pooled database connections.
+    #[arg(long, global = true, env = "DATABASE_MAX_CONNECTIONS", default_value = "10")]
+    pub database_max_connections: String,
+
+    /// Comma-separated origins (scheme://host[:port]) allowed for CORS and redirect targets.
+    /// The origin of PUBLIC_URL is always allowed.
+    #[arg(long, global = true, env = "ALLOWED_ORIGINS", default_value = "")]
+    pub allowed_origins: String,
+
+    /// Log filter in `RUST_LOG` syntax, e.g. `info` or `switchboard=debug,tower_http=info`.
+    #[arg(long, global = true, env = "LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    /// `auto` (pretty in development, JSON in production), `pretty` or `json`.
+    #[arg(long, global = true, env = "LOG_FORMAT", default_value = "auto")]
+    pub log_format: String,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, global = true, env = "HTTP_MAX_BODY_BYTES", default_value = "262144")]
+    pub http_max_body_bytes: String,
+
+    /// Deepest selection nesting a GraphQL operation may have.
+    #[arg(long, global = true, env = "GRAPHQL_MAX_DEPTH", default_value = "15")]
+    pub graphql_max_depth: String,
+
+    /// Highest complexity (roughly: fields selected, lists weighted by their size) an operation may have.
+    #[arg(long, global = true, env = "GRAPHQL_MAX_COMPLEXITY", default_value = "1000")]
+    pub graphql_max_complexity: String,
+
+    /// Serve schema introspection: `true`, `false`, or `auto` (on in development, off in production).
+    #[arg(long, global = true, env = "GRAPHQL_INTROSPECTION", default_value = "auto")]
+    pub graphql_introspection: String,
+
+    /// Serve the GraphiQL explorer at GET /graphql: `true`, `false`, or `auto` (on in development).
+    #[arg(long, global = true, env = "GRAPHIQL", default_value = "auto")]
+    pub graphiql: String,
+
+    /// Seconds to let in-flight requests finish on shutdown before closing them.
+    #[arg(long, global = true, env = "SHUTDOWN_GRACE_SECONDS", default_value = "10")]
+    pub shutdown_grace_seconds: String,
+}
+
+impl Settings {
+    /// The settings as they are with no environment and no flags: every default.
+    pub fn defaults() -> Self {
+        Cli::parse_from_defaults().settings
+    }
+}
+
+impl Cli {
+    /// Parses an empty command line while ignoring the environment, to obtain the defaults.
+    fn parse_from_defaults() -> Self {
+        use clap::{CommandFactory, FromArgMatches};
+        let command = Cli::command().mut_args(|arg| arg.env(None::<&str>));
+        let matches = command.get_matches_from(["switchboard"]);
+        // Every argument has a default and none is required, so an empty command line always parses.
+        Cli::from_arg_matches(&matches).expect("defaults always parse")
+    }
+}

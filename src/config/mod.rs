@@ -1,0 +1,333 @@
+//! Typed configuration, read once at start from the environment (and `.env` in development).
+//!
+//! [`cli::Settings`] lists every variable with its default (`switchboard --help` prints them);
+//! [`Config::from_settings`] turns that text into typed values and reports the first bad one as
+//! `VARIABLE: what is wrong; what to do`.
+
+pub mod cli;
+mod parse;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+pub use cli::{Cli, Command, Settings};
+pub use parse::ConfigError;
+
+use parse::{parse_bool_or_auto, parse_number, parse_origin};
+
+/// Where the process runs; production tightens defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    /// A developer's machine: pretty logs, GraphiQL, introspection and the dev login.
+    Development,
+    /// A deployed server: JSON logs, no GraphiQL or introspection unless asked for.
+    Production,
+}
+
+impl AppEnv {
+    /// The name used in `APP_ENV` and in `serverInfo.environment`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppEnv::Development => "development",
+            AppEnv::Production => "production",
+        }
+    }
+}
+
+/// Which database backend `DATABASE_URL` selects.
+#[derive(Debug, Clone)]
+pub enum DatabaseUrl {
+    /// An embedded SQLite file; the string is the full `sqlite://` URL.
+    Sqlite(SecretString),
+    /// A PostgreSQL server; the URL may carry a password, so it is kept secret.
+    Postgres(SecretString),
+}
+
+impl DatabaseUrl {
+    /// The URL to hand to the driver.
+    pub fn expose(&self) -> &str {
+        match self {
+            DatabaseUrl::Sqlite(url) | DatabaseUrl::Postgres(url) => url.expose_secret(),
+        }
+    }
+
+    /// The backend's name for logs and health output.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            DatabaseUrl::Sqlite(_) => "sqlite",
+            DatabaseUrl::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable, coloured when the output is a terminal.
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Limits applied to every GraphQL request.
+#[derive(Debug, Clone)]
+pub struct GraphqlLimits {
+    /// Deepest selection nesting allowed.
+    pub max_depth: usize,
+    /// Highest operation complexity allowed.
+    pub max_complexity: usize,
+    /// Whether introspection queries are answered.
+    pub introspection: bool,
+    /// Whether GraphiQL is served at `GET /graphql`.
+    pub graphiql: bool,
+}
+
+/// The validated configuration of one server process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Development or production.
+    pub app_env: AppEnv,
+    /// Where to bind; port 0 picks a free port (tests do this).
+    pub listen_addr: SocketAddr,
+    /// The externally visible base URL, without a trailing slash.
+    pub public_url: Url,
+    /// The database to use.
+    pub database_url: DatabaseUrl,
+    /// Pool size.
+    pub database_max_connections: u32,
+    /// Origins allowed for CORS and redirects (always includes the public URL's origin).
+    pub allowed_origins: Vec<String>,
+    /// Log filter directive.
+    pub log_level: String,
+    /// Log line format.
+    pub log_format: LogFormat,
+    /// Request body limit in bytes.
+    pub http_max_body_bytes: usize,
+    /// GraphQL limits.
+    pub graphql: GraphqlLimits,
+    /// How long shutdown waits for in-flight work.
+    pub shutdown_grace: Duration,
+}
+
+impl Config {
+    /// Reads `.env` (if present), the environment and the command line.
+    ///
+    /// Returns the parsed command line too, since the subcommand decides what to do next.
+    pub fn load() -> Result<(Command, Config), ConfigError> {
+        // A missing .env is normal; real environment variables always win over it.
+        let _ = dotenvy::dotenv();
+        let cli = <Cli as clap::Parser>::parse();
+        let config = Config::from_settings(cli.settings)?;
+        Ok((cli.command.unwrap_or(Command::Serve), config))
+    }
+
+    /// Validates raw settings; the error names the first variable that is wrong.
+    pub fn from_settings(s: Settings) -> Result<Config, ConfigError> {
+        let app_env = match s.app_env.as_str() {
+            "development" => AppEnv::Development,
+            "production" => AppEnv::Production,
+            other => {
+                return Err(ConfigError::new(
+                    "APP_ENV",
+                    format!("unknown environment {other:?}; use development or production"),
+                ));
+            }
+        };
+        let dev = app_env == AppEnv::Development;
+        let public_url = parse_public_url(&s.public_url)?;
+        let mut allowed_origins = vec![public_url.origin().ascii_serialization()];
+        for origin in s.allowed_origins.split(',').map(str::trim) {
+            if !origin.is_empty() {
+                let origin = parse_origin("ALLOWED_ORIGINS", origin)?;
+                if !allowed_origins.contains(&origin) {
+                    allowed_origins.push(origin);
+                }
+            }
+        }
+        Ok(Config {
+            app_env,
+            listen_addr: s.listen_addr.parse().map_err(|_| {
+                ConfigError::new(
+                    "LISTEN_ADDR",
+                    format!("{:?} is not an address; use HOST:PORT, e.g. 127.0.0.1:8000", s.listen_addr),
+                )
+            })?,
+            public_url,
+            database_url: parse_database_url(&s.database_url)?,
+            database_max_connections: parse_number(
+                "DATABASE_MAX_CONNECTIONS",
+                &s.database_max_connections,
+                1..=1000,
+            )?,
+            allowed_origins,
+            log_level: parse_log_level(&s.log_level)?,
+            log_format: match s.log_format.as_str() {
+                "auto" if dev => LogFormat::Pretty,
+                "auto" => LogFormat::Json,
+                "pretty" => LogFormat::Pretty,
+                "json" => LogFormat::Json,
+                other => {
+                    return Err(ConfigError::new(
+                        "LOG_FORMAT",
+                        format!("unknown format {other:?}; use auto, pretty or json"),
+                    ));
+                }
+            },
+            http_max_body_bytes: parse_number(
+                "HTTP_MAX_BODY_BYTES",
+                &s.http_max_body_bytes,
+                1024..=64 * 1024 * 1024,
+            )?,
+            graphql: GraphqlLimits {
+                max_depth: parse_number("GRAPHQL_MAX_DEPTH", &s.graphql_max_depth, 2..=100)?,
+                max_complexity: parse_number(
+                    "GRAPHQL_MAX_COMPLEXITY",
+                    &s.graphql_max_complexity,
+                    10..=1_000_000,
+                )?,
+                introspection: parse_bool_or_auto(
+                    "GRAPHQL_INTROSPECTION",
+                    &s.graphql_introspection,
+                    dev,
+                )?,
+                graphiql: parse_bool_or_auto("GRAPHIQL", &s.graphiql, dev)?,
+            },
+            shutdown_grace: Duration::from_secs(parse_number(
+                "SHUTDOWN_GRACE_SECONDS",
+                &s.shutdown_grace_seconds,
+                0..=3600,
+            )?),
+        })
+    }
+
+    /// True when a browser reaches the server over plain HTTP on the local machine, where
+    /// `Secure` cookies would not be stored.
+    pub fn is_local_http(&self) -> bool {
+        self.public_url.scheme() == "http"
+            && matches!(
+                self.public_url.host_str(),
+                Some("localhost" | "127.0.0.1" | "[::1]")
+            )
+    }
+}
+
+fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw).map_err(|e| {
+        ConfigError::new(
+            "PUBLIC_URL",
+            format!("{raw:?} is not a URL ({e}); use e.g. https://api.example.com"),
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(ConfigError::new(
+            "PUBLIC_URL",
+            format!("{raw:?} must be an http:// or https:// URL with a host"),
+        ));
+    }
+    Ok(url)
+}
+
+fn parse_database_url(raw: &str) -> Result<DatabaseUrl, ConfigError> {
+    let scheme = raw.split_once("://").map(|(scheme, _)| scheme);
+    match scheme {
+        Some("sqlite") => Ok(DatabaseUrl::Sqlite(raw.into())),
+        Some("postgres" | "postgresql") => Ok(DatabaseUrl::Postgres(raw.into())),
+        Some(other) => Err(ConfigError::new(
+            "DATABASE_URL",
+            format!("unsupported scheme {other:?}; use sqlite://... or postgres://..."),
+        )),
+        None => Err(ConfigError::new(
+            "DATABASE_URL",
+            "missing scheme; use sqlite://FILE or postgres://USER@HOST/DB",
+        )),
+    }
+}
+
+fn parse_log_level(raw: &str) -> Result<String, ConfigError> {
+    tracing_subscriber::EnvFilter::try_new(raw).map_err(|e| {
+        ConfigError::new(
+            "LOG_LEVEL",
+            format!("{raw:?} is not a log filter ({e}); use e.g. info or switchboard=debug"),
+        )
+    })?;
+    Ok(raw.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(f: impl FnOnce(&mut Settings)) -> Result<Config, ConfigError> {
+        let mut settings = Settings::defaults();
+        f(&mut settings);
+        Config::from_settings(settings)
+    }
+
+    #[test]
+    fn defaults_are_valid_and_local() {
+        let config = with(|_| {}).expect("defaults validate");
+        assert_eq!(config.app_env, AppEnv::Development);
+        assert_eq!(config.listen_addr.to_string(), "127.0.0.1:8000");
+        assert_eq!(config.database_url.backend(), "sqlite");
+        assert_eq!(config.allowed_origins, vec!["http://127.0.0.1:8000"]);
+        assert!(config.graphql.graphiql && config.graphql.introspection);
+        assert!(config.is_local_http());
+    }
+
+    #[test]
+    fn production_turns_off_explorer_unless_asked() {
+        let config = with(|s| s.app_env = "production".into()).unwrap();
+        assert!(!config.graphql.graphiql && !config.graphql.introspection);
+        assert_eq!(config.log_format, LogFormat::Json);
+        let config = with(|s| {
+            s.app_env = "production".into();
+            s.graphql_introspection = "true".into();
+        })
+        .unwrap();
+        assert!(config.graphql.introspection);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let cases: [(&str, fn(&mut Settings)); 6] = [
+            ("DATABASE_URL: unsupported scheme \"mysql\"", |s| {
+                s.database_url = "mysql://x".into()
+            }),
+            ("APP_ENV:", |s| s.app_env = "staging".into()),
+            ("LISTEN_ADDR:", |s| s.listen_addr = "localhost".into()),
+            ("GRAPHQL_MAX_DEPTH:", |s| s.graphql_max_depth = "0".into()),
+            ("ALLOWED_ORIGINS:", |s| {
+                s.allowed_origins = "https://a.example/path".into()
+            }),
+            ("PUBLIC_URL:", |s| s.public_url = "ftp://x".into()),
+        ];
+        for (expected, change) in cases {
+            let err = with(change).expect_err(expected).to_string();
+            assert!(err.starts_with(expected), "{err:?} should start with {expected:?}");
+            assert!(!err.contains('\n'), "one line: {err:?}");
+        }
+    }
+
+    #[test]
+    fn database_password_is_not_in_debug_output() {
+        let config = with(|s| s.database_url = "postgres://u:hunter2@db/app".into()).unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("REDACTED"), "{debug}");
+    }
+
+    #[test]
+    fn extra_origins_are_normalised_and_deduplicated() {
+        let config = with(|s| {
+            s.allowed_origins = "https://app.example.com, http://127.0.0.1:8000,".into()
+        })
+        .unwrap();
+        assert_eq!(
+            config.allowed_origins,
+            vec!["http://127.0.0.1:8000", "https://app.example.com"]
+        );
+    }
+}

@@ -1,0 +1,120 @@
+//! Error reporting for every operation: stable codes on request errors, and internal causes logged
+//! once with the request id but never shown to the client.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
+};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{Response, ServerError, ServerResult, Variables};
+
+use crate::error::ErrorCode;
+
+/// The id of the HTTP request or WebSocket connection an operation belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+/// `extensions.code` of a document that is not valid GraphQL syntax.
+pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+/// `extensions.code` of a document that does not validate against the schema or the limits.
+pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+
+/// True when `response` failed before execution (parse or validation): the GraphQL-over-HTTP
+/// spec calls this a request error, answered without `data` and, for
+/// `application/graphql-response+json`, with status 400.
+pub fn is_request_error(response: &Response) -> bool {
+    !response.errors.is_empty()
+        && response.data == async_graphql::Value::Null
+        && response
+            .errors
+            .iter()
+            .all(|e| matches!(code_of(e), Some(PARSE_FAILED | VALIDATION_FAILED)))
+}
+
+fn code_of(error: &ServerError) -> Option<&str> {
+    match error.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(code) => Some(code.as_str()),
+        _ => None,
+    }
+}
+
+fn set_code_if_missing(error: &mut ServerError, code: &str) {
+    if code_of(error).is_none() {
+        error.extensions.get_or_insert_with(Default::default).set("code", code);
+    }
+}
+
+/// Installs the per-operation error reporter.
+pub struct ErrorReporting;
+
+impl ExtensionFactory for ErrorReporting {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorReporter::default())
+    }
+}
+
+#[derive(Default)]
+struct ErrorReporter {
+    /// Set once execution starts: errors before that are request errors.
+    executing: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Extension for ErrorReporter {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        let request_id = ctx.data_opt::<RequestId>();
+        let before_execution = !self.executing.load(Ordering::Acquire);
+        for error in &mut response.errors {
+            if before_execution {
+                set_code_if_missing(error, VALIDATION_FAILED);
+            } else {
+                report_execution_error(error, request_id);
+            }
+        }
+        response
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        next.run(ctx, query, variables).await.map_err(|mut error| {
+            set_code_if_missing(&mut error, PARSE_FAILED);
+            error
+        })
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        self.executing.store(true, Ordering::Release);
+        next.run(ctx, operation_name).await
+    }
+}
+
+/// Finishes an error raised while resolving fields.
+///
+/// Errors from our resolvers always carry a code (see `AppError`); an error without one was
+/// raised by the GraphQL engine while reading arguments, which is bad input.
+fn report_execution_error(error: &mut ServerError, request_id: Option<&RequestId>) {
+    let Some(cause) = error.source::<anyhow::Error>() else {
+        set_code_if_missing(error, ErrorCode::BadUserInput.as_str());
+        return;
+    };
+    let request_id = request_id.map(|id| id.0.as_str()).unwrap_or("-");
+    let path = serde_json::to_string(&error.path).unwrap_or_default();
+    tracing::error!(request_id, path, error = format!("{cause:#}"), "internal error");
+    error.message = format!("Internal error; quote request id {request_id} when reporting it.");
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    extensions.set("code", ErrorCode::Internal.as_str());
+    extensions.set("requestId", request_id);
+}

@@ -1,0 +1,38 @@
+//! DataLoaders: related rows for many parents in one query per batch.
+
+use std::collections::HashMap;
+
+use async_graphql::dataloader::Loader;
+use uuid::Uuid;
+
+use crate::error::AppError;
+use crate::store::{Identity, Store};
+
+/// Loads the identities of many users at once.
+pub struct IdentitiesLoader {
+    store: Store,
+}
+
+impl IdentitiesLoader {
+    /// A loader reading from `store`.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+impl Loader<Uuid> for IdentitiesLoader {
+    type Value = Vec<Identity>;
+    type Error = AppError;
+
+    async fn load(&self, user_ids: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = self
+            .store
+            .identities_of(user_ids)
+            .await?;
+        let mut by_user: HashMap<Uuid, Vec<Identity>> = HashMap::new();
+        for row in rows {
+            by_user.entry(row.user_id).or_default().push(row);
+        }
+        Ok(by_user)
+    }
+}

@@ -1,0 +1,108 @@
+//! `GET` and `POST /graphql`: the GraphQL-over-HTTP transport, and GraphiQL for browsers.
+
+mod media;
+mod params;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use self::media::{MediaType, graphql_response, negotiate, request_error};
+use self::params::{Params, ParamsError};
+use super::AppState;
+use super::request_id::CurrentRequestId;
+use crate::graphql::RequestId;
+
+/// `GET /graphql`: GraphiQL for a browser, otherwise a query (never a mutation).
+pub async fn get(
+    State(state): State<AppState>,
+    CurrentRequestId(request_id): CurrentRequestId,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let raw = raw.unwrap_or_default();
+    if let Some(graphiql) = &state.graphiql_html
+        && wants_html(&headers)
+        && !raw.contains("query=")
+    {
+        return Html(graphiql.to_string()).into_response();
+    }
+    let Some(media) = negotiate(&headers) else {
+        return not_acceptable();
+    };
+    let params = match Params::from_query_string(&raw) {
+        Ok(params) => params,
+        Err(err) => return params_error(media, err),
+    };
+    if params.selects_mutation() {
+        let mut response = request_error(
+            media,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Mutations cannot be sent with GET; send them with POST.",
+        );
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(&state, media, params, request_id).await
+}
+
+/// `POST /graphql`: any operation, as a JSON body.
+pub async fn post(
+    State(state): State<AppState>,
+    CurrentRequestId(request_id): CurrentRequestId,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(media) = negotiate(&headers) else {
+        return not_acceptable();
+    };
+    match Params::from_json_body(&headers, &body) {
+        Ok(params) => execute(&state, media, params, request_id).await,
+        Err(err) => params_error(media, err),
+    }
+}
+
+async fn execute(state: &AppState, media: MediaType, params: Params, request_id: String) -> Response {
+    let request = params.into_request().data(RequestId(request_id));
+    graphql_response(media, state.schema.execute(request).await)
+}
+
+fn params_error(media: MediaType, err: ParamsError) -> Response {
+    match err {
+        ParamsError::Malformed(message) => request_error(media, StatusCode::BAD_REQUEST, message),
+        ParamsError::UnsupportedMediaType => request_error(
+            media,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Send the request as Content-Type: application/json.",
+        ),
+    }
+}
+
+fn not_acceptable() -> Response {
+    request_error(
+        MediaType::Json,
+        StatusCode::NOT_ACCEPTABLE,
+        "Accept application/graphql-response+json or application/json.",
+    )
+}
+
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// The GraphiQL page, pointed at this server's HTTP and WebSocket endpoints.
+pub fn graphiql_page(public_url: &url::Url) -> String {
+    let mut ws_url = public_url.clone();
+    // http→ws and https→wss are always valid scheme changes for a URL with a host.
+    let _ = ws_url.set_scheme(if public_url.scheme() == "https" { "wss" } else { "ws" });
+    ws_url.set_path("/graphql/ws");
+    async_graphql::http::GraphiQLSource::build()
+        .endpoint("/graphql")
+        .subscription_endpoint(ws_url.as_str())
+        .title("switchboard")
+        .finish()
+}

@@ -1,0 +1,187 @@
+//! Reading a GraphQL request from a GET query string or a POST JSON body.
+
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{Request, Variables};
+use axum::http::{HeaderMap, header};
+use serde_json::{Map, Value};
+
+/// Why a request could not be read; the message tells the client what to send instead.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ParamsError {
+    /// The body or parameters are malformed (400).
+    Malformed(String),
+    /// POST without `Content-Type: application/json` (415).
+    UnsupportedMediaType,
+}
+
+/// The four request parameters, before they become an engine request.
+#[derive(Debug, Default)]
+pub struct Params {
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<Map<String, Value>>,
+    extensions: Option<Map<String, Value>>,
+}
+
+impl Params {
+    /// Reads the parameters of a GET request from its raw query string.
+    pub fn from_query_string(raw: &str) -> Result<Params, ParamsError> {
+        let mut params = Params::default();
+        let mut query = None;
+        for (key, value) in url::form_urlencoded::parse(raw.as_bytes()) {
+            match key.as_ref() {
+                "query" => query = Some(value.into_owned()),
+                "operationName" => params.operation_name = Some(value.into_owned()),
+                "variables" => params.variables = json_map("variables", &value)?,
+                "extensions" => params.extensions = json_map("extensions", &value)?,
+                _ => {}
+            }
+        }
+        params.query = query.ok_or_else(missing_query)?;
+        Ok(params)
+    }
+
+    /// Reads the parameters of a POST request from its headers and JSON body.
+    pub fn from_json_body(headers: &HeaderMap, body: &[u8]) -> Result<Params, ParamsError> {
+        if !is_json_utf8(headers) {
+            return Err(ParamsError::UnsupportedMediaType);
+        }
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| ParamsError::Malformed(format!("The body is not valid JSON: {e}.")))?;
+        let Value::Object(mut body) = value else {
+            return Err(malformed("The body must be a JSON object with a \"query\" string."));
+        };
+        let query = match body.remove("query") {
+            Some(Value::String(query)) => query,
+            Some(_) => return Err(malformed("\"query\" must be a string.")),
+            None => return Err(missing_query()),
+        };
+        Ok(Params {
+            query,
+            operation_name: match body.remove("operationName") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(name)) => Some(name),
+                Some(_) => return Err(malformed("\"operationName\" must be a string or null.")),
+            },
+            variables: object_or_null("variables", body.remove("variables"))?,
+            extensions: object_or_null("extensions", body.remove("extensions"))?,
+        })
+    }
+
+    /// True when the operation this request selects is a mutation, which GET must not run.
+    ///
+    /// A document that does not parse or names no known operation is left to the engine, which
+    /// reports it properly.
+    pub fn selects_mutation(&self) -> bool {
+        let Ok(document) = async_graphql::parser::parse_query(&self.query) else {
+            return false;
+        };
+        let operation = match (&document.operations, &self.operation_name) {
+            (DocumentOperations::Single(op), _) => Some(op),
+            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name.as_str()),
+            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+            (DocumentOperations::Multiple(_), None) => None,
+        };
+        operation.is_some_and(|op| op.node.ty == OperationType::Mutation)
+    }
+
+    /// The engine request.
+    pub fn into_request(self) -> Request {
+        let mut request = Request::new(self.query);
+        if let Some(name) = self.operation_name {
+            request = request.operation_name(name);
+        }
+        if let Some(variables) = self.variables {
+            request = request.variables(Variables::from_json(Value::Object(variables)));
+        }
+        if let Some(extensions) = self.extensions {
+            request.extensions = async_graphql::Extensions(
+                extensions
+                    .into_iter()
+                    .filter_map(|(k, v)| async_graphql::Value::from_json(v).ok().map(|v| (k, v)))
+                    .collect(),
+            );
+        }
+        request
+    }
+}
+
+fn malformed(message: &str) -> ParamsError {
+    ParamsError::Malformed(message.to_owned())
+}
+
+fn missing_query() -> ParamsError {
+    malformed("The request has no \"query\"; send the GraphQL document in it.")
+}
+
+fn json_map(name: &str, raw: &str) -> Result<Option<Map<String, Value>>, ParamsError> {
+    let value = serde_json::from_str(raw)
+        .map_err(|_| ParamsError::Malformed(format!("\"{name}\" must be a JSON object.")))?;
+    object_or_null(name, Some(value))
+}
+
+fn object_or_null(name: &str, value: Option<Value>) -> Result<Option<Map<String, Value>>, ParamsError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(map)) => Ok(Some(map)),
+        Some(_) => Err(ParamsError::Malformed(format!("\"{name}\" must be an object or null."))),
+    }
+}
+
+/// `application/json`, with no charset or with UTF-8.
+fn is_json_utf8(headers: &HeaderMap) -> bool {
+    let Some(content_type) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let mut parts = content_type.split(';').map(|p| p.trim().to_ascii_lowercase());
+    if parts.next().as_deref() != Some("application/json") {
+        return false;
+    }
+    parts.all(|param| match param.split_once('=') {
+        Some(("charset", charset)) => matches!(charset.trim_matches('"'), "utf-8" | "utf8"),
+        _ => true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn json_headers(content_type: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(content_type).unwrap());
+        headers
+    }
+
+    #[test]
+    fn post_bodies_are_checked_field_by_field() {
+        let headers = json_headers("application/json; charset=utf-8");
+        assert!(Params::from_json_body(&headers, br#"{"query":"{ a }","variables":null}"#).is_ok());
+        for body in [&br#"[]"#[..], br#"{"query":1}"#, br#"{}"#, br#"{"query":"{a}","variables":[]}"#, b"{"] {
+            assert!(matches!(Params::from_json_body(&headers, body), Err(ParamsError::Malformed(_))));
+        }
+        assert_eq!(
+            Params::from_json_body(&json_headers("text/plain"), b"{}").unwrap_err(),
+            ParamsError::UnsupportedMediaType
+        );
+        assert_eq!(
+            Params::from_json_body(&json_headers("application/json; charset=latin1"), b"{}").unwrap_err(),
+            ParamsError::UnsupportedMediaType
+        );
+    }
+
+    #[test]
+    fn mutations_are_recognised_by_selected_operation() {
+        let params = |query: &str, name: Option<&str>| Params {
+            query: query.into(),
+            operation_name: name.map(Into::into),
+            ..Default::default()
+        };
+        assert!(params("mutation { a }", None).selects_mutation());
+        assert!(!params("{ a }", None).selects_mutation());
+        assert!(params("query A { a } mutation B { b }", Some("B")).selects_mutation());
+        assert!(!params("query A { a } mutation B { b }", Some("A")).selects_mutation());
+    }
+}

@@ -1,0 +1,91 @@
+//! The HTTP surface: routes, shared state and the middleware every request passes through.
+
+pub mod graphql;
+mod health;
+mod request_id;
+mod ws;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, Method, header};
+use axum::routing::get;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::graphql::AppSchema;
+use crate::store::Store;
+
+pub use request_id::{CurrentRequestId, REQUEST_ID};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// Validated configuration.
+    pub config: Arc<Config>,
+    /// The database.
+    pub store: Store,
+    /// The executable GraphQL schema.
+    pub schema: AppSchema,
+    /// The GraphiQL page, when it is enabled.
+    pub graphiql_html: Option<Arc<str>>,
+    /// Cancelled when the server starts shutting down.
+    pub shutdown: CancellationToken,
+    /// Open WebSocket sessions, so shutdown can wait for their close frames.
+    pub ws_tasks: TaskTracker,
+}
+
+/// Builds the router with every route and middleware.
+pub fn router(state: AppState) -> Router {
+    let config = state.config.clone();
+    Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql/ws", get(ws::upgrade))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .with_state(state)
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(config.http_max_body_bytes))
+        .layer(cors(&config))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(axum::middleware::from_fn(request_id::assign))
+}
+
+fn request_span(request: &Request) -> tracing::Span {
+    let request_id = request
+        .extensions()
+        .get::<CurrentRequestId>()
+        .map(|id| id.0.as_str())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "http",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id,
+    )
+}
+
+fn cors(config: &Config) -> CorsLayer {
+    let origins = config
+        .allowed_origins
+        .iter()
+        .filter_map(|origin| origin.parse().ok())
+        .collect::<Vec<_>>();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::ACCEPT,
+            REQUEST_ID.clone(),
+            HeaderName::from_static("x-csrf-token"),
+        ])
+        .expose_headers([REQUEST_ID.clone()])
+        .allow_credentials(true)
+}

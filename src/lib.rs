@@ -1,0 +1,17 @@
+//! switchboard: a GraphQL backend-for-frontend that puts Stripe payments and OAuth/OpenID Connect
+//! login behind one schema.
+//!
+//! Modules depend downwards only: `http` → `graphql` → services → `store`.
+
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod store;
+pub mod telemetry;
+
+pub use app::{App, ShutdownHandle};
+pub use config::Config;

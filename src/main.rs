@@ -1,0 +1,64 @@
+//! The `switchboard` binary: reads configuration, then serves, migrates or prints the schema.
+
+use std::process::ExitCode;
+
+use switchboard::config::{Command, Config};
+use switchboard::{App, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let (command, config) = match Config::load() {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            eprintln!("switchboard: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    if command == Command::Schema {
+        print!("{}", switchboard::graphql::sdl());
+        return ExitCode::SUCCESS;
+    }
+    telemetry::init(&config);
+    let result = match command {
+        Command::Migrate => switchboard::app::open_store(&config).await.map(|_| {
+            tracing::info!(database = config.database_url.backend(), "migrations are up to date");
+        }),
+        _ => serve(config).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "switchboard failed");
+            eprintln!("switchboard: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let app = App::build(config).await?;
+    let handle = app.shutdown_handle();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested; draining");
+        handle.shutdown();
+    });
+    app.run_until_stopped().await
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

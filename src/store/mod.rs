@@ -1,0 +1,49 @@
+//! Persistence: one [`Database`] contract, implemented for SQLite (the embedded default) and
+//! PostgreSQL (production, several instances). See docs/decisions/0002-store-two-backends.md.
+//!
+//! Queries that are the same text on both backends are written once in [`portable`] and compiled
+//! for each pool type; anything dialect-specific lives in the backend's own module.
+
+mod error;
+mod models;
+mod portable;
+mod postgres;
+mod sqlite;
+mod users;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::config::DatabaseUrl;
+
+pub use error::StoreError;
+pub use models::{Identity, NewIdentity, NewUser, User};
+pub use users::UserRepo;
+
+/// A shared handle to the configured database.
+pub type Store = Arc<dyn Database>;
+
+/// Everything the services need from a database; both backends implement all of it.
+#[async_trait]
+pub trait Database: UserRepo + Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Runs the embedded migrations for this backend.
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    /// Cheap round trip proving the database answers (used by `/health/ready`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Closes every pooled connection; later calls fail.
+    async fn close(&self);
+}
+
+/// Opens a pool for `url` (creating a SQLite file if it does not exist). Does not migrate.
+pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Store, StoreError> {
+    Ok(match url {
+        DatabaseUrl::Sqlite(_) => Arc::new(sqlite::SqliteStore::connect(url.expose(), max_connections).await?),
+        DatabaseUrl::Postgres(_) => Arc::new(postgres::PgStore::connect(url.expose(), max_connections).await?),
+    })
+}
