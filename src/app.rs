@@ -84,7 +84,11 @@ impl App {
     /// Serves until shutdown is requested, then lets in-flight requests finish and WebSockets
     /// close (within the configured grace period) and closes the database.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let App { listener, state, address } = self;
+        let App {
+            listener,
+            state,
+            address,
+        } = self;
         let shutdown = state.shutdown.clone();
         let ws_tasks = state.ws_tasks.clone();
         let store = state.store.clone();
@@ -124,6 +128,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let store = store::connect(url, config.database_max_connections)
         .await
         .with_context(|| format!("DATABASE_URL: cannot open the {} database", url.backend()))?;
-    store.migrate().await.context("database migrations failed")?;
+    store
+        .migrate()
+        .await
+        .context("database migrations failed")?;
     Ok(store)
 }

@@ -146,9 +146,8 @@ impl AppError {
     /// Seconds after which retrying makes sense, for codes that have one.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            AppError::ProviderUnavailable { retry_after, .. } | AppError::RateLimited { retry_after } => {
-                *retry_after
-            }
+            AppError::ProviderUnavailable { retry_after, .. }
+            | AppError::RateLimited { retry_after } => *retry_after,
             _ => None,
         }
     }
@@ -173,7 +172,10 @@ impl From<AppError> for async_graphql::Error {
         };
         let extensions = error.extensions.get_or_insert_with(Default::default);
         extensions.set("code", err.code().as_str());
-        if let AppError::BadUserInput { field: Some(field), .. } = &err {
+        if let AppError::BadUserInput {
+            field: Some(field), ..
+        } = &err
+        {
             extensions.set("field", field.as_str());
         }
         if let Some(retry_after) = err.retry_after() {
@@ -189,7 +191,8 @@ mod tests {
 
     #[test]
     fn internal_errors_hide_their_cause() {
-        let err: async_graphql::Error = AppError::internal(anyhow::anyhow!("password=hunter2")).into();
+        let err: async_graphql::Error =
+            AppError::internal(anyhow::anyhow!("password=hunter2")).into();
         assert_eq!(err.message, "internal error");
         let code = err.extensions.as_ref().and_then(|e| e.get("code")).cloned();
         assert_eq!(code, Some(async_graphql::Value::from("INTERNAL")));
@@ -198,14 +201,21 @@ mod tests {
 
     #[test]
     fn user_errors_carry_field_and_retry_hint() {
-        let err: async_graphql::Error = AppError::bad_input("input.amount", "must be positive").into();
+        let err: async_graphql::Error =
+            AppError::bad_input("input.amount", "must be positive").into();
         let ext = err.extensions.unwrap();
-        assert_eq!(ext.get("field"), Some(&async_graphql::Value::from("input.amount")));
+        assert_eq!(
+            ext.get("field"),
+            Some(&async_graphql::Value::from("input.amount"))
+        );
         let err: async_graphql::Error = AppError::RateLimited {
             retry_after: Some(Duration::from_millis(1500)),
         }
         .into();
         let ext = err.extensions.unwrap();
-        assert_eq!(ext.get("retryAfterSeconds"), Some(&async_graphql::Value::from(1u64)));
+        assert_eq!(
+            ext.get("retryAfterSeconds"),
+            Some(&async_graphql::Value::from(1u64))
+        );
     }
 }

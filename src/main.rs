@@ -21,7 +21,10 @@ async fn main() -> ExitCode {
     telemetry::init(&config);
     let result = match command {
         Command::Migrate => switchboard::app::open_store(&config).await.map(|_| {
-            tracing::info!(database = config.database_url.backend(), "migrations are up to date");
+            tracing::info!(
+                database = config.database_url.backend(),
+                "migrations are up to date"
+            );
         }),
         _ => serve(config).await,
     };
@@ -50,10 +53,11 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => return std::future::pending().await,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return std::future::pending().await,
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -41,11 +41,21 @@ pub struct Settings {
     pub app_env: String,
 
     /// Address and port the HTTP server binds to.
-    #[arg(long, global = true, env = "LISTEN_ADDR", default_value = "127.0.0.1:8000")]
+    #[arg(
+        long,
+        global = true,
+        env = "LISTEN_ADDR",
+        default_value = "127.0.0.1:8000"
+    )]
     pub listen_addr: String,
 
     /// The URL clients use to reach this server (callbacks and links are built from it).
-    #[arg(long, global = true, env = "PUBLIC_URL", default_value = "http://127.0.0.1:8000")]
+    #[arg(
+        long,
+        global = true,
+        env = "PUBLIC_URL",
+        default_value = "http://127.0.0.1:8000"
+    )]
     pub public_url: String,
 
     /// `sqlite://FILE` (created on first run) or `postgres://USER:PASSWORD@HOST/DB`.
@@ -59,7 +69,12 @@ pub struct Settings {
     pub database_url: String,
 
     /// Largest number of pooled database connections.
-    #[arg(long, global = true, env = "DATABASE_MAX_CONNECTIONS", default_value = "10")]
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_MAX_CONNECTIONS",
+        default_value = "10"
+    )]
     pub database_max_connections: String,
 
     /// Comma-separated origins (scheme://host[:port]) allowed for CORS and redirect targets.
@@ -76,7 +91,12 @@ pub struct Settings {
     pub log_format: String,
 
     /// Largest accepted request body, in bytes.
-    #[arg(long, global = true, env = "HTTP_MAX_BODY_BYTES", default_value = "262144")]
+    #[arg(
+        long,
+        global = true,
+        env = "HTTP_MAX_BODY_BYTES",
+        default_value = "262144"
+    )]
     pub http_max_body_bytes: String,
 
     /// Deepest selection nesting a GraphQL operation may have.
@@ -84,11 +104,21 @@ pub struct Settings {
     pub graphql_max_depth: String,
 
     /// Highest complexity (roughly: fields selected, lists weighted by their size) an operation may have.
-    #[arg(long, global = true, env = "GRAPHQL_MAX_COMPLEXITY", default_value = "1000")]
+    #[arg(
+        long,
+        global = true,
+        env = "GRAPHQL_MAX_COMPLEXITY",
+        default_value = "1000"
+    )]
     pub graphql_max_complexity: String,
 
     /// Serve schema introspection: `true`, `false`, or `auto` (on in development, off in production).
-    #[arg(long, global = true, env = "GRAPHQL_INTROSPECTION", default_value = "auto")]
+    #[arg(
+        long,
+        global = true,
+        env = "GRAPHQL_INTROSPECTION",
+        default_value = "auto"
+    )]
     pub graphql_introspection: String,
 
     /// Serve the GraphiQL explorer at GET /graphql: `true`, `false`, or `auto` (on in development).
@@ -96,7 +126,12 @@ pub struct Settings {
     pub graphiql: String,
 
     /// Seconds to let in-flight requests finish on shutdown before closing them.
-    #[arg(long, global = true, env = "SHUTDOWN_GRACE_SECONDS", default_value = "10")]
+    #[arg(
+        long,
+        global = true,
+        env = "SHUTDOWN_GRACE_SECONDS",
+        default_value = "10"
+    )]
     pub shutdown_grace_seconds: String,
 }
 

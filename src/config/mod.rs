@@ -152,7 +152,10 @@ impl Config {
             listen_addr: s.listen_addr.parse().map_err(|_| {
                 ConfigError::new(
                     "LISTEN_ADDR",
-                    format!("{:?} is not an address; use HOST:PORT, e.g. 127.0.0.1:8000", s.listen_addr),
+                    format!(
+                        "{:?} is not an address; use HOST:PORT, e.g. 127.0.0.1:8000",
+                        s.listen_addr
+                    ),
                 )
             })?,
             public_url,
@@ -292,7 +295,8 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_variable() {
-        let cases: [(&str, fn(&mut Settings)); 6] = [
+        type Change = fn(&mut Settings);
+        let cases: [(&str, Change); 6] = [
             ("DATABASE_URL: unsupported scheme \"mysql\"", |s| {
                 s.database_url = "mysql://x".into()
             }),
@@ -306,7 +310,10 @@ mod tests {
         ];
         for (expected, change) in cases {
             let err = with(change).expect_err(expected).to_string();
-            assert!(err.starts_with(expected), "{err:?} should start with {expected:?}");
+            assert!(
+                err.starts_with(expected),
+                "{err:?} should start with {expected:?}"
+            );
             assert!(!err.contains('\n'), "one line: {err:?}");
         }
     }
@@ -321,10 +328,9 @@ mod tests {
 
     #[test]
     fn extra_origins_are_normalised_and_deduplicated() {
-        let config = with(|s| {
-            s.allowed_origins = "https://app.example.com, http://127.0.0.1:8000,".into()
-        })
-        .unwrap();
+        let config =
+            with(|s| s.allowed_origins = "https://app.example.com, http://127.0.0.1:8000,".into())
+                .unwrap();
         assert_eq!(
             config.allowed_origins,
             vec!["http://127.0.0.1:8000", "https://app.example.com"]

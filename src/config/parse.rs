@@ -27,7 +27,11 @@ impl ConfigError {
 }
 
 /// Parses a whole number within `range`.
-pub fn parse_number<T>(variable: &'static str, raw: &str, range: RangeInclusive<T>) -> Result<T, ConfigError>
+pub fn parse_number<T>(
+    variable: &'static str,
+    raw: &str,
+    range: RangeInclusive<T>,
+) -> Result<T, ConfigError>
 where
     T: FromStr + PartialOrd + Display + Copy,
 {
@@ -50,7 +54,11 @@ where
 }
 
 /// Parses `true`, `false` or `auto` (which takes `auto_value`).
-pub fn parse_bool_or_auto(variable: &'static str, raw: &str, auto_value: bool) -> Result<bool, ConfigError> {
+pub fn parse_bool_or_auto(
+    variable: &'static str,
+    raw: &str,
+    auto_value: bool,
+) -> Result<bool, ConfigError> {
     match raw.trim() {
         "auto" => Ok(auto_value),
         "true" | "1" | "yes" | "on" => Ok(true),
@@ -74,7 +82,8 @@ pub fn parse_origin(variable: &'static str, raw: &str) -> Result<String, ConfigE
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(invalid("must be http or https with a host"));
     }
-    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || raw.ends_with('/') {
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || raw.ends_with('/')
+    {
         return Err(invalid("must not have a path, query or trailing slash"));
     }
     Ok(url.origin().ascii_serialization())

@@ -42,7 +42,10 @@ fn code_of(error: &ServerError) -> Option<&str> {
 
 fn set_code_if_missing(error: &mut ServerError, code: &str) {
     if code_of(error).is_none() {
-        error.extensions.get_or_insert_with(Default::default).set("code", code);
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
     }
 }
 
@@ -112,7 +115,12 @@ fn report_execution_error(error: &mut ServerError, request_id: Option<&RequestId
     };
     let request_id = request_id.map(|id| id.0.as_str()).unwrap_or("-");
     let path = serde_json::to_string(&error.path).unwrap_or_default();
-    tracing::error!(request_id, path, error = format!("{cause:#}"), "internal error");
+    tracing::error!(
+        request_id,
+        path,
+        error = format!("{cause:#}"),
+        "internal error"
+    );
     error.message = format!("Internal error; quote request id {request_id} when reporting it.");
     let extensions = error.extensions.get_or_insert_with(Default::default);
     extensions.set("code", ErrorCode::Internal.as_str());

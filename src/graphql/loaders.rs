@@ -25,10 +25,7 @@ impl Loader<Uuid> for IdentitiesLoader {
     type Error = AppError;
 
     async fn load(&self, user_ids: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows = self
-            .store
-            .identities_of(user_ids)
-            .await?;
+        let rows = self.store.identities_of(user_ids).await?;
         let mut by_user: HashMap<Uuid, Vec<Identity>> = HashMap::new();
         for row in rows {
             by_user.entry(row.user_id).or_default().push(row);

@@ -46,7 +46,10 @@ fn builder(limits: &GraphqlLimits) -> SchemaBuilder<QueryRoot, EmptyMutation, Em
 
 /// Builds the schema the server executes.
 pub fn build_schema(limits: &GraphqlLimits, deps: SchemaDeps) -> AppSchema {
-    let identities = DataLoader::new(loaders::IdentitiesLoader::new(deps.store.clone()), tokio::spawn);
+    let identities = DataLoader::new(
+        loaders::IdentitiesLoader::new(deps.store.clone()),
+        tokio::spawn,
+    );
     builder(limits).data(deps).data(identities).finish()
 }
 

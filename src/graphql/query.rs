@@ -9,7 +9,8 @@ use crate::error::AppError;
 /// The root of every query.
 pub struct QueryRoot;
 
-#[Object]
+/// The root of every query.
+#[Object(name = "Query")]
 impl QueryRoot {
     /// The signed-in user, or null when the request carries no valid session.
     async fn me(&self, _ctx: &Context<'_>) -> Result<Option<User>, AppError> {

@@ -19,6 +19,7 @@ pub struct ServerInfo {
 /// A person who signs in through one or more identity providers.
 pub struct User(pub store::User);
 
+/// A person who signs in through one or more identity providers.
 #[Object]
 impl User {
     /// Opaque, stable id.
@@ -47,6 +48,7 @@ impl User {
 /// One provider account linked to a user.
 pub struct Identity(pub store::Identity);
 
+/// One provider account linked to a user.
 #[Object]
 impl Identity {
     /// The configured provider name, e.g. `google`.

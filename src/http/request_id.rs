@@ -35,7 +35,9 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
     // The id is visible ASCII by construction, so it is always a valid header value.
     let header = HeaderValue::from_str(&id).ok();
     if let Some(header) = &header {
-        request.headers_mut().insert(REQUEST_ID.clone(), header.clone());
+        request
+            .headers_mut()
+            .insert(REQUEST_ID.clone(), header.clone());
     }
     request.extensions_mut().insert(CurrentRequestId(id));
     let mut response = next.run(request).await;

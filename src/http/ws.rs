@@ -51,21 +51,31 @@ fn subprotocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
         .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
 }
 
-async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols, request_id: String) {
+async fn serve(
+    socket: WebSocket,
+    state: AppState,
+    protocol: WebSocketProtocols,
+    request_id: String,
+) {
     let (mut sink, stream) = socket.split();
     // Ending the input ends the GraphQL session, which stops its subscriptions.
-    let input = Box::pin(stream
-        .take_until(state.shutdown.clone().cancelled_owned())
-        .take_while(|message| future::ready(message.is_ok()))
-        .filter_map(|message| {
-            future::ready(match message {
-                Ok(message @ (Message::Text(_) | Message::Binary(_))) => Some(message.into_data()),
-                _ => None,
-            })
-        }));
+    let input = Box::pin(
+        stream
+            .take_until(state.shutdown.clone().cancelled_owned())
+            .take_while(|message| future::ready(message.is_ok()))
+            .filter_map(|message| {
+                future::ready(match message {
+                    Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
+                        Some(message.into_data())
+                    }
+                    _ => None,
+                })
+            }),
+    );
     let mut data = Data::default();
     data.insert(RequestId(request_id));
-    let mut output = GraphqlSocket::new(state.schema.clone(), input, protocol).connection_data(data);
+    let mut output =
+        GraphqlSocket::new(state.schema.clone(), input, protocol).connection_data(data);
     while let Some(message) = output.next().await {
         let message = match message {
             WsMessage::Text(text) => Message::Text(text.into()),
@@ -76,7 +86,9 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols,
         }
     }
     if state.shutdown.is_cancelled() {
-        let _ = sink.send(close(CLOSE_GOING_AWAY, "server shutting down".into())).await;
+        let _ = sink
+            .send(close(CLOSE_GOING_AWAY, "server shutting down".into()))
+            .await;
     }
     let _ = sink.close().await;
 }

@@ -43,7 +43,11 @@ pub trait Database: UserRepo + Send + Sync + 'static {
 /// Opens a pool for `url` (creating a SQLite file if it does not exist). Does not migrate.
 pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Store, StoreError> {
     Ok(match url {
-        DatabaseUrl::Sqlite(_) => Arc::new(sqlite::SqliteStore::connect(url.expose(), max_connections).await?),
-        DatabaseUrl::Postgres(_) => Arc::new(postgres::PgStore::connect(url.expose(), max_connections).await?),
+        DatabaseUrl::Sqlite(_) => {
+            Arc::new(sqlite::SqliteStore::connect(url.expose(), max_connections).await?)
+        }
+        DatabaseUrl::Postgres(_) => {
+            Arc::new(postgres::PgStore::connect(url.expose(), max_connections).await?)
+        }
     })
 }

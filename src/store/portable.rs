@@ -32,13 +32,14 @@ macro_rules! impl_portable_repos {
             ) -> Result<$crate::store::User, $crate::store::StoreError> {
                 let now = chrono::Utc::now();
                 let mut tx = self.pool.begin().await?;
-                let created: $crate::store::User = sqlx::query_as($crate::store::portable::sql::INSERT_USER)
-                    .bind(uuid::Uuid::now_v7())
-                    .bind(user.email)
-                    .bind(user.name)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await?;
+                let created: $crate::store::User =
+                    sqlx::query_as($crate::store::portable::sql::INSERT_USER)
+                        .bind(uuid::Uuid::now_v7())
+                        .bind(user.email)
+                        .bind(user.name)
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await?;
                 insert_identity(&mut *tx, created.id, identity).await?;
                 tx.commit().await?;
                 Ok(created)
@@ -61,7 +62,8 @@ macro_rules! impl_portable_repos {
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }
-                let mut query = sqlx::QueryBuilder::<$db>::new($crate::store::portable::sql::USERS_BY_IDS);
+                let mut query =
+                    sqlx::QueryBuilder::<$db>::new($crate::store::portable::sql::USERS_BY_IDS);
                 push_id_list(&mut query, ids);
                 Ok(query.build_query_as().fetch_all(&self.pool).await?)
             }
@@ -71,11 +73,13 @@ macro_rules! impl_portable_repos {
                 provider: &str,
                 subject: &str,
             ) -> Result<Option<$crate::store::User>, $crate::store::StoreError> {
-                Ok(sqlx::query_as($crate::store::portable::sql::USER_BY_IDENTITY)
-                    .bind(provider)
-                    .bind(subject)
-                    .fetch_optional(&self.pool)
-                    .await?)
+                Ok(
+                    sqlx::query_as($crate::store::portable::sql::USER_BY_IDENTITY)
+                        .bind(provider)
+                        .bind(subject)
+                        .fetch_optional(&self.pool)
+                        .await?,
+                )
             }
 
             async fn add_identity(
@@ -94,7 +98,8 @@ macro_rules! impl_portable_repos {
                 if user_ids.is_empty() {
                     return Ok(Vec::new());
                 }
-                let mut query = sqlx::QueryBuilder::<$db>::new($crate::store::portable::sql::IDENTITIES_OF);
+                let mut query =
+                    sqlx::QueryBuilder::<$db>::new($crate::store::portable::sql::IDENTITIES_OF);
                 push_id_list(&mut query, user_ids);
                 query.push($crate::store::portable::sql::IDENTITIES_ORDER);
                 Ok(query.build_query_as().fetch_all(&self.pool).await?)
@@ -106,16 +111,18 @@ macro_rules! impl_portable_repos {
             user_id: uuid::Uuid,
             identity: $crate::store::NewIdentity,
         ) -> Result<$crate::store::Identity, $crate::store::StoreError> {
-            Ok(sqlx::query_as($crate::store::portable::sql::INSERT_IDENTITY)
-                .bind(uuid::Uuid::now_v7())
-                .bind(user_id)
-                .bind(identity.provider)
-                .bind(identity.subject)
-                .bind(identity.email)
-                .bind(identity.email_verified)
-                .bind(chrono::Utc::now())
-                .fetch_one(conn)
-                .await?)
+            Ok(
+                sqlx::query_as($crate::store::portable::sql::INSERT_IDENTITY)
+                    .bind(uuid::Uuid::now_v7())
+                    .bind(user_id)
+                    .bind(identity.provider)
+                    .bind(identity.subject)
+                    .bind(identity.email)
+                    .bind(identity.email_verified)
+                    .bind(chrono::Utc::now())
+                    .fetch_one(conn)
+                    .await?,
+            )
         }
 
         /// Appends `(id1, id2, ...)` as bound parameters.

@@ -33,7 +33,9 @@ impl Database for PgStore {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        Ok(sqlx::migrate!("migrations/postgres").run(&self.pool).await?)
+        Ok(sqlx::migrate!("migrations/postgres")
+            .run(&self.pool)
+            .await?)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -19,11 +19,19 @@ pub trait UserRepo {
     async fn users_by_ids(&self, ids: &[Uuid]) -> Result<Vec<User>, StoreError>;
 
     /// Finds the user an identity signs in.
-    async fn user_by_identity(&self, provider: &str, subject: &str) -> Result<Option<User>, StoreError>;
+    async fn user_by_identity(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<User>, StoreError>;
 
     /// Links another identity to an existing user.
     /// Fails with [`StoreError::Conflict`] when the identity already belongs to someone.
-    async fn add_identity(&self, user_id: Uuid, identity: NewIdentity) -> Result<Identity, StoreError>;
+    async fn add_identity(
+        &self,
+        user_id: Uuid,
+        identity: NewIdentity,
+    ) -> Result<Identity, StoreError>;
 
     /// All identities of the given users, ordered by user then creation.
     async fn identities_of(&self, user_ids: &[Uuid]) -> Result<Vec<Identity>, StoreError>;

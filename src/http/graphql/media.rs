@@ -51,7 +51,10 @@ pub fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
         let better = match best {
             None => true,
             Some((best_q, best_media)) => {
-                q > best_q || (q == best_q && media == MediaType::GraphqlResponse && best_media == MediaType::Json)
+                q > best_q
+                    || (q == best_q
+                        && media == MediaType::GraphqlResponse
+                        && best_media == MediaType::Json)
             }
         };
         if q > 0.0 && better {

@@ -41,7 +41,9 @@ pub async fn get(
             StatusCode::METHOD_NOT_ALLOWED,
             "Mutations cannot be sent with GET; send them with POST.",
         );
-        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
     execute(&state, media, params, request_id).await
@@ -63,7 +65,12 @@ pub async fn post(
     }
 }
 
-async fn execute(state: &AppState, media: MediaType, params: Params, request_id: String) -> Response {
+async fn execute(
+    state: &AppState,
+    media: MediaType,
+    params: Params,
+    request_id: String,
+) -> Response {
     let request = params.into_request().data(RequestId(request_id));
     graphql_response(media, state.schema.execute(request).await)
 }
@@ -98,7 +105,11 @@ fn wants_html(headers: &HeaderMap) -> bool {
 pub fn graphiql_page(public_url: &url::Url) -> String {
     let mut ws_url = public_url.clone();
     // http→ws and https→wss are always valid scheme changes for a URL with a host.
-    let _ = ws_url.set_scheme(if public_url.scheme() == "https" { "wss" } else { "ws" });
+    let _ = ws_url.set_scheme(if public_url.scheme() == "https" {
+        "wss"
+    } else {
+        "ws"
+    });
     ws_url.set_path("/graphql/ws");
     async_graphql::http::GraphiQLSource::build()
         .endpoint("/graphql")

@@ -49,7 +49,9 @@ impl Params {
         let value: Value = serde_json::from_slice(body)
             .map_err(|e| ParamsError::Malformed(format!("The body is not valid JSON: {e}.")))?;
         let Value::Object(mut body) = value else {
-            return Err(malformed("The body must be a JSON object with a \"query\" string."));
+            return Err(malformed(
+                "The body must be a JSON object with a \"query\" string.",
+            ));
         };
         let query = match body.remove("query") {
             Some(Value::String(query)) => query,
@@ -120,20 +122,30 @@ fn json_map(name: &str, raw: &str) -> Result<Option<Map<String, Value>>, ParamsE
     object_or_null(name, Some(value))
 }
 
-fn object_or_null(name: &str, value: Option<Value>) -> Result<Option<Map<String, Value>>, ParamsError> {
+fn object_or_null(
+    name: &str,
+    value: Option<Value>,
+) -> Result<Option<Map<String, Value>>, ParamsError> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(map)) => Ok(Some(map)),
-        Some(_) => Err(ParamsError::Malformed(format!("\"{name}\" must be an object or null."))),
+        Some(_) => Err(ParamsError::Malformed(format!(
+            "\"{name}\" must be an object or null."
+        ))),
     }
 }
 
 /// `application/json`, with no charset or with UTF-8.
 fn is_json_utf8(headers: &HeaderMap) -> bool {
-    let Some(content_type) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+    let Some(content_type) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
-    let mut parts = content_type.split(';').map(|p| p.trim().to_ascii_lowercase());
+    let mut parts = content_type
+        .split(';')
+        .map(|p| p.trim().to_ascii_lowercase());
     if parts.next().as_deref() != Some("application/json") {
         return false;
     }
@@ -151,7 +163,10 @@ mod tests {
 
     fn json_headers(content_type: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(content_type).unwrap());
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_str(content_type).unwrap(),
+        );
         headers
     }
 
@@ -159,15 +174,25 @@ mod tests {
     fn post_bodies_are_checked_field_by_field() {
         let headers = json_headers("application/json; charset=utf-8");
         assert!(Params::from_json_body(&headers, br#"{"query":"{ a }","variables":null}"#).is_ok());
-        for body in [&br#"[]"#[..], br#"{"query":1}"#, br#"{}"#, br#"{"query":"{a}","variables":[]}"#, b"{"] {
-            assert!(matches!(Params::from_json_body(&headers, body), Err(ParamsError::Malformed(_))));
+        for body in [
+            &br#"[]"#[..],
+            br#"{"query":1}"#,
+            br#"{}"#,
+            br#"{"query":"{a}","variables":[]}"#,
+            b"{",
+        ] {
+            assert!(matches!(
+                Params::from_json_body(&headers, body),
+                Err(ParamsError::Malformed(_))
+            ));
         }
         assert_eq!(
             Params::from_json_body(&json_headers("text/plain"), b"{}").unwrap_err(),
             ParamsError::UnsupportedMediaType
         );
         assert_eq!(
-            Params::from_json_body(&json_headers("application/json; charset=latin1"), b"{}").unwrap_err(),
+            Params::from_json_body(&json_headers("application/json; charset=latin1"), b"{}")
+                .unwrap_err(),
             ParamsError::UnsupportedMediaType
         );
     }

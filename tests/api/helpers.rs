@@ -1,0 +1,274 @@
+//! The test harness: [`TestApp`] starts a real server with a fresh database; [`TestDatabase`]
+//! creates (and drops) that database on SQLite or PostgreSQL.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use switchboard::config::Settings;
+use switchboard::store::Store;
+use switchboard::{App, Config, ShutdownHandle};
+use tokio::task::JoinHandle;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server tests create their databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// True when CI or the test command demands every peer be present, so a missing one fails
+/// loudly instead of skipping.
+pub fn peers_required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+        || std::env::var("SWITCHBOARD_REQUIRE_PEERS").is_ok()
+}
+
+/// A database that exists for one test and is removed afterwards.
+pub enum TestDatabase {
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
+    Postgres {
+        name: String,
+        url: String,
+    },
+}
+
+impl TestDatabase {
+    /// Creates an empty database, or `None` when PostgreSQL is unreachable and not required.
+    pub async fn create(backend: Backend) -> Option<TestDatabase> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                Some(TestDatabase::Sqlite { _dir: dir, url })
+            }
+            Backend::Postgres => create_postgres_database().await,
+        }
+    }
+
+    /// The `DATABASE_URL` of this database.
+    pub fn url(&self) -> &str {
+        match self {
+            TestDatabase::Sqlite { url, .. } | TestDatabase::Postgres { url, .. } => url,
+        }
+    }
+
+    /// Opens and migrates the database directly, without a server.
+    pub async fn store(&self) -> Store {
+        let config = config_with(|s| s.database_url = self.url().to_owned());
+        switchboard::app::open_store(&config)
+            .await
+            .expect("open store")
+    }
+}
+
+async fn create_postgres_database() -> Option<TestDatabase> {
+    let admin = postgres_admin_url();
+    let connection = sqlx::PgPool::connect(&admin).await;
+    let pool = match connection {
+        Ok(pool) => pool,
+        Err(err) if !peers_required() => {
+            eprintln!("skipping: PostgreSQL at {admin} is unreachable ({err}); CI requires it");
+            return None;
+        }
+        Err(err) => panic!("PostgreSQL at {admin} is unreachable: {err}"),
+    };
+    let name = format!("switchboard_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&pool)
+        .await
+        .expect("create test database");
+    pool.close().await;
+    let mut url = url::Url::parse(&admin).expect("admin url");
+    url.set_path(&name);
+    Some(TestDatabase::Postgres {
+        name,
+        url: url.to_string(),
+    })
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let TestDatabase::Postgres { name, .. } = self {
+            drop_postgres_database(name.clone());
+        }
+    }
+}
+
+/// Drops a test database from a separate thread: `Drop` cannot await, and the test's runtime
+/// may already be shutting down.
+pub fn drop_postgres_database(name: String) {
+    let admin = postgres_admin_url();
+    let _ = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async {
+            let pool = sqlx::PgPool::connect(&admin).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&pool)
+            .await?;
+            pool.close().await;
+            Ok::<_, sqlx::Error>(())
+        })?;
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+    })
+    .join();
+}
+
+/// A validated config built from the defaults, changed by `change`, listening on a free port.
+pub fn config_with(change: impl FnOnce(&mut Settings)) -> Config {
+    let mut settings = Settings::defaults();
+    settings.listen_addr = "127.0.0.1:0".into();
+    settings.log_level = std::env::var("TEST_LOG").unwrap_or_else(|_| "off".into());
+    change(&mut settings);
+    Config::from_settings(settings).expect("test config is valid")
+}
+
+/// A running server with its own database.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub database: TestDatabase,
+    shutdown: ShutdownHandle,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    /// A server on a fresh SQLite database with default settings.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(Backend::Sqlite, |_| {})
+            .await
+            .expect("SQLite is always there")
+    }
+
+    /// A server on a fresh database of `backend`, with settings changed by `change`.
+    /// `None` when that backend is unavailable and not required (see [`peers_required`]).
+    pub async fn spawn_with(
+        backend: Backend,
+        change: impl FnOnce(&mut Settings),
+    ) -> Option<TestApp> {
+        let database = TestDatabase::create(backend).await?;
+        let config = config_with(|s| {
+            s.database_url = database.url().to_owned();
+            change(s);
+        });
+        if std::env::var("TEST_LOG").is_ok() {
+            switchboard::telemetry::init(&config);
+        }
+        let app = App::build(config).await.expect("app builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let shutdown = app.shutdown_handle();
+        let task = tokio::spawn(app.run_until_stopped());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("http client");
+        Some(TestApp {
+            address,
+            client,
+            database,
+            shutdown,
+            task: Some(task),
+        })
+    }
+
+    /// An absolute URL on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// The WebSocket URL of `/graphql/ws`.
+    pub fn ws_url(&self) -> String {
+        self.url("/graphql/ws").replacen("http://", "ws://", 1)
+    }
+
+    /// POSTs an operation and returns the JSON body, asserting a 200 answer.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        let response = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(response.status(), 200, "POST /graphql status");
+        response.json().await.expect("JSON body")
+    }
+
+    /// Starts a graceful shutdown and waits for the server to finish it.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown.shutdown();
+        let task = self.task.take().expect("running");
+        tokio::time::timeout(Duration::from_secs(20), task)
+            .await
+            .expect("shutdown finishes")
+            .expect("server task did not panic")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.shutdown();
+    }
+}
+
+/// The repository root (where Cargo.toml is).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The folder holding the Node peers, or `None` (skip) when they are not installed and not
+/// required.
+pub fn node_peers() -> Option<PathBuf> {
+    let dir = repo_root().join("tests/peers");
+    if dir.join("node_modules").is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        !peers_required(),
+        "Node peers are missing in {}; run scripts/test to install them",
+        dir.display()
+    );
+    eprintln!("skipping: Node peers are not installed; scripts/test installs them");
+    None
+}
+
+/// Runs a Node script from the peers folder and returns its stdout, asserting success.
+pub async fn run_node(peers: &std::path::Path, script: &str, args: &[&str]) -> String {
+    let output = tokio::process::Command::new("node")
+        .arg(peers.join(script))
+        .args(args)
+        .current_dir(peers)
+        .output()
+        .await
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8 output")
+}
+
+/// Asserts `body` has exactly one error, with `code`, and returns it.
+pub fn single_error<'a>(body: &'a Value, code: &str) -> &'a Value {
+    let errors = body["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("errors in {body}"));
+    assert_eq!(errors.len(), 1, "one error in {body}");
+    assert_eq!(errors[0]["extensions"]["code"], code, "code in {body}");
+    &errors[0]
+}

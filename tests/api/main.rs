@@ -1,0 +1,11 @@
+//! Integration tests: the real server, started through the library on port 0, talking to real
+//! peers (SQLite files, PostgreSQL, Node clients) over real sockets.
+
+mod cli;
+mod graphql_http;
+mod health;
+mod helpers;
+mod lifecycle;
+mod limits;
+mod store_contract;
+mod websocket;

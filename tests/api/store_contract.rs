@@ -1,0 +1,151 @@
+//! The store contract: the same tests against SQLite and PostgreSQL.
+
+use switchboard::store::{NewIdentity, NewUser, Store, StoreError};
+
+use crate::helpers::{Backend, TestDatabase};
+
+/// Expands one contract test into a `sqlite` and a `postgres` test.
+macro_rules! contract {
+    ($name:ident) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                run(Backend::Sqlite, super::$name).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                run(Backend::Postgres, super::$name).await;
+            }
+        }
+    };
+}
+
+async fn run<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let Some(database) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let store = database.store().await;
+    assert_eq!(
+        store.backend(),
+        match backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    );
+    test(store.clone()).await;
+    store.close().await;
+}
+
+fn identity(provider: &str, subject: &str) -> NewIdentity {
+    NewIdentity {
+        provider: provider.into(),
+        subject: subject.into(),
+        email: Some(format!("{subject}@example.com")),
+        email_verified: true,
+    }
+}
+
+fn alice() -> NewUser {
+    NewUser {
+        email: Some("alice@example.com".into()),
+        name: Some("Alice".into()),
+    }
+}
+
+contract!(migrations_are_idempotent);
+async fn migrations_are_idempotent(store: Store) {
+    store.migrate().await.expect("second run is a no-op");
+    store.ping().await.expect("ping");
+}
+
+contract!(created_user_is_found_by_id_and_identity);
+async fn created_user_is_found_by_id_and_identity(store: Store) {
+    let user = store
+        .create_user(alice(), identity("google", "g-1"))
+        .await
+        .unwrap();
+    assert_eq!(user.email.as_deref(), Some("alice@example.com"));
+    assert!(!user.is_admin);
+    assert_eq!(store.user_by_id(user.id).await.unwrap(), Some(user.clone()));
+    assert_eq!(
+        store.user_by_identity("google", "g-1").await.unwrap(),
+        Some(user.clone())
+    );
+    assert_eq!(store.user_by_identity("google", "g-2").await.unwrap(), None);
+    assert_eq!(store.user_by_identity("github", "g-1").await.unwrap(), None);
+}
+
+contract!(identity_belongs_to_one_user_only);
+async fn identity_belongs_to_one_user_only(store: Store) {
+    let first = store
+        .create_user(alice(), identity("google", "same"))
+        .await
+        .unwrap();
+    let err = store
+        .create_user(NewUser::default(), identity("google", "same"))
+        .await
+        .expect_err("second owner refused");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    // Nothing half-written: the refused user does not exist.
+    let everyone = store.users_by_ids(&[first.id]).await.unwrap();
+    assert_eq!(everyone.len(), 1);
+    let err = store
+        .add_identity(first.id, identity("google", "same"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+}
+
+contract!(identities_load_in_batches);
+async fn identities_load_in_batches(store: Store) {
+    let a = store
+        .create_user(alice(), identity("google", "a"))
+        .await
+        .unwrap();
+    let b = store
+        .create_user(NewUser::default(), identity("github", "b"))
+        .await
+        .unwrap();
+    let linked = store
+        .add_identity(a.id, identity("github", "a2"))
+        .await
+        .unwrap();
+    assert_eq!(linked.user_id, a.id);
+
+    let rows = store
+        .identities_of(&[a.id, b.id, uuid::Uuid::now_v7()])
+        .await
+        .unwrap();
+    let of = |id| {
+        rows.iter()
+            .filter(|r| r.user_id == id)
+            .map(|r| r.subject.as_str())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of(a.id), vec!["a", "a2"]);
+    assert_eq!(of(b.id), vec!["b"]);
+    assert!(store.identities_of(&[]).await.unwrap().is_empty());
+
+    let mut users = store.users_by_ids(&[b.id, a.id]).await.unwrap();
+    users.sort_by_key(|u| u.id);
+    assert_eq!(
+        users.iter().map(|u| u.id).collect::<Vec<_>>(),
+        vec![a.id, b.id]
+    );
+}
+
+contract!(adding_identity_to_missing_user_fails);
+async fn adding_identity_to_missing_user_fails(store: Store) {
+    let err = store
+        .add_identity(uuid::Uuid::now_v7(), identity("google", "orphan"))
+        .await
+        .expect_err("foreign key holds");
+    assert!(matches!(err, StoreError::Other(_)), "{err:?}");
+}
