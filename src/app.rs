@@ -9,10 +9,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::AuthService;
 use crate::config::Config;
 use crate::graphql::{SchemaDeps, build_schema};
 use crate::http::{AppState, graphql::graphiql_page, router};
+use crate::providers::{self, resilience::ProviderRegistry};
 use crate::store::{self, Store};
+use crate::telemetry;
 
 /// A built server, bound to its port and ready to run.
 pub struct App {
@@ -40,11 +43,22 @@ impl App {
             .await
             .with_context(|| format!("LISTEN_ADDR: cannot listen on {}", config.listen_addr))?;
         let address = listener.local_addr()?;
+        let metrics = telemetry::metrics();
+        let mut registry = ProviderRegistry::new();
+        let auth = Arc::new(AuthService::new(
+            &config,
+            store.clone(),
+            providers::http_client(),
+            &mut registry,
+        )?);
+        let providers = Arc::new(registry);
         let schema = build_schema(
             &config.graphql,
             SchemaDeps {
                 store: store.clone(),
                 app_env: config.app_env,
+                auth: auth.clone(),
+                providers: providers.clone(),
             },
         );
         let graphiql_html = config
@@ -55,6 +69,9 @@ impl App {
             config: Arc::new(config),
             store,
             schema,
+            auth,
+            providers,
+            metrics,
             graphiql_html,
             shutdown: CancellationToken::new(),
             ws_tasks: TaskTracker::new(),

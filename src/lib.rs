@@ -6,10 +6,12 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod providers;
 pub mod store;
 pub mod telemetry;
 

@@ -1,5 +1,8 @@
 //! Logging: human-readable in development, one JSON object per line in production.
 
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt;
 
@@ -19,4 +22,21 @@ pub fn init(config: &Config) {
             .with_span_list(false)
             .try_init(),
     };
+}
+
+/// The process-wide Prometheus recorder, installed on first use; every later call (several
+/// servers in one test process) shares it.
+pub fn metrics() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only when another recorder was installed first; ours then records nothing,
+            // which is what that caller asked for.
+            let _ = metrics::set_global_recorder(recorder);
+            crate::providers::resilience::metrics::describe();
+            handle
+        })
+        .clone()
 }

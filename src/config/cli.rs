@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 /// Every setting is an environment variable (a `.env` file in the working directory is read too);
 /// the matching flag overrides it.
 #[derive(Debug, Parser)]
-#[command(name = "switchboard", version, about, long_about = None)]
+#[command(name = "switchboard", version, about, long_about = None, after_help = PROVIDER_HELP)]
 pub struct Cli {
     /// What to do; `serve` when omitted.
     #[command(subcommand)]
@@ -20,6 +20,27 @@ pub struct Cli {
     #[command(flatten)]
     pub settings: Settings,
 }
+
+/// Per-provider settings cannot be flags, since their names depend on `AUTH_PROVIDERS`.
+const PROVIDER_HELP: &str = "\
+Login providers: for each NAME in AUTH_PROVIDERS (upper-cased, '-' as '_'):
+  AUTH_<NAME>_KIND            oidc, google or github
+  AUTH_<NAME>_ISSUER          issuer URL (oidc; google defaults to https://accounts.google.com)
+  AUTH_<NAME>_CLIENT_ID       OAuth client id
+  AUTH_<NAME>_CLIENT_SECRET   OAuth client secret
+  AUTH_<NAME>_SCOPES          space-separated scopes (default: openid email profile; github: read:user user:email)
+  AUTH_<NAME>_DISPLAY_NAME    name shown on login buttons (default: NAME)
+  AUTH_<NAME>_TRUST_EMAIL     true to link accounts that share a verified email (default false)
+  AUTH_<NAME>_AUTH_URL, AUTH_<NAME>_TOKEN_URL, AUTH_<NAME>_API_URL
+                              github only: endpoint overrides (GitHub Enterprise)
+The server's callback for NAME is PUBLIC_URL/auth/callback/NAME.
+
+Provider resilience: for each provider NAME (stripe, sandbox, or a login provider):
+  PROVIDER_<NAME>_TIMEOUT_MS, _DEADLINE_MS, _MAX_ATTEMPTS, _BACKOFF_BASE_MS, _BACKOFF_MAX_MS,
+  _RETRY_BUDGET_TTL_MS, _RETRY_BUDGET_MIN_PER_SEC, _RETRY_BUDGET_RATIO, _BREAKER_FAILURE_RATE,
+  _BREAKER_WINDOW_CALLS, _BREAKER_WINDOW_MS, _BREAKER_MIN_CALLS, _BREAKER_OPEN_MS,
+  _BREAKER_HALF_OPEN_CALLS, _MAX_CONCURRENT, _RATE_LIMIT_PER_SEC, _RATE_LIMIT_BURST
+  (defaults and meaning: docs/resilience.md).";
 
 /// The subcommands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
@@ -124,6 +145,54 @@ pub struct Settings {
     /// Serve the GraphiQL explorer at GET /graphql: `true`, `false`, or `auto` (on in development).
     #[arg(long, global = true, env = "GRAPHIQL", default_value = "auto")]
     pub graphiql: String,
+
+    /// Comma-separated names of the login providers to offer (see "Login providers" below).
+    #[arg(long, global = true, env = "AUTH_PROVIDERS", default_value = "")]
+    pub auth_providers: String,
+
+    /// Offer the `dev` provider, which signs in any named local user without a password:
+    /// `true`, `false` or `auto` (on in development). Refused in production.
+    #[arg(long, global = true, env = "AUTH_DEV_LOGIN", default_value = "auto")]
+    pub auth_dev_login: String,
+
+    /// Keys that sign session access tokens, as `KID:SECRET[,KID:SECRET...]` with secrets of 32+
+    /// characters. The first signs; all verify, so adding a new key first rotates without
+    /// signing anyone out. Required in production; development generates one per start.
+    #[arg(
+        long,
+        global = true,
+        env = "SESSION_SIGNING_KEYS",
+        default_value = "",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub session_signing_keys: String,
+
+    /// Lifetime of an access token, in seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "ACCESS_TOKEN_TTL_SECONDS",
+        default_value = "900"
+    )]
+    pub access_token_ttl_seconds: String,
+
+    /// Lifetime of a session (refreshing does not extend it), in seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "SESSION_TTL_SECONDS",
+        default_value = "2592000"
+    )]
+    pub session_ttl_seconds: String,
+
+    /// How long a started login may take to come back, in seconds.
+    #[arg(long, global = true, env = "LOGIN_TTL_SECONDS", default_value = "600")]
+    pub login_ttl_seconds: String,
+
+    /// Per-provider variables (`AUTH_<NAME>_...`), read from the environment.
+    #[arg(skip)]
+    pub provider_env: std::collections::BTreeMap<String, String>,
 
     /// Seconds to let in-flight requests finish on shutdown before closing them.
     #[arg(

@@ -4,8 +4,10 @@
 //! [`Config::from_settings`] turns that text into typed values and reports the first bad one as
 //! `VARIABLE: what is wrong; what to do`.
 
+pub mod auth;
 pub mod cli;
 mod parse;
+pub mod resilience;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -13,6 +15,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+pub use auth::{AuthConfig, ProviderConfig, ProviderKind};
 pub use cli::{Cli, Command, Settings};
 pub use parse::ConfigError;
 
@@ -110,6 +113,10 @@ pub struct Config {
     pub graphql: GraphqlLimits,
     /// How long shutdown waits for in-flight work.
     pub shutdown_grace: Duration,
+    /// Login providers and sessions.
+    pub auth: AuthConfig,
+    /// Resilience policy per provider name (every identity provider; payments add theirs).
+    pub policies: std::collections::BTreeMap<String, crate::providers::resilience::PolicyConfig>,
 }
 
 impl Config {
@@ -119,7 +126,10 @@ impl Config {
     pub fn load() -> Result<(Command, Config), ConfigError> {
         // A missing .env is normal; real environment variables always win over it.
         let _ = dotenvy::dotenv();
-        let cli = <Cli as clap::Parser>::parse();
+        let mut cli = <Cli as clap::Parser>::parse();
+        cli.settings.provider_env = std::env::vars()
+            .filter(|(k, _)| k.starts_with("AUTH_") || k.starts_with("PROVIDER_"))
+            .collect();
         let config = Config::from_settings(cli.settings)?;
         Ok((cli.command.unwrap_or(Command::Serve), config))
     }
@@ -147,7 +157,17 @@ impl Config {
                 }
             }
         }
+        let auth = auth::parse(&s, app_env)?;
+        let mut policies = std::collections::BTreeMap::new();
+        for provider in &auth.providers {
+            policies.insert(
+                provider.name.clone(),
+                resilience::policy_for(&provider.name, &s.provider_env)?,
+            );
+        }
         Ok(Config {
+            auth,
+            policies,
             app_env,
             listen_addr: s.listen_addr.parse().map_err(|_| {
                 ConfigError::new(
@@ -280,13 +300,19 @@ mod tests {
         assert!(config.is_local_http());
     }
 
+    fn production(s: &mut Settings) {
+        s.app_env = "production".into();
+        s.session_signing_keys = format!("k1:{}", "x".repeat(32));
+    }
+
     #[test]
-    fn production_turns_off_explorer_unless_asked() {
-        let config = with(|s| s.app_env = "production".into()).unwrap();
+    fn production_turns_off_explorer_and_dev_login_unless_asked() {
+        let config = with(production).unwrap();
         assert!(!config.graphql.graphiql && !config.graphql.introspection);
+        assert!(!config.auth.dev_login);
         assert_eq!(config.log_format, LogFormat::Json);
         let config = with(|s| {
-            s.app_env = "production".into();
+            production(s);
             s.graphql_introspection = "true".into();
         })
         .unwrap();
@@ -296,7 +322,20 @@ mod tests {
     #[test]
     fn bad_values_name_their_variable() {
         type Change = fn(&mut Settings);
-        let cases: [(&str, Change); 6] = [
+        let cases: [(&str, Change); 9] = [
+            ("AUTH_DEV_LOGIN:", |s| {
+                production(s);
+                s.auth_dev_login = "true".into();
+            }),
+            ("SESSION_SIGNING_KEYS:", |s| {
+                s.app_env = "production".into();
+                s.auth_dev_login = "false".into();
+            }),
+            ("AUTH_CORP_ISSUER: required", |s| {
+                s.auth_providers = "corp".into();
+                s.provider_env
+                    .insert("AUTH_CORP_KIND".into(), "oidc".into());
+            }),
             ("DATABASE_URL: unsupported scheme \"mysql\"", |s| {
                 s.database_url = "mysql://x".into()
             }),

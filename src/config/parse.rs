@@ -11,16 +11,16 @@ use url::Url;
 #[error("{variable}: {message}")]
 pub struct ConfigError {
     /// The environment variable at fault.
-    pub variable: &'static str,
+    pub variable: String,
     /// What is wrong and how to fix it, on one line.
     pub message: String,
 }
 
 impl ConfigError {
     /// A new error for `variable`.
-    pub fn new(variable: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(variable: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
-            variable,
+            variable: variable.into(),
             message: message.into(),
         }
     }
@@ -28,7 +28,7 @@ impl ConfigError {
 
 /// Parses a whole number within `range`.
 pub fn parse_number<T>(
-    variable: &'static str,
+    variable: &str,
     raw: &str,
     range: RangeInclusive<T>,
 ) -> Result<T, ConfigError>
@@ -55,7 +55,7 @@ where
 
 /// Parses `true`, `false` or `auto` (which takes `auto_value`).
 pub fn parse_bool_or_auto(
-    variable: &'static str,
+    variable: &str,
     raw: &str,
     auto_value: bool,
 ) -> Result<bool, ConfigError> {
@@ -71,7 +71,7 @@ pub fn parse_bool_or_auto(
 }
 
 /// Parses an origin (`scheme://host[:port]`, no path) and returns its canonical form.
-pub fn parse_origin(variable: &'static str, raw: &str) -> Result<String, ConfigError> {
+pub fn parse_origin(variable: &str, raw: &str) -> Result<String, ConfigError> {
     let invalid = |why: &str| {
         ConfigError::new(
             variable,

@@ -2,22 +2,28 @@
 //!
 //! Transport (HTTP, WebSocket) lives in `crate::http`; this module only knows GraphQL.
 
+mod auth;
 mod errors;
 mod loaders;
 mod query;
 mod types;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{EmptyMutation, EmptySubscription, Schema, SchemaBuilder};
+use std::sync::Arc;
 
+use async_graphql::{Context, EmptySubscription, Schema, SchemaBuilder};
+
+use crate::auth::{AuthService, ViewerState};
 use crate::config::{AppEnv, GraphqlLimits};
+use crate::providers::resilience::ProviderRegistry;
 use crate::store::Store;
 
+pub use auth::MutationRoot;
 pub use errors::{ErrorReporting, RequestId, is_request_error};
 pub use query::QueryRoot;
 
 /// The complete schema type served at `/graphql`.
-pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// What resolvers need from the running server.
 #[derive(Clone)]
@@ -26,11 +32,21 @@ pub struct SchemaDeps {
     pub store: Store,
     /// Development or production.
     pub app_env: AppEnv,
+    /// Login and sessions.
+    pub auth: Arc<AuthService>,
+    /// Resilience state of every provider.
+    pub providers: Arc<ProviderRegistry>,
+}
+
+/// The viewer of the current operation (anonymous when the transport set none).
+pub fn viewer_state<'a>(ctx: &Context<'a>) -> &'a ViewerState {
+    static ANONYMOUS: ViewerState = ViewerState::Anonymous;
+    ctx.data_opt::<ViewerState>().unwrap_or(&ANONYMOUS)
 }
 
 /// A schema builder with the roots, limits and error reporting, but no runtime data.
-fn builder(limits: &GraphqlLimits) -> SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscription> {
-    let builder = Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+fn builder(limits: &GraphqlLimits) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    let builder = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         // Fragment cycles and absurd nesting are refused before validation walks them.

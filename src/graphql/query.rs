@@ -2,8 +2,9 @@
 
 use async_graphql::{Context, Object};
 
-use super::SchemaDeps;
+use super::auth::{LoginProvider, ProviderHealth};
 use super::types::{ServerInfo, User};
+use super::{SchemaDeps, viewer_state};
 use crate::error::AppError;
 
 /// The root of every query.
@@ -13,9 +14,34 @@ pub struct QueryRoot;
 #[Object(name = "Query")]
 impl QueryRoot {
     /// The signed-in user, or null when the request carries no valid session.
-    async fn me(&self, _ctx: &Context<'_>) -> Result<Option<User>, AppError> {
-        // Sessions arrive with the login capability; until then no request is signed in.
-        Ok(None)
+    async fn me(&self, ctx: &Context<'_>) -> Result<Option<User>, AppError> {
+        let Some(viewer) = viewer_state(ctx).viewer()? else {
+            return Ok(None);
+        };
+        let store = &ctx.data_unchecked::<SchemaDeps>().store;
+        Ok(store.user_by_id(viewer.user_id).await?.map(User))
+    }
+
+    /// The ways to sign in, for login buttons.
+    async fn login_providers(&self, ctx: &Context<'_>) -> Vec<LoginProvider> {
+        let auth = &ctx.data_unchecked::<SchemaDeps>().auth;
+        auth.providers()
+            .map(|p| LoginProvider {
+                name: p.name().to_owned(),
+                display_name: p.display_name().to_owned(),
+                kind: p.kind().to_owned(),
+            })
+            .collect()
+    }
+
+    /// Health of every configured provider, as the resilience layer sees it.
+    async fn provider_health(&self, ctx: &Context<'_>) -> Vec<ProviderHealth> {
+        let registry = &ctx.data_unchecked::<SchemaDeps>().providers;
+        registry
+            .health()
+            .into_iter()
+            .map(ProviderHealth::from)
+            .collect()
     }
 
     /// What this server is and how it runs.

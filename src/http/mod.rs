@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, shared state and the middleware every request passes through.
 
+mod auth;
 pub mod graphql;
 mod health;
 mod request_id;
@@ -17,8 +18,10 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::AuthService;
 use crate::config::Config;
 use crate::graphql::AppSchema;
+use crate::providers::resilience::ProviderRegistry;
 use crate::store::Store;
 
 pub use request_id::{CurrentRequestId, REQUEST_ID};
@@ -32,6 +35,12 @@ pub struct AppState {
     pub store: Store,
     /// The executable GraphQL schema.
     pub schema: AppSchema,
+    /// Login and sessions.
+    pub auth: Arc<AuthService>,
+    /// Resilience state of every provider.
+    pub providers: Arc<ProviderRegistry>,
+    /// Renders `/metrics`.
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// The GraphiQL page, when it is enabled.
     pub graphiql_html: Option<Arc<str>>,
     /// Cancelled when the server starts shutting down.
@@ -46,6 +55,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
+        .route("/auth/callback/{provider}", get(auth::callback))
+        .route("/auth/dev", get(auth::dev_login))
+        .route("/metrics", get(metrics))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .with_state(state)
@@ -54,6 +66,19 @@ pub fn router(state: AppState) -> Router {
         .layer(cors(&config))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(axum::middleware::from_fn(request_id::assign))
+}
+
+/// `GET /metrics`: Prometheus text exposition.
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> impl axum::response::IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
 }
 
 fn request_span(request: &Request) -> tracing::Span {

@@ -1,12 +1,19 @@
 //! `/graphql/ws`: GraphQL subscriptions over WebSocket, speaking both `graphql-transport-ws` and
 //! the legacy `graphql-ws` subprotocol.
 //!
-//! The socket loop is ours rather than `async_graphql_axum::GraphQLWebSocket::serve` so that the
-//! server can end a socket with a proper close frame: on shutdown today, and when a session ends.
+//! Authentication: a bearer token in the `connection_init` payload (`{"authorization":
+//! "Bearer …"}` or `{"accessToken": "…"}`), or the session cookie on the upgrade request when
+//! its `Origin` is allowed (browsers send cookies cross-site on WebSocket upgrades, so the
+//! origin check stands in for CSRF protection). Refused credentials close the socket with
+//! 4403; so do logout and the end of the session.
+//!
+//! The socket loop is ours rather than `async_graphql_axum::GraphQLWebSocket::serve` so that
+//! the server can end a socket with a proper close frame.
+
+use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 
 use async_graphql::Data;
-use std::str::FromStr;
-
 use async_graphql::http::{
     ALL_WEBSOCKET_PROTOCOLS, WebSocket as GraphqlSocket, WebSocketProtocols, WsMessage,
 };
@@ -14,14 +21,20 @@ use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::Utc;
 use futures_util::{SinkExt, StreamExt, future};
+use tokio_util::sync::CancellationToken;
 
 use super::AppState;
 use super::request_id::CurrentRequestId;
+use crate::auth::viewer::bearer_token;
+use crate::auth::{Credentials, ViewerState};
 use crate::graphql::RequestId;
 
 /// Close code sent when the server shuts down (RFC 6455 "going away").
 const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code for refused credentials and ended sessions (graphql-transport-ws "Forbidden").
+const CLOSE_FORBIDDEN: u16 = 4403;
 
 /// Upgrades the connection and serves GraphQL over it until either side ends it.
 pub async fn upgrade(
@@ -37,10 +50,21 @@ pub async fn upgrade(
         )
             .into_response();
     };
+    let cookie_credentials = origin_allowed(&state, &headers)
+        .then(|| Credentials::from_headers(&headers))
+        .filter(Credentials::uses_cookie);
     let tasks = state.ws_tasks.clone();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| tasks.track_future(serve(socket, state, protocol, request_id)))
+        .on_upgrade(move |socket| {
+            tasks.track_future(serve(
+                socket,
+                state,
+                protocol,
+                request_id,
+                cookie_credentials,
+            ))
+        })
 }
 
 /// The first GraphQL subprotocol the client offers.
@@ -51,17 +75,44 @@ fn subprotocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
         .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
 }
 
+fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|origin| state.auth.is_allowed_origin(origin))
+}
+
+/// The bearer token of a `connection_init` payload, if any.
+fn payload_token(payload: &serde_json::Value) -> Option<String> {
+    let field = |name: &str| payload.get(name).and_then(|v| v.as_str());
+    field("authorization")
+        .or_else(|| field("Authorization"))
+        .and_then(bearer_token)
+        .or_else(|| field("accessToken"))
+        .map(str::to_owned)
+}
+
 async fn serve(
     socket: WebSocket,
     state: AppState,
     protocol: WebSocketProtocols,
     request_id: String,
+    cookie_credentials: Option<Credentials>,
 ) {
     let (mut sink, stream) = socket.split();
+    // Cancelled when the socket's session ends (logout, refresh-token reuse, expiry).
+    let session_ended = CancellationToken::new();
+    let refused: Arc<OnceLock<String>> = Arc::default();
+    let stop = {
+        let (shutdown, ended) = (state.shutdown.clone(), session_ended.clone());
+        async move {
+            tokio::select! { () = shutdown.cancelled() => {}, () = ended.cancelled() => {} }
+        }
+    };
     // Ending the input ends the GraphQL session, which stops its subscriptions.
     let input = Box::pin(
         stream
-            .take_until(state.shutdown.clone().cancelled_owned())
+            .take_until(stop)
             .take_while(|message| future::ready(message.is_ok()))
             .filter_map(|message| {
                 future::ready(match message {
@@ -74,23 +125,77 @@ async fn serve(
     );
     let mut data = Data::default();
     data.insert(RequestId(request_id));
-    let mut output =
-        GraphqlSocket::new(state.schema.clone(), input, protocol).connection_data(data);
+    let on_init = {
+        let (state, ended, refused) = (state.clone(), session_ended.clone(), refused.clone());
+        move |payload: serde_json::Value| async move {
+            let credentials = match payload_token(&payload) {
+                Some(token) => Credentials::bearer(token),
+                None => cookie_credentials.unwrap_or_default(),
+            };
+            let viewer = authenticate_socket(&state, &credentials, ended).await;
+            if let ViewerState::Rejected(err) = &viewer {
+                let _ = refused.set(err.to_string());
+                return Err(async_graphql::Error::new(err.to_string()));
+            }
+            let mut data = Data::default();
+            data.insert(viewer);
+            Ok(data)
+        }
+    };
+    let mut output = GraphqlSocket::new(state.schema.clone(), input, protocol)
+        .connection_data(data)
+        .on_connection_init(on_init);
     while let Some(message) = output.next().await {
         let message = match message {
             WsMessage::Text(text) => Message::Text(text.into()),
+            WsMessage::Close(_, reason) if refused.get().is_some() => {
+                close(CLOSE_FORBIDDEN, reason)
+            }
             WsMessage::Close(code, reason) => close(code, reason),
         };
         if sink.send(message).await.is_err() {
             return;
         }
     }
-    if state.shutdown.is_cancelled() {
-        let _ = sink
-            .send(close(CLOSE_GOING_AWAY, "server shutting down".into()))
-            .await;
+    let farewell = if state.shutdown.is_cancelled() {
+        Some(close(CLOSE_GOING_AWAY, "server shutting down".into()))
+    } else if session_ended.is_cancelled() {
+        Some(close(CLOSE_FORBIDDEN, "session ended".into()))
+    } else {
+        None
+    };
+    if let Some(farewell) = farewell {
+        let _ = sink.send(farewell).await;
     }
+    session_ended.cancel();
     let _ = sink.close().await;
+}
+
+/// Authenticates a socket and, when signed in, arranges for it to end with its session.
+async fn authenticate_socket(
+    state: &AppState,
+    credentials: &Credentials,
+    ended: CancellationToken,
+) -> ViewerState {
+    let Some((token, source)) = &credentials.access else {
+        return ViewerState::Anonymous;
+    };
+    match state.auth.session_of(token, *source).await {
+        Ok((viewer, session)) => {
+            state.auth.sockets().register(session.id, ended.clone());
+            let remaining = (session.expires_at - Utc::now())
+                .to_std()
+                .unwrap_or_default();
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = tokio::time::sleep(remaining) => ended.cancel(),
+                    () = ended.cancelled() => {}
+                }
+            });
+            ViewerState::SignedIn(viewer)
+        }
+        Err(err) => ViewerState::Rejected(err),
+    }
 }
 
 fn close(code: u16, reason: String) -> Message {

@@ -4,6 +4,7 @@
 //! Queries that are the same text on both backends are written once in [`portable`] and compiled
 //! for each pool type; anything dialect-specific lives in the backend's own module.
 
+mod auth;
 mod error;
 mod models;
 mod portable;
@@ -17,8 +18,9 @@ use async_trait::async_trait;
 
 use crate::config::DatabaseUrl;
 
+pub use auth::AuthRepo;
 pub use error::StoreError;
-pub use models::{Identity, NewIdentity, NewUser, User};
+pub use models::{Identity, LoginAttempt, NewIdentity, NewUser, Rotation, Session, User};
 pub use users::UserRepo;
 
 /// A shared handle to the configured database.
@@ -26,7 +28,7 @@ pub type Store = Arc<dyn Database>;
 
 /// Everything the services need from a database; both backends implement all of it.
 #[async_trait]
-pub trait Database: UserRepo + Send + Sync + 'static {
+pub trait Database: UserRepo + AuthRepo + Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

@@ -60,3 +60,61 @@ pub struct NewIdentity {
     /// Whether that email is verified.
     pub email_verified: bool,
 }
+
+/// A login in progress: what the callback needs to finish it safely.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LoginAttempt {
+    /// SHA-256 of the `state` parameter (the state itself is never stored).
+    pub state_hash: String,
+    /// Configured provider name.
+    pub provider: String,
+    /// PKCE code verifier sent with the code exchange.
+    pub pkce_verifier: String,
+    /// Nonce the ID token must carry.
+    pub nonce: String,
+    /// Where a web login returns to (an allowed origin), if it was given.
+    pub redirect_to: Option<String>,
+    /// Set when a signed-in user is linking another identity.
+    pub link_user_id: Option<Uuid>,
+    /// When the attempt started.
+    pub created_at: DateTime<Utc>,
+    /// After this, the attempt can no longer be finished.
+    pub expires_at: DateTime<Utc>,
+    /// When the callback used it (single use).
+    pub consumed_at: Option<DateTime<Utc>>,
+}
+
+/// A signed-in session: one login on one device, kept alive by rotating refresh tokens.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Session {
+    /// Session id; access tokens carry it as `sid`.
+    pub id: Uuid,
+    /// Who is signed in.
+    pub user_id: Uuid,
+    /// The provider the session was started with.
+    pub provider: String,
+    /// When the user signed in.
+    pub created_at: DateTime<Utc>,
+    /// The session ends here however often it is refreshed.
+    pub expires_at: DateTime<Utc>,
+    /// Set by logout or by refresh-token reuse.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl Session {
+    /// True when the session may still be used at `now`.
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was current: it is now spent and the new one replaces it.
+    Rotated(Session),
+    /// The token had already been spent: the session is revoked, as the token may be stolen.
+    Reused(Uuid),
+    /// Unknown, expired, or its session is over.
+    Invalid,
+}

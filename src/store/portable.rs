@@ -18,6 +18,28 @@ pub(super) mod sql {
          WHERE identities.provider = $1 AND identities.subject = $2";
     pub const IDENTITIES_OF: &str = "SELECT * FROM identities WHERE user_id IN ";
     pub const IDENTITIES_ORDER: &str = " ORDER BY user_id, created_at, id";
+
+    pub const INSERT_LOGIN_ATTEMPT: &str = "INSERT INTO login_attempts \
+         (state_hash, provider, pkce_verifier, nonce, redirect_to, link_user_id, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    pub const CONSUME_LOGIN_ATTEMPT: &str = "UPDATE login_attempts SET consumed_at = $2 \
+         WHERE state_hash = $1 AND consumed_at IS NULL RETURNING *";
+    pub const USER_BY_VERIFIED_EMAIL: &str = "SELECT users.* FROM users \
+         JOIN identities ON identities.user_id = users.id \
+         WHERE lower(identities.email) = lower($1) AND identities.email_verified = TRUE \
+         ORDER BY users.id LIMIT 1";
+    pub const INSERT_SESSION: &str = "INSERT INTO sessions (id, user_id, provider, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)";
+    pub const INSERT_REFRESH_TOKEN: &str = "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4)";
+    pub const SESSION_BY_ID: &str = "SELECT * FROM sessions WHERE id = $1";
+    pub const SPEND_REFRESH_TOKEN: &str = "UPDATE refresh_tokens SET used_at = $2 \
+         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING session_id";
+    pub const SPENT_REFRESH_TOKEN_SESSION: &str =
+        "SELECT session_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL";
+    pub const REVOKE_SESSION: &str =
+        "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
+    pub const REVOKE_USER_SESSIONS: &str = "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL RETURNING id";
 }
 
 /// Implements the portable repository traits for `$store`, whose `pool` field is a `Pool<$db>`.
@@ -104,6 +126,195 @@ macro_rules! impl_portable_repos {
                 query.push($crate::store::portable::sql::IDENTITIES_ORDER);
                 Ok(query.build_query_as().fetch_all(&self.pool).await?)
             }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::AuthRepo for $store {
+            async fn insert_login_attempt(
+                &self,
+                attempt: &$crate::store::LoginAttempt,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query($crate::store::portable::sql::INSERT_LOGIN_ATTEMPT)
+                    .bind(&attempt.state_hash)
+                    .bind(&attempt.provider)
+                    .bind(&attempt.pkce_verifier)
+                    .bind(&attempt.nonce)
+                    .bind(&attempt.redirect_to)
+                    .bind(attempt.link_user_id)
+                    .bind(attempt.created_at)
+                    .bind(attempt.expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn consume_login_attempt(
+                &self,
+                state_hash: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Option<$crate::store::LoginAttempt>, $crate::store::StoreError> {
+                Ok(
+                    sqlx::query_as($crate::store::portable::sql::CONSUME_LOGIN_ATTEMPT)
+                        .bind(state_hash)
+                        .bind(now)
+                        .fetch_optional(&self.pool)
+                        .await?,
+                )
+            }
+
+            async fn user_by_verified_email(
+                &self,
+                email: &str,
+            ) -> Result<Option<$crate::store::User>, $crate::store::StoreError> {
+                Ok(
+                    sqlx::query_as($crate::store::portable::sql::USER_BY_VERIFIED_EMAIL)
+                        .bind(email)
+                        .fetch_optional(&self.pool)
+                        .await?,
+                )
+            }
+
+            async fn create_session(
+                &self,
+                session: &$crate::store::Session,
+                refresh_hash: &str,
+                refresh_expires_at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::store::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query($crate::store::portable::sql::INSERT_SESSION)
+                    .bind(session.id)
+                    .bind(session.user_id)
+                    .bind(&session.provider)
+                    .bind(session.created_at)
+                    .bind(session.expires_at)
+                    .execute(&mut *tx)
+                    .await?;
+                insert_refresh_token(
+                    &mut *tx,
+                    refresh_hash,
+                    session.id,
+                    session.created_at,
+                    refresh_expires_at,
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn session_by_id(
+                &self,
+                id: uuid::Uuid,
+            ) -> Result<Option<$crate::store::Session>, $crate::store::StoreError> {
+                Ok(sqlx::query_as($crate::store::portable::sql::SESSION_BY_ID)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn rotate_refresh_token(
+                &self,
+                old_hash: &str,
+                new_hash: &str,
+                new_expires_at: chrono::DateTime<chrono::Utc>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<$crate::store::Rotation, $crate::store::StoreError> {
+                use $crate::store::Rotation;
+                let mut tx = self.pool.begin().await?;
+                let spent: Option<uuid::Uuid> =
+                    sqlx::query_scalar($crate::store::portable::sql::SPEND_REFRESH_TOKEN)
+                        .bind(old_hash)
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let outcome = match spent {
+                    Some(session_id) => {
+                        let session: Option<$crate::store::Session> =
+                            sqlx::query_as($crate::store::portable::sql::SESSION_BY_ID)
+                                .bind(session_id)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                        match session.filter(|s| s.is_active(now)) {
+                            Some(session) => {
+                                insert_refresh_token(
+                                    &mut *tx,
+                                    new_hash,
+                                    session.id,
+                                    now,
+                                    new_expires_at,
+                                )
+                                .await?;
+                                Rotation::Rotated(session)
+                            }
+                            None => Rotation::Invalid,
+                        }
+                    }
+                    None => {
+                        let reused: Option<uuid::Uuid> = sqlx::query_scalar(
+                            $crate::store::portable::sql::SPENT_REFRESH_TOKEN_SESSION,
+                        )
+                        .bind(old_hash)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        match reused {
+                            Some(session_id) => {
+                                sqlx::query($crate::store::portable::sql::REVOKE_SESSION)
+                                    .bind(session_id)
+                                    .bind(now)
+                                    .execute(&mut *tx)
+                                    .await?;
+                                Rotation::Reused(session_id)
+                            }
+                            None => Rotation::Invalid,
+                        }
+                    }
+                };
+                tx.commit().await?;
+                Ok(outcome)
+            }
+
+            async fn revoke_session(
+                &self,
+                id: uuid::Uuid,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let done = sqlx::query($crate::store::portable::sql::REVOKE_SESSION)
+                    .bind(id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn revoke_user_sessions(
+                &self,
+                user_id: uuid::Uuid,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<uuid::Uuid>, $crate::store::StoreError> {
+                Ok(
+                    sqlx::query_scalar($crate::store::portable::sql::REVOKE_USER_SESSIONS)
+                        .bind(user_id)
+                        .bind(now)
+                        .fetch_all(&self.pool)
+                        .await?,
+                )
+            }
+        }
+
+        async fn insert_refresh_token(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            token_hash: &str,
+            session_id: uuid::Uuid,
+            now: chrono::DateTime<chrono::Utc>,
+            expires_at: chrono::DateTime<chrono::Utc>,
+        ) -> Result<(), $crate::store::StoreError> {
+            sqlx::query($crate::store::portable::sql::INSERT_REFRESH_TOKEN)
+                .bind(token_hash)
+                .bind(session_id)
+                .bind(now)
+                .bind(expires_at)
+                .execute(conn)
+                .await?;
+            Ok(())
         }
 
         async fn insert_identity(

@@ -58,9 +58,12 @@ async fn oversized_bodies_get_413() {
 
 #[tokio::test]
 async fn production_hides_introspection_and_graphiql() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.app_env = "production".into())
-        .await
-        .unwrap();
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.app_env = "production".into();
+        s.session_signing_keys = format!("k1:{}", "s".repeat(40));
+    })
+    .await
+    .unwrap();
     // With introspection off the engine resolves meta fields to null: nothing about the schema leaks.
     let body = app
         .graphql(

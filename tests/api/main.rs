@@ -7,5 +7,6 @@ mod health;
 mod helpers;
 mod lifecycle;
 mod limits;
+mod resilience_wire;
 mod store_contract;
 mod websocket;

@@ -12,6 +12,7 @@ use self::media::{MediaType, graphql_response, negotiate, request_error};
 use self::params::{Params, ParamsError};
 use super::AppState;
 use super::request_id::CurrentRequestId;
+use crate::auth::Credentials;
 use crate::graphql::RequestId;
 
 /// `GET /graphql`: GraphiQL for a browser, otherwise a query (never a mutation).
@@ -46,7 +47,7 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, media, params, request_id).await
+    execute(&state, media, params, request_id, &headers).await
 }
 
 /// `POST /graphql`: any operation, as a JSON body.
@@ -60,7 +61,7 @@ pub async fn post(
         return not_acceptable();
     };
     match Params::from_json_body(&headers, &body) {
-        Ok(params) => execute(&state, media, params, request_id).await,
+        Ok(params) => execute(&state, media, params, request_id, &headers).await,
         Err(err) => params_error(media, err),
     }
 }
@@ -70,8 +71,19 @@ async fn execute(
     media: MediaType,
     params: Params,
     request_id: String,
+    headers: &HeaderMap,
 ) -> Response {
-    let request = params.into_request().data(RequestId(request_id));
+    let credentials = Credentials::from_headers(headers);
+    // GET never runs mutations, so only a POST can need the CSRF check.
+    let viewer = state
+        .auth
+        .authenticate(&credentials, || params.selects_mutation())
+        .await;
+    let request = params
+        .into_request()
+        .data(RequestId(request_id))
+        .data(viewer)
+        .data(credentials);
     graphql_response(media, state.schema.execute(request).await)
 }
 

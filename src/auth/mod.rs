@@ -1,0 +1,151 @@
+//! Login and sessions: the authorization code flow (state, PKCE, nonce) against the configured
+//! identity providers, users and linked identities, and the server's own sessions (short-lived
+//! JWT access tokens, rotating refresh tokens). See docs/auth.md.
+
+pub mod cookies;
+mod login;
+mod sessions;
+pub mod sockets;
+pub mod tokens;
+pub mod viewer;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::config::{Config, ProviderKind};
+use crate::providers::identity::{
+    DevProvider, GithubEndpoints, GithubProvider, IdentityProvider, OidcProvider,
+};
+use crate::providers::resilience::{ProviderRegistry, ResilientProvider};
+use crate::store::{Session, Store, User};
+
+pub use login::LoginStart;
+pub use sockets::SessionSockets;
+pub use tokens::TokenSigner;
+pub use viewer::{CredentialSource, Credentials, Viewer, ViewerState};
+
+/// A freshly issued session, as handed to the client.
+#[derive(Debug, Clone)]
+pub struct IssuedSession {
+    /// Bearer access token (a JWT).
+    pub access_token: String,
+    /// When the access token stops working.
+    pub access_expires_at: chrono::DateTime<chrono::Utc>,
+    /// Opaque refresh token; spent on use.
+    pub refresh_token: String,
+    /// The session it belongs to.
+    pub session: Session,
+    /// Who is signed in.
+    pub user: User,
+}
+
+/// The login and session service.
+pub struct AuthService {
+    store: Store,
+    signer: TokenSigner,
+    providers: BTreeMap<String, Arc<dyn IdentityProvider>>,
+    allowed_origins: Vec<String>,
+    public_url: Url,
+    login_ttl: Duration,
+    session_ttl: Duration,
+    secure_cookies: bool,
+    sockets: SessionSockets,
+}
+
+impl AuthService {
+    /// Builds the service and its identity providers, registering each provider's resilience
+    /// policy in `registry`.
+    pub fn new(
+        config: &Config,
+        store: Store,
+        http: reqwest::Client,
+        registry: &mut ProviderRegistry,
+    ) -> anyhow::Result<Self> {
+        let mut providers: BTreeMap<String, Arc<dyn IdentityProvider>> = BTreeMap::new();
+        for provider in &config.auth.providers {
+            let policy = config
+                .policies
+                .get(&provider.name)
+                .cloned()
+                .unwrap_or_default();
+            let resilience = ResilientProvider::new(provider.name.clone(), policy)?;
+            registry.register(resilience.clone());
+            let redirect_uri = config
+                .public_url
+                .join(&format!("/auth/callback/{}", provider.name))?;
+            let built: Arc<dyn IdentityProvider> = match &provider.kind {
+                ProviderKind::Oidc { issuer } => Arc::new(OidcProvider::new(
+                    provider.clone(),
+                    issuer.clone(),
+                    redirect_uri,
+                    http.clone(),
+                    resilience,
+                )),
+                ProviderKind::Github {
+                    auth_url,
+                    token_url,
+                    api_url,
+                } => Arc::new(GithubProvider::new(
+                    provider.clone(),
+                    GithubEndpoints {
+                        auth_url: auth_url.clone(),
+                        token_url: token_url.clone(),
+                        api_url: api_url.clone(),
+                    },
+                    redirect_uri,
+                    http.clone(),
+                    resilience,
+                )),
+            };
+            providers.insert(provider.name.clone(), built);
+        }
+        if config.auth.dev_login {
+            let dev: Arc<dyn IdentityProvider> = Arc::new(DevProvider::new(&config.public_url));
+            providers.insert(dev.name().to_owned(), dev);
+        }
+        let issuer = config.public_url.as_str().trim_end_matches('/').to_owned();
+        Ok(Self {
+            store,
+            signer: TokenSigner::new(
+                issuer,
+                config.auth.access_token_ttl,
+                &config.auth.signing_keys,
+            )?,
+            providers,
+            allowed_origins: config.allowed_origins.clone(),
+            public_url: config.public_url.clone(),
+            login_ttl: config.auth.login_ttl,
+            session_ttl: config.auth.session_ttl,
+            secure_cookies: !config.is_local_http(),
+            sockets: SessionSockets::default(),
+        })
+    }
+
+    /// The configured providers, by name.
+    pub fn providers(&self) -> impl Iterator<Item = &dyn IdentityProvider> {
+        self.providers.values().map(|p| p.as_ref())
+    }
+
+    /// Whether cookies carry `Secure` (everywhere but plain HTTP on localhost).
+    pub fn secure_cookies(&self) -> bool {
+        self.secure_cookies
+    }
+
+    /// Open WebSockets by session.
+    pub fn sockets(&self) -> &SessionSockets {
+        &self.sockets
+    }
+
+    /// Whether `origin` (scheme://host[:port]) is on the allowlist.
+    pub fn is_allowed_origin(&self, origin: &str) -> bool {
+        self.allowed_origins.iter().any(|allowed| allowed == origin)
+    }
+
+    /// Where a web login lands when it named no target.
+    pub fn default_landing(&self) -> Url {
+        self.public_url.clone()
+    }
+}

@@ -1,0 +1,152 @@
+//! Sessions: issuing tokens, refreshing with rotation (a reused refresh token revokes the whole
+//! session), logging out, and authenticating requests.
+
+use chrono::Utc;
+
+use super::tokens::{TokenError, random_token, token_hash};
+use super::{AuthService, Credentials, IssuedSession, Viewer, ViewerState};
+use crate::error::AppError;
+use crate::store::{Rotation, Session, User};
+
+impl AuthService {
+    /// Starts a session for `user` and issues its first tokens.
+    pub async fn start_session(
+        &self,
+        user: User,
+        provider: &str,
+    ) -> Result<IssuedSession, AppError> {
+        let now = Utc::now();
+        let session = Session {
+            id: uuid::Uuid::now_v7(),
+            user_id: user.id,
+            provider: provider.to_owned(),
+            created_at: now,
+            expires_at: now + self.session_ttl,
+            revoked_at: None,
+        };
+        let refresh_token = random_token();
+        self.store
+            .create_session(&session, &token_hash(&refresh_token), session.expires_at)
+            .await?;
+        let (access_token, access_expires_at) =
+            self.signer.issue(user.id, session.id, user.is_admin, now);
+        Ok(IssuedSession {
+            access_token,
+            access_expires_at,
+            refresh_token,
+            session,
+            user,
+        })
+    }
+
+    /// Spends a refresh token for a new pair.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<IssuedSession, AppError> {
+        let now = Utc::now();
+        let next = random_token();
+        let rotation = self
+            .store
+            .rotate_refresh_token(
+                &token_hash(refresh_token),
+                &token_hash(&next),
+                now + self.session_ttl,
+                now,
+            )
+            .await?;
+        let session = match rotation {
+            Rotation::Rotated(session) => session,
+            Rotation::Reused(session_id) => {
+                tracing::warn!(%session_id, "a spent refresh token was presented again; session revoked");
+                self.sockets.end(&[session_id]);
+                return Err(AppError::Unauthenticated(
+                    "this refresh token was already used; the session has been ended for safety, sign in again".into(),
+                ));
+            }
+            Rotation::Invalid => {
+                return Err(AppError::Unauthenticated(
+                    "the refresh token is not valid; sign in again".into(),
+                ));
+            }
+        };
+        let user = self
+            .store
+            .user_by_id(session.user_id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        let (access_token, access_expires_at) =
+            self.signer.issue(user.id, session.id, user.is_admin, now);
+        Ok(IssuedSession {
+            access_token,
+            access_expires_at: access_expires_at.min(session.expires_at),
+            refresh_token: next,
+            session,
+            user,
+        })
+    }
+
+    /// Ends the viewer's session, or every session of the user, and closes their sockets.
+    pub async fn logout(&self, viewer: &Viewer, everywhere: bool) -> Result<(), AppError> {
+        let now = Utc::now();
+        let ended = if everywhere {
+            self.store.revoke_user_sessions(viewer.user_id, now).await?
+        } else {
+            self.store.revoke_session(viewer.session_id, now).await?;
+            vec![viewer.session_id]
+        };
+        self.sockets.end(&ended);
+        tracing::info!(user_id = %viewer.user_id, sessions = ended.len(), "signed out");
+        Ok(())
+    }
+
+    /// Authenticates a request. `is_cookie_mutation` tells whether the request is a mutation,
+    /// which cookie credentials may only run with a matching CSRF header.
+    pub async fn authenticate(
+        &self,
+        credentials: &Credentials,
+        is_cookie_mutation: impl FnOnce() -> bool,
+    ) -> ViewerState {
+        let Some((token, source)) = &credentials.access else {
+            return ViewerState::Anonymous;
+        };
+        match self.session_of(token, *source).await {
+            Ok((viewer, _)) => {
+                if credentials.uses_cookie() && !credentials.csrf_matches() && is_cookie_mutation()
+                {
+                    return ViewerState::Rejected(AppError::Forbidden(
+                        "cookie-authenticated mutations need the x-csrf-token header set to the switchboard_csrf cookie".into(),
+                    ));
+                }
+                ViewerState::SignedIn(viewer)
+            }
+            Err(err) => ViewerState::Rejected(err),
+        }
+    }
+
+    /// Verifies an access token and that its session is still active.
+    pub async fn session_of(
+        &self,
+        token: &str,
+        source: super::CredentialSource,
+    ) -> Result<(Viewer, Session), AppError> {
+        let claims = self.signer.verify(token).map_err(|e| match e {
+            TokenError::Expired => AppError::Unauthenticated(e.to_string()),
+            TokenError::Invalid => {
+                AppError::Unauthenticated("the access token is not valid; sign in again".into())
+            }
+        })?;
+        let session = self
+            .store
+            .session_by_id(claims.sid)
+            .await?
+            .filter(|s| s.is_active(Utc::now()) && s.user_id == claims.sub)
+            .ok_or_else(|| {
+                AppError::Unauthenticated("this session has ended; sign in again".into())
+            })?;
+        let viewer = Viewer {
+            user_id: claims.sub,
+            session_id: claims.sid,
+            is_admin: claims.adm,
+            source,
+        };
+        Ok((viewer, session))
+    }
+}

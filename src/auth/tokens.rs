@@ -1,0 +1,221 @@
+//! Session access tokens (HS256 JWTs with a key id, so keys rotate without signing anyone
+//! out) and opaque refresh tokens (random, stored only as a hash).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// Audience of every access token this server issues.
+const AUDIENCE: &str = "switchboard";
+/// Clock skew tolerated when verifying.
+const LEEWAY_SECONDS: u64 = 5;
+
+/// What an access token says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// The user id.
+    pub sub: Uuid,
+    /// The session id.
+    pub sid: Uuid,
+    /// Whether the user is an admin.
+    #[serde(default)]
+    pub adm: bool,
+    /// Issuer: this server's public URL.
+    pub iss: String,
+    /// Audience: `switchboard`.
+    pub aud: String,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Expires at (Unix seconds).
+    pub exp: i64,
+}
+
+/// Why an access token was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// It has expired; refresh the session.
+    #[error("the access token has expired; refresh the session")]
+    Expired,
+    /// It is malformed, forged, or signed by a key we do not have.
+    #[error("the access token is not valid")]
+    Invalid,
+}
+
+/// Signs and verifies access tokens with a ring of HMAC keys.
+pub struct TokenSigner {
+    issuer: String,
+    ttl: Duration,
+    signing_kid: String,
+    signing_key: EncodingKey,
+    verifying: HashMap<String, DecodingKey>,
+}
+
+impl TokenSigner {
+    /// A signer whose first key signs and whose every key verifies. With no keys, one random
+    /// key is generated (development: sessions end when the process does).
+    pub fn new(
+        issuer: String,
+        ttl: Duration,
+        keys: &[(String, SecretString)],
+    ) -> Result<Self, jsonwebtoken::errors::Error> {
+        let keys = if keys.is_empty() {
+            tracing::warn!("SESSION_SIGNING_KEYS is not set; sessions will not survive a restart");
+            vec![("ephemeral".to_owned(), random_token().into())]
+        } else {
+            keys.to_vec()
+        };
+        let verifying = keys
+            .iter()
+            .map(|(kid, secret)| {
+                Ok((
+                    kid.clone(),
+                    DecodingKey::from_secret(secret.expose_secret().as_bytes())?,
+                ))
+            })
+            .collect::<Result<_, jsonwebtoken::errors::Error>>()?;
+        let (signing_kid, secret) = &keys[0];
+        Ok(Self {
+            issuer,
+            ttl,
+            signing_kid: signing_kid.clone(),
+            signing_key: EncodingKey::from_secret(secret.expose_secret().as_bytes())?,
+            verifying,
+        })
+    }
+
+    /// Issues an access token for a session; returns it with its expiry.
+    pub fn issue(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        is_admin: bool,
+        now: DateTime<Utc>,
+    ) -> (String, DateTime<Utc>) {
+        let expires_at = now + self.ttl;
+        let claims = AccessClaims {
+            sub: user_id,
+            sid: session_id,
+            adm: is_admin,
+            iss: self.issuer.clone(),
+            aud: AUDIENCE.to_owned(),
+            iat: now.timestamp(),
+            exp: expires_at.timestamp(),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.signing_kid.clone());
+        // Encoding our own claims with an HMAC key cannot fail.
+        let token = jsonwebtoken::encode(&header, &claims, &self.signing_key)
+            .expect("HS256 signing never fails");
+        (token, expires_at)
+    }
+
+    /// Verifies signature, key id, issuer, audience and expiry.
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        if header.alg != Algorithm::HS256 {
+            return Err(TokenError::Invalid);
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.verifying.get(kid))
+            .ok_or(TokenError::Invalid)?;
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        jsonwebtoken::decode::<AccessClaims>(token, key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })
+    }
+}
+
+/// 32 random bytes, URL-safe base64: refresh tokens, state, nonces, CSRF tokens.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The stored form of a secret token: SHA-256, hex.
+pub fn token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(kid: &str, fill: char) -> (String, SecretString) {
+        (kid.to_owned(), fill.to_string().repeat(40).into())
+    }
+
+    fn signer(keys: &[(String, SecretString)]) -> TokenSigner {
+        TokenSigner::new(
+            "http://127.0.0.1:8000".into(),
+            Duration::from_secs(60),
+            keys,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn tokens_round_trip_and_expire() {
+        let signer = signer(&[key("k1", 'a')]);
+        let (user, session) = (Uuid::now_v7(), Uuid::now_v7());
+        let (token, _) = signer.issue(user, session, false, Utc::now());
+        let claims = signer.verify(&token).unwrap();
+        assert_eq!((claims.sub, claims.sid, claims.adm), (user, session, false));
+        let (old, _) = signer.issue(
+            user,
+            session,
+            false,
+            Utc::now() - chrono::Duration::seconds(120),
+        );
+        assert_eq!(signer.verify(&old), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn rotation_keeps_old_tokens_valid_and_unknown_keys_fail() {
+        let old = signer(&[key("k1", 'a')]);
+        let (token, _) = old.issue(Uuid::now_v7(), Uuid::now_v7(), false, Utc::now());
+        let rotated = signer(&[key("k2", 'b'), key("k1", 'a')]);
+        assert!(rotated.verify(&token).is_ok(), "old key still verifies");
+        let retired = signer(&[key("k2", 'b')]);
+        assert_eq!(retired.verify(&token), Err(TokenError::Invalid));
+        let forged = signer(&[key("k1", 'z')]);
+        assert_eq!(forged.verify(&token), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn unsigned_tokens_are_refused() {
+        let signer = signer(&[key("k1", 'a')]);
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","kid":"k1"}"#);
+        let body = URL_SAFE_NO_PAD.encode(r#"{"sub":"x"}"#);
+        assert_eq!(
+            signer.verify(&format!("{header}.{body}.")),
+            Err(TokenError::Invalid)
+        );
+    }
+
+    #[test]
+    fn hashes_are_stable_hex() {
+        assert_eq!(token_hash("abc").len(), 64);
+        assert_eq!(token_hash("abc"), token_hash("abc"));
+        assert_ne!(random_token(), random_token());
+    }
+}

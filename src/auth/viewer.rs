@@ -1,0 +1,158 @@
+//! Who is asking: credentials read from a request (bearer header or session cookie) and the
+//! [`ViewerState`] resolvers see. Cookie and bearer reach the same [`Viewer`].
+
+use axum::http::{HeaderMap, header};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use super::cookies;
+use crate::error::AppError;
+
+/// Where the access token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// `Authorization: Bearer` (mobile apps, SPAs holding tokens) or a WebSocket init payload.
+    Bearer,
+    /// The session cookie (web apps through the BFF).
+    Cookie,
+}
+
+/// A signed-in user making a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Viewer {
+    /// The user.
+    pub user_id: Uuid,
+    /// The session the token belongs to.
+    pub session_id: Uuid,
+    /// Admins may act on other users' data.
+    pub is_admin: bool,
+    /// How the token arrived.
+    pub source: CredentialSource,
+}
+
+/// The outcome of authenticating a request, placed in every operation's context.
+#[derive(Debug, Clone)]
+pub enum ViewerState {
+    /// No credentials were presented.
+    Anonymous,
+    /// Valid credentials.
+    SignedIn(Viewer),
+    /// Credentials were presented but refused; the error says why (expired, revoked, CSRF).
+    Rejected(AppError),
+}
+
+impl ViewerState {
+    /// The viewer if signed in, `None` if anonymous; refused credentials are an error so a
+    /// client learns its token expired instead of silently seeing signed-out data.
+    pub fn viewer(&self) -> Result<Option<&Viewer>, AppError> {
+        match self {
+            ViewerState::Anonymous => Ok(None),
+            ViewerState::SignedIn(viewer) => Ok(Some(viewer)),
+            ViewerState::Rejected(err) => Err(err.clone()),
+        }
+    }
+
+    /// The viewer, or `UNAUTHENTICATED`.
+    pub fn require(&self) -> Result<&Viewer, AppError> {
+        self.viewer()?
+            .ok_or_else(|| AppError::Unauthenticated("sign in first".into()))
+    }
+}
+
+/// Credentials as found on an HTTP request.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    /// The access token and where it came from; a bearer header wins over the cookie.
+    pub access: Option<(String, CredentialSource)>,
+    /// The refresh token cookie (web).
+    pub refresh_cookie: Option<String>,
+    csrf_cookie: Option<String>,
+    csrf_header: Option<String>,
+}
+
+/// The header a cookie-authenticated mutation must carry: the value of the CSRF cookie.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+impl Credentials {
+    /// Reads credentials from request headers.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer_token)
+            .map(|token| (token.to_owned(), CredentialSource::Bearer));
+        let cookie =
+            cookies::read(headers, cookies::ACCESS).map(|token| (token, CredentialSource::Cookie));
+        Credentials {
+            access: bearer.or(cookie),
+            refresh_cookie: cookies::read(headers, cookies::REFRESH),
+            csrf_cookie: cookies::read(headers, cookies::CSRF),
+            csrf_header: headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        }
+    }
+
+    /// Credentials from a bearer token alone (WebSocket `connection_init`).
+    pub fn bearer(token: String) -> Self {
+        Credentials {
+            access: Some((token, CredentialSource::Bearer)),
+            ..Default::default()
+        }
+    }
+
+    /// Whether the access token came from the cookie.
+    pub fn uses_cookie(&self) -> bool {
+        matches!(self.access, Some((_, CredentialSource::Cookie)))
+    }
+
+    /// Double-submit check: the header equals the CSRF cookie (compared in constant time).
+    pub fn csrf_matches(&self) -> bool {
+        match (&self.csrf_cookie, &self.csrf_header) {
+            (Some(cookie), Some(header)) => {
+                !cookie.is_empty() && bool::from(cookie.as_bytes().ct_eq(header.as_bytes()))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` value.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn bearer_wins_over_cookie_and_csrf_must_match() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("switchboard_access=c; switchboard_csrf=t1"),
+        );
+        let credentials = Credentials::from_headers(&headers);
+        assert_eq!(
+            credentials.access,
+            Some(("c".into(), CredentialSource::Cookie))
+        );
+        assert!(!credentials.csrf_matches());
+        headers.insert(CSRF_HEADER, HeaderValue::from_static("t1"));
+        assert!(Credentials::from_headers(&headers).csrf_matches());
+        headers.insert(CSRF_HEADER, HeaderValue::from_static("t2"));
+        assert!(!Credentials::from_headers(&headers).csrf_matches());
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer b"));
+        let credentials = Credentials::from_headers(&headers);
+        assert_eq!(
+            credentials.access,
+            Some(("b".into(), CredentialSource::Bearer))
+        );
+        assert_eq!(bearer_token("Basic abc"), None);
+    }
+}

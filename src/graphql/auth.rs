@@ -1,0 +1,233 @@
+//! Login, sessions and provider health in the schema.
+
+use async_graphql::{Context, Enum, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::types::User;
+use super::{SchemaDeps, viewer_state};
+use crate::auth::{Credentials, IssuedSession, LoginStart as StartedLogin, cookies};
+use crate::error::AppError;
+use crate::providers::resilience;
+
+/// A way to sign in.
+#[derive(SimpleObject)]
+pub struct LoginProvider {
+    /// The name to pass to `startLogin`.
+    pub name: String,
+    /// The name to show on a login button.
+    pub display_name: String,
+    /// `oidc`, `github` or `dev`.
+    pub kind: String,
+}
+
+/// A started login.
+#[derive(SimpleObject)]
+pub struct LoginStart {
+    /// Send the user's browser here.
+    pub authorization_url: String,
+    /// The login's state; mobile and SPA clients pass it back to `completeLogin`.
+    pub state: String,
+}
+
+impl From<StartedLogin> for LoginStart {
+    fn from(start: StartedLogin) -> Self {
+        Self {
+            authorization_url: start.authorization_url.to_string(),
+            state: start.state,
+        }
+    }
+}
+
+/// A signed-in session. In cookie mode (web) the tokens are in HttpOnly cookies and null here.
+pub struct Session {
+    issued: IssuedSession,
+    tokens_in_body: bool,
+}
+
+/// A signed-in session. In cookie mode (web) the tokens are in HttpOnly cookies and null here.
+#[Object]
+impl Session {
+    /// Send as `Authorization: Bearer <accessToken>`.
+    async fn access_token(&self) -> Option<&str> {
+        self.tokens_in_body
+            .then_some(self.issued.access_token.as_str())
+    }
+
+    /// Spend with `refreshSession` for a new pair; each refresh token works once.
+    async fn refresh_token(&self) -> Option<&str> {
+        self.tokens_in_body
+            .then_some(self.issued.refresh_token.as_str())
+    }
+
+    /// When the access token expires; refresh before then.
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.issued.access_expires_at
+    }
+
+    /// When the session itself ends, however often it is refreshed.
+    async fn session_expires_at(&self) -> DateTime<Utc> {
+        self.issued.session.expires_at
+    }
+
+    /// The signed-in user.
+    async fn user(&self) -> User {
+        User(self.issued.user.clone())
+    }
+}
+
+/// Circuit breaker state of a provider.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    /// Calls flow normally.
+    Closed,
+    /// Calls fail fast until the provider has had time to recover.
+    Open,
+    /// A few trial calls test whether the provider has recovered.
+    HalfOpen,
+}
+
+/// How a provider is doing, as seen by our resilience layer.
+#[derive(SimpleObject)]
+pub struct ProviderHealth {
+    /// Provider name (`stripe`, `sandbox`, or a login provider's name).
+    pub name: String,
+    /// Circuit breaker state.
+    pub state: BreakerState,
+    /// Share of recent calls that failed, from 0 to 1.
+    pub failure_rate: f64,
+    /// When a call last failed.
+    pub last_failure_at: Option<DateTime<Utc>>,
+}
+
+impl From<resilience::ProviderHealth> for ProviderHealth {
+    fn from(health: resilience::ProviderHealth) -> Self {
+        Self {
+            state: match health.state {
+                resilience::BreakerState::Closed => BreakerState::Closed,
+                resilience::BreakerState::Open => BreakerState::Open,
+                resilience::BreakerState::HalfOpen => BreakerState::HalfOpen,
+            },
+            name: health.name,
+            failure_rate: health.failure_rate,
+            last_failure_at: health.last_failure_at,
+        }
+    }
+}
+
+/// The root of every mutation.
+pub struct MutationRoot;
+
+/// The root of every mutation.
+#[Object(name = "Mutation")]
+impl MutationRoot {
+    /// Starts a login. Web apps pass `redirectUri` (an allowed origin) and send the browser to
+    /// `authorizationUrl`; the server finishes at `/auth/callback/{provider}`, sets the session
+    /// cookies and redirects there. Mobile apps finish with `completeLogin`.
+    async fn start_login(
+        &self,
+        ctx: &Context<'_>,
+        provider: String,
+        redirect_uri: Option<String>,
+    ) -> Result<LoginStart, AppError> {
+        let auth = &ctx.data_unchecked::<SchemaDeps>().auth;
+        Ok(auth
+            .start_login(&provider, redirect_uri.as_deref(), None)
+            .await?
+            .into())
+    }
+
+    /// Links another provider's account to the signed-in user: like `startLogin`, and the
+    /// account is added to this user when the login completes.
+    async fn link_identity(
+        &self,
+        ctx: &Context<'_>,
+        provider: String,
+        redirect_uri: Option<String>,
+    ) -> Result<LoginStart, AppError> {
+        let viewer = viewer_state(ctx).require()?;
+        let auth = &ctx.data_unchecked::<SchemaDeps>().auth;
+        Ok(auth
+            .start_login(&provider, redirect_uri.as_deref(), Some(viewer.user_id))
+            .await?
+            .into())
+    }
+
+    /// Finishes a login with the `code` and `state` the provider redirected back with
+    /// (mobile and SPA path). Returns bearer tokens.
+    async fn complete_login(
+        &self,
+        ctx: &Context<'_>,
+        provider: String,
+        code: String,
+        state: String,
+    ) -> Result<Session, AppError> {
+        let auth = &ctx.data_unchecked::<SchemaDeps>().auth;
+        let attempt = auth.consume_attempt(&provider, &state).await?;
+        let issued = auth.finish_login(&attempt, &code).await?;
+        Ok(Session {
+            issued,
+            tokens_in_body: true,
+        })
+    }
+
+    /// Exchanges a refresh token for a new access and refresh token; the old one stops
+    /// working. Without `refreshToken`, the refresh cookie is used and new cookies are set.
+    async fn refresh_session(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: Option<String>,
+    ) -> Result<Session, AppError> {
+        let auth = &ctx.data_unchecked::<SchemaDeps>().auth;
+        let cookie_mode = refresh_token.is_none();
+        let token = match refresh_token {
+            Some(token) => token,
+            None => ctx
+                .data_opt::<Credentials>()
+                .and_then(|c| c.refresh_cookie.clone())
+                .ok_or_else(|| {
+                    AppError::Unauthenticated("no refresh token was sent; sign in again".into())
+                })?,
+        };
+        let issued = auth.refresh(&token).await?;
+        if cookie_mode {
+            set_session_cookies(ctx, &issued, auth.secure_cookies());
+        }
+        Ok(Session {
+            issued,
+            tokens_in_body: !cookie_mode,
+        })
+    }
+
+    /// Signs out this session, or with `everywhere` every session of the user. Open
+    /// subscriptions of those sessions are closed.
+    async fn logout(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] everywhere: bool,
+    ) -> Result<bool, AppError> {
+        let viewer = viewer_state(ctx).require()?;
+        let auth = &ctx.data_unchecked::<SchemaDeps>().auth;
+        auth.logout(viewer, everywhere).await?;
+        if viewer.source == crate::auth::CredentialSource::Cookie {
+            for cookie in cookies::sign_out(auth.secure_cookies()) {
+                ctx.append_http_header(axum::http::header::SET_COOKIE, cookie);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Sets the web session cookies on the response.
+pub fn set_session_cookies(ctx: &Context<'_>, issued: &IssuedSession, secure: bool) {
+    let csrf = crate::auth::tokens::random_token();
+    for cookie in cookies::sign_in(
+        &issued.access_token,
+        issued.access_expires_at,
+        &issued.refresh_token,
+        issued.session.expires_at,
+        &csrf,
+        secure,
+    ) {
+        ctx.append_http_header(axum::http::header::SET_COOKIE, cookie);
+    }
+}
