@@ -21,7 +21,8 @@ fn documented_variables() -> Vec<String> {
     let example = std::fs::read_to_string(repo_root().join(".env.example")).unwrap();
     example
         .lines()
-        .filter_map(|line| line.trim_start_matches("# ").split_once('='))
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split_once('='))
         .map(|(name, _)| name.trim().to_owned())
         .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
         .collect()
@@ -38,6 +39,18 @@ fn help_lists_every_documented_variable() {
         assert!(
             help.contains(&format!("[env: {variable}")),
             "--help lacks {variable}"
+        );
+    }
+}
+
+#[test]
+fn help_lists_every_provider_policy_setting() {
+    let help = String::from_utf8(switchboard(&["--help"], &[]).stdout).unwrap();
+    for field in switchboard::providers::resilience::ENV_FIELDS {
+        assert!(
+            help.contains(&format!("_{}", field.suffix)),
+            "--help lacks PROVIDER_<NAME>_{}",
+            field.suffix
         );
     }
 }

@@ -1,0 +1,254 @@
+//! Login through a real OpenID Provider (oidc-provider), as a web app and as a mobile app would.
+
+use reqwest::header::LOCATION;
+use serde_json::json;
+
+use crate::auth_support::*;
+use crate::helpers::single_error;
+
+const ME: &str = "{ me { email name identities { provider subject } } }";
+
+#[tokio::test]
+async fn web_login_sets_cookies_and_redirects_to_the_allowed_target() {
+    let Some((app, _peer)) = app_with_oidc(|_| {}).await else {
+        return;
+    };
+    let target = app.url("/app/after-login");
+    let (authorization_url, _) = start_login(&app, "corp", Some(&target)).await;
+    assert!(
+        authorization_url.contains("code_challenge_method=S256"),
+        "{authorization_url}"
+    );
+    assert!(authorization_url.contains("nonce="), "{authorization_url}");
+
+    let callback = browser_login(&authorization_url, "alice").await;
+    let response = app
+        .client
+        .get(app.url(&format!(
+            "{}?{}",
+            callback.path(),
+            callback.query().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()[LOCATION], target.as_str());
+    let set_cookies: Vec<_> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let access = set_cookies
+        .iter()
+        .find(|c| c.starts_with("switchboard_access="))
+        .expect("access cookie");
+    assert!(
+        access.contains("HttpOnly") && access.contains("SameSite=Lax"),
+        "{access}"
+    );
+    assert!(
+        !access.contains("Secure"),
+        "plain HTTP on localhost cannot store Secure cookies"
+    );
+    let cookies = cookie_header(&response);
+
+    let body = graphql_with(&app, &[("cookie", &cookies)], ME, json!({})).await;
+    assert_eq!(body["data"]["me"]["email"], "alice@example.com", "{body}");
+    assert_eq!(
+        body["data"]["me"]["name"], "User alice",
+        "profile claims come from userinfo"
+    );
+    assert_eq!(
+        body["data"]["me"]["identities"],
+        json!([{ "provider": "corp", "subject": "alice" }])
+    );
+
+    // A cookie-authenticated mutation needs the CSRF header.
+    let logout = "mutation { logout }";
+    let body = graphql_with(&app, &[("cookie", &cookies)], logout, json!({})).await;
+    single_error(&body, "FORBIDDEN");
+    let csrf = cookie_value(&cookies, "switchboard_csrf");
+    let body = graphql_with(
+        &app,
+        &[("cookie", &cookies), ("x-csrf-token", &csrf)],
+        logout,
+        json!({}),
+    )
+    .await;
+    assert_eq!(body["data"]["logout"], true, "{body}");
+    let body = graphql_with(&app, &[("cookie", &cookies)], ME, json!({})).await;
+    single_error(&body, "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn mobile_login_returns_tokens_and_the_same_user_next_time() {
+    let Some((app, _peer)) = app_with_oidc(|_| {}).await else {
+        return;
+    };
+    let mut user_ids = Vec::new();
+    for _ in 0..2 {
+        let (authorization_url, _) = start_login(&app, "corp", None).await;
+        let (code, state) = code_and_state(&browser_login(&authorization_url, "bob").await);
+        let body = complete_login(&app, "corp", &code, &state).await;
+        let session = &body["data"]["completeLogin"];
+        assert_eq!(session["user"]["email"], "bob@example.com", "{body}");
+        let token = session["accessToken"].as_str().unwrap();
+        let me = graphql_with(&app, &[("authorization", &bearer(token))], ME, json!({})).await;
+        assert_eq!(me["data"]["me"]["identities"][0]["subject"], "bob");
+        user_ids.push(session["user"]["id"].clone());
+    }
+    assert_eq!(
+        user_ids[0], user_ids[1],
+        "the second login finds the first user"
+    );
+}
+
+#[tokio::test]
+async fn state_is_single_use_and_bound_to_its_provider() {
+    let Some((app, _peer)) = app_with_oidc(|_| {}).await else {
+        return;
+    };
+    let (authorization_url, _) = start_login(&app, "corp", None).await;
+    let (code, state) = code_and_state(&browser_login(&authorization_url, "carol").await);
+
+    let body = complete_login(&app, "dev", "carol", &state).await;
+    let error = single_error(&body, "BAD_USER_INPUT");
+    assert_eq!(error["extensions"]["field"], "state");
+
+    // The cross-provider attempt used the state up: the real completion is a replay now.
+    let body = complete_login(&app, "corp", &code, &state).await;
+    single_error(&body, "BAD_USER_INPUT");
+    let body = complete_login(&app, "corp", &code, "made-up-state").await;
+    single_error(&body, "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn replayed_state_is_refused() {
+    let Some((app, _peer)) = app_with_oidc(|_| {}).await else {
+        return;
+    };
+    let (authorization_url, _) = start_login(&app, "corp", None).await;
+    let (code, state) = code_and_state(&browser_login(&authorization_url, "dave").await);
+    let body = complete_login(&app, "corp", &code, &state).await;
+    assert!(body["data"]["completeLogin"].is_object(), "{body}");
+    let body = complete_login(&app, "corp", &code, &state).await;
+    let error = single_error(&body, "BAD_USER_INPUT");
+    assert!(
+        error["message"].as_str().unwrap().contains("already used"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn expired_state_and_wrong_pkce_verifier_are_refused() {
+    let Some((app, _peer)) = app_with_oidc(|_| {}).await else {
+        return;
+    };
+    let db = sqlx::SqlitePool::connect(app.database.url()).await.unwrap();
+
+    let (authorization_url, _) = start_login(&app, "corp", None).await;
+    let (code, state) = code_and_state(&browser_login(&authorization_url, "erin").await);
+    sqlx::query("UPDATE login_attempts SET expires_at = '2000-01-01T00:00:00Z'")
+        .execute(&db)
+        .await
+        .unwrap();
+    let body = complete_login(&app, "corp", &code, &state).await;
+    let error = single_error(&body, "BAD_USER_INPUT");
+    assert!(
+        error["message"].as_str().unwrap().contains("expired"),
+        "{body}"
+    );
+
+    let (authorization_url, _) = start_login(&app, "corp", None).await;
+    let (code, state) = code_and_state(&browser_login(&authorization_url, "erin").await);
+    sqlx::query("UPDATE login_attempts SET pkce_verifier = 'a-verifier-that-does-not-match-the-challenge-sent'")
+        .execute(&db)
+        .await
+        .unwrap();
+    let body = complete_login(&app, "corp", &code, &state).await;
+    let error = single_error(&body, "BAD_USER_INPUT");
+    assert_eq!(error["extensions"]["field"], "code");
+    assert!(
+        error["message"].as_str().unwrap().contains("invalid_grant"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn redirect_targets_outside_the_allowlist_are_refused() {
+    let Some((app, _peer)) = app_with_oidc(|_| {}).await else {
+        return;
+    };
+    for target in [
+        "https://evil.example.com/steal",
+        "javascript:alert(1)",
+        "/relative",
+    ] {
+        let body = app
+            .graphql(
+                "mutation($r: String) { startLogin(provider: \"corp\", redirectUri: $r) { state } }",
+                json!({ "r": target }),
+            )
+            .await;
+        let error = single_error(&body, "BAD_USER_INPUT");
+        assert_eq!(error["extensions"]["field"], "redirectUri", "{target}");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_provider_unavailable() {
+    let Some(app) = crate::helpers::TestApp::spawn_with(crate::helpers::Backend::Sqlite, |s| {
+        oidc_settings(s, "corp", &format!("http://127.0.0.1:{}", free_port()), &[]);
+    })
+    .await
+    else {
+        return;
+    };
+    let body = app
+        .graphql(
+            "mutation { startLogin(provider: \"corp\") { state } }",
+            json!({}),
+        )
+        .await;
+    let error = single_error(&body, "PROVIDER_UNAVAILABLE");
+    assert!(
+        error["extensions"]["retryAfterSeconds"].is_null()
+            || error["extensions"]["retryAfterSeconds"].is_u64()
+    );
+    let health = app
+        .graphql("{ providerHealth { name state failureRate } }", json!({}))
+        .await;
+    let corp = &health["data"]["providerHealth"][0];
+    assert_eq!(corp["name"], "corp");
+    assert!(corp["failureRate"].as_f64().unwrap() > 0.0, "{health}");
+}
+
+#[tokio::test]
+async fn signed_in_users_link_a_second_provider_explicitly() {
+    let Some((app, _peer)) = app_with_oidc(|_| {}).await else {
+        return;
+    };
+    let (token, _) = dev_sign_in(&app, "frank").await;
+    let body = graphql_with(
+        &app,
+        &[("authorization", &bearer(&token))],
+        "mutation { linkIdentity(provider: \"corp\") { authorizationUrl state } }",
+        json!({}),
+    )
+    .await;
+    let authorization_url = body["data"]["linkIdentity"]["authorizationUrl"]
+        .as_str()
+        .expect("link started")
+        .to_owned();
+    let (code, state) = code_and_state(&browser_login(&authorization_url, "frank-corp").await);
+    let body = complete_login(&app, "corp", &code, &state).await;
+    let providers: Vec<&str> = body["data"]["completeLogin"]["user"]["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["provider"].as_str().unwrap())
+        .collect();
+    assert_eq!(providers, vec!["dev", "corp"], "{body}");
+}

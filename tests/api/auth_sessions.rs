@@ -1,0 +1,179 @@
+//! Sessions: the dev login, refresh rotation and reuse detection, expiry, and WebSocket
+//! authentication.
+
+use futures_util::StreamExt;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::auth_support::*;
+use crate::helpers::{Backend, TestApp, single_error};
+use crate::websocket::{connect, receive, send};
+
+const SIGNING_SECRET: &str = "a-test-signing-secret-of-more-than-32-characters";
+const ME: &str = "{ me { id name identities { provider subject } } }";
+
+async fn app() -> TestApp {
+    TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.session_signing_keys = format!("k1:{SIGNING_SECRET}")
+    })
+    .await
+    .unwrap()
+}
+
+async fn me(app: &TestApp, token: &str) -> serde_json::Value {
+    graphql_with(app, &[("authorization", &bearer(token))], ME, json!({})).await
+}
+
+#[tokio::test]
+async fn dev_login_lists_and_signs_in_a_local_user() {
+    let app = app().await;
+    let providers = app
+        .graphql("{ loginProviders { name kind displayName } }", json!({}))
+        .await;
+    assert_eq!(
+        providers["data"]["loginProviders"],
+        json!([{ "name": "dev", "kind": "dev", "displayName": "Development login" }])
+    );
+    let (token, _) = dev_sign_in(&app, "alice").await;
+    let body = me(&app, &token).await;
+    assert_eq!(body["data"]["me"]["name"], "alice");
+    assert_eq!(
+        body["data"]["me"]["identities"],
+        json!([{ "provider": "dev", "subject": "alice" }])
+    );
+    assert_eq!(
+        app.graphql(ME, json!({})).await["data"]["me"],
+        serde_json::Value::Null,
+        "anonymous sees null"
+    );
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_session() {
+    let app = app().await;
+    let (access, refresh) = dev_sign_in(&app, "bob").await;
+    let rotate =
+        "mutation($t: String) { refreshSession(refreshToken: $t) { accessToken refreshToken } }";
+    let body = app.graphql(rotate, json!({ "t": refresh })).await;
+    let next_access = body["data"]["refreshSession"]["accessToken"]
+        .as_str()
+        .expect("rotated")
+        .to_owned();
+    let next_refresh = body["data"]["refreshSession"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(next_refresh, refresh);
+    assert!(me(&app, &next_access).await["data"]["me"].is_object());
+
+    // The spent token comes back: someone copied it. The whole session ends.
+    let body = app.graphql(rotate, json!({ "t": refresh })).await;
+    single_error(&body, "UNAUTHENTICATED");
+    for token in [&access, &next_access] {
+        single_error(&me(&app, token).await, "UNAUTHENTICATED");
+    }
+    let body = app.graphql(rotate, json!({ "t": next_refresh })).await;
+    single_error(&body, "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn logout_everywhere_ends_every_session() {
+    let app = app().await;
+    let (phone, _) = dev_sign_in(&app, "carol").await;
+    let (laptop, _) = dev_sign_in(&app, "carol").await;
+    let body = graphql_with(
+        &app,
+        &[("authorization", &bearer(&phone))],
+        "mutation { logout(everywhere: true) }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(body["data"]["logout"], true);
+    single_error(&me(&app, &laptop).await, "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn expired_and_forged_access_tokens_are_unauthenticated() {
+    let app = app().await;
+    let (token, _) = dev_sign_in(&app, "dave").await;
+    let claims = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(&token)
+        .unwrap()
+        .claims;
+    let mut expired = claims.clone();
+    expired["exp"] = json!(chrono::Utc::now().timestamp() - 600);
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some("k1".into());
+    let key = EncodingKey::from_secret(SIGNING_SECRET.as_bytes()).unwrap();
+    let expired = jsonwebtoken::encode(&header, &expired, &key).unwrap();
+    let error = single_error(&me(&app, &expired).await, "UNAUTHENTICATED").clone();
+    assert!(
+        error["message"].as_str().unwrap().contains("expired"),
+        "{error}"
+    );
+
+    let forged_key = EncodingKey::from_secret(b"not-the-server-key-not-the-server-key").unwrap();
+    let forged = jsonwebtoken::encode(&header, &claims, &forged_key).unwrap();
+    single_error(&me(&app, &forged).await, "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn sockets_authenticate_from_connection_init_and_close_on_logout() {
+    let app = app().await;
+    let (token, _) = dev_sign_in(&app, "erin").await;
+    let mut socket = connect(&app, "graphql-transport-ws").await;
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": { "authorization": bearer(&token) } }),
+    )
+    .await;
+    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ me { name } }" } }),
+    )
+    .await;
+    assert_eq!(
+        receive(&mut socket).await["payload"]["data"]["me"]["name"],
+        "erin"
+    );
+    assert_eq!(receive(&mut socket).await["type"], "complete");
+
+    let body = graphql_with(
+        &app,
+        &[("authorization", &bearer(&token))],
+        "mutation { logout }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(body["data"]["logout"], true);
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let Message::Close(Some(frame)) = closed else {
+        panic!("expected close, got {closed:?}")
+    };
+    assert_eq!(u16::from(frame.code), 4403);
+}
+
+#[tokio::test]
+async fn sockets_with_bad_tokens_are_refused_with_4403() {
+    let app = app().await;
+    let mut socket = connect(&app, "graphql-transport-ws").await;
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": { "accessToken": "not-a-token" } }),
+    )
+    .await;
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let Message::Close(Some(frame)) = closed else {
+        panic!("expected close, got {closed:?}")
+    };
+    assert_eq!(u16::from(frame.code), 4403);
+}
