@@ -5,6 +5,7 @@ CREATE TABLE login_attempts (
     pkce_verifier   TEXT NOT NULL,
     nonce           TEXT NOT NULL,
     redirect_to     TEXT,
+    client_completes BOOLEAN NOT NULL DEFAULT FALSE,
     link_user_id    UUID REFERENCES users (id) ON DELETE CASCADE,
     created_at      TIMESTAMPTZ NOT NULL,
     expires_at      TIMESTAMPTZ NOT NULL,

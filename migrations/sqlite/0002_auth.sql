@@ -5,6 +5,7 @@ CREATE TABLE login_attempts (
     pkce_verifier   TEXT NOT NULL,
     nonce           TEXT NOT NULL,
     redirect_to     TEXT,
+    client_completes INTEGER NOT NULL DEFAULT 0,
     link_user_id    BLOB REFERENCES users (id) ON DELETE CASCADE,
     created_at      TEXT NOT NULL,
     expires_at      TEXT NOT NULL,

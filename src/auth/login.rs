@@ -50,16 +50,26 @@ impl AuthService {
     }
 
     /// Starts a login (or, with `link_user`, the linking of another identity to that user).
+    ///
+    /// With `client_completes`, the callback forwards `code` and `state` to `redirect_to` (an app
+    /// link) and the client finishes with `completeLogin`.
     pub async fn start_login(
         &self,
         provider: &str,
         redirect_to: Option<&str>,
+        client_completes: bool,
         link_user: Option<Uuid>,
     ) -> Result<LoginStart, AppError> {
         let identity_provider = self.provider(provider)?;
         let redirect_to = redirect_to
             .map(|raw| self.redirect_target(raw))
             .transpose()?;
+        if client_completes && redirect_to.is_none() {
+            return Err(AppError::bad_input(
+                "redirectUri",
+                "clientCompletes needs a redirectUri to forward the code to",
+            ));
+        }
         let (state, pkce_verifier, nonce) = (random_token(), random_token(), random_token());
         let authorization_url = identity_provider
             .authorization_url(AuthorizationRequest {
@@ -77,6 +87,7 @@ impl AuthService {
                 pkce_verifier,
                 nonce,
                 redirect_to,
+                client_completes,
                 link_user_id: link_user,
                 created_at: now,
                 expires_at: now + self.login_ttl,
@@ -87,6 +98,11 @@ impl AuthService {
             authorization_url,
             state,
         })
+    }
+
+    /// The login attempt `state` names, if it is still unused, without using it up.
+    pub async fn peek_attempt(&self, state: &str) -> Result<Option<LoginAttempt>, AppError> {
+        Ok(self.store.peek_login_attempt(&token_hash(state)).await?)
     }
 
     /// Uses up the login attempt `state` names. Unknown, replayed, expired and cross-provider

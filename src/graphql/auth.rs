@@ -122,16 +122,19 @@ pub struct MutationRoot;
 impl MutationRoot {
     /// Starts a login. Web apps pass `redirectUri` (an allowed origin) and send the browser to
     /// `authorizationUrl`; the server finishes at `/auth/callback/{provider}`, sets the session
-    /// cookies and redirects there. Mobile apps finish with `completeLogin`.
+    /// cookies and redirects there. Mobile apps pass `clientCompletes: true` with an app link as
+    /// `redirectUri`: the callback forwards `code` and `state` to it, and the app finishes with
+    /// `completeLogin`.
     async fn start_login(
         &self,
         ctx: &Context<'_>,
         provider: String,
         redirect_uri: Option<String>,
+        #[graphql(default = false)] client_completes: bool,
     ) -> Result<LoginStart, AppError> {
         let auth = &ctx.data_unchecked::<SchemaDeps>().auth;
         Ok(auth
-            .start_login(&provider, redirect_uri.as_deref(), None)
+            .start_login(&provider, redirect_uri.as_deref(), client_completes, None)
             .await?
             .into())
     }
@@ -147,7 +150,12 @@ impl MutationRoot {
         let viewer = viewer_state(ctx).require()?;
         let auth = &ctx.data_unchecked::<SchemaDeps>().auth;
         Ok(auth
-            .start_login(&provider, redirect_uri.as_deref(), Some(viewer.user_id))
+            .start_login(
+                &provider,
+                redirect_uri.as_deref(),
+                false,
+                Some(viewer.user_id),
+            )
             .await?
             .into())
     }

@@ -35,6 +35,16 @@ pub async fn callback(
             "the provider sent no state; start the login again",
         ));
     };
+    // An app finishes the login itself: hand it the code and state, using nothing up here.
+    if let Ok(Some(attempt)) = state.auth.peek_attempt(login_state).await
+        && attempt.client_completes
+        && let Some(target) = attempt
+            .redirect_to
+            .as_deref()
+            .and_then(|t| Url::parse(t).ok())
+    {
+        return forward_to_app(target, &params);
+    }
     let attempt = match state.auth.consume_attempt(&provider, login_state).await {
         Ok(attempt) => attempt,
         Err(err) => return error_page(err),
@@ -55,6 +65,22 @@ pub async fn callback(
         Ok(issued) => signed_in(target, &issued, state.auth.secure_cookies()),
         Err(err) => redirect_with_error(target, &err.code().as_str().to_ascii_lowercase()),
     }
+}
+
+fn forward_to_app(mut target: Url, params: &CallbackParams) -> Response {
+    {
+        let mut query = target.query_pairs_mut();
+        for (name, value) in [
+            ("code", &params.code),
+            ("state", &params.state),
+            ("error", &params.error),
+        ] {
+            if let Some(value) = value {
+                query.append_pair(name, value);
+            }
+        }
+    }
+    Redirect::to(target.as_str()).into_response()
 }
 
 fn signed_in(target: Url, issued: &IssuedSession, secure: bool) -> Response {

@@ -20,6 +20,12 @@ pub trait AuthRepo {
         now: DateTime<Utc>,
     ) -> Result<Option<LoginAttempt>, StoreError>;
 
+    /// The unused attempt with this state hash, without using it up.
+    async fn peek_login_attempt(
+        &self,
+        state_hash: &str,
+    ) -> Result<Option<LoginAttempt>, StoreError>;
+
     /// A user that some provider asserted `email` for, as verified.
     async fn user_by_verified_email(&self, email: &str) -> Result<Option<User>, StoreError>;
 

@@ -74,6 +74,9 @@ pub struct LoginAttempt {
     pub nonce: String,
     /// Where a web login returns to (an allowed origin), if it was given.
     pub redirect_to: Option<String>,
+    /// True when the client finishes the login itself (`completeLogin`): the callback then
+    /// forwards `code` and `state` to `redirect_to` instead of finishing it.
+    pub client_completes: bool,
     /// Set when a signed-in user is linking another identity.
     pub link_user_id: Option<Uuid>,
     /// When the attempt started.

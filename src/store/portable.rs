@@ -20,8 +20,10 @@ pub(super) mod sql {
     pub const IDENTITIES_ORDER: &str = " ORDER BY user_id, created_at, id";
 
     pub const INSERT_LOGIN_ATTEMPT: &str = "INSERT INTO login_attempts \
-         (state_hash, provider, pkce_verifier, nonce, redirect_to, link_user_id, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+         (state_hash, provider, pkce_verifier, nonce, redirect_to, client_completes, link_user_id, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    pub const PEEK_LOGIN_ATTEMPT: &str =
+        "SELECT * FROM login_attempts WHERE state_hash = $1 AND consumed_at IS NULL";
     pub const CONSUME_LOGIN_ATTEMPT: &str = "UPDATE login_attempts SET consumed_at = $2 \
          WHERE state_hash = $1 AND consumed_at IS NULL RETURNING *";
     pub const USER_BY_VERIFIED_EMAIL: &str = "SELECT users.* FROM users \
@@ -140,6 +142,7 @@ macro_rules! impl_portable_repos {
                     .bind(&attempt.pkce_verifier)
                     .bind(&attempt.nonce)
                     .bind(&attempt.redirect_to)
+                    .bind(attempt.client_completes)
                     .bind(attempt.link_user_id)
                     .bind(attempt.created_at)
                     .bind(attempt.expires_at)
@@ -157,6 +160,18 @@ macro_rules! impl_portable_repos {
                     sqlx::query_as($crate::store::portable::sql::CONSUME_LOGIN_ATTEMPT)
                         .bind(state_hash)
                         .bind(now)
+                        .fetch_optional(&self.pool)
+                        .await?,
+                )
+            }
+
+            async fn peek_login_attempt(
+                &self,
+                state_hash: &str,
+            ) -> Result<Option<$crate::store::LoginAttempt>, $crate::store::StoreError> {
+                Ok(
+                    sqlx::query_as($crate::store::portable::sql::PEEK_LOGIN_ATTEMPT)
+                        .bind(state_hash)
                         .fetch_optional(&self.pool)
                         .await?,
                 )

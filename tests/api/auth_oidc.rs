@@ -106,6 +106,38 @@ async fn mobile_login_returns_tokens_and_the_same_user_next_time() {
 }
 
 #[tokio::test]
+async fn app_links_receive_the_code_and_finish_with_complete_login() {
+    let Some((app, _peer)) = app_with_oidc(|_| {}).await else {
+        return;
+    };
+    let app_link = app.url("/app/login-done");
+    let body = app
+        .graphql(
+            "mutation($r: String) { startLogin(provider: \"corp\", redirectUri: $r, clientCompletes: true) { authorizationUrl } }",
+            json!({ "r": app_link }),
+        )
+        .await;
+    let authorization_url = body["data"]["startLogin"]["authorizationUrl"]
+        .as_str()
+        .unwrap();
+    let callback = browser_login(authorization_url, "gina").await;
+    let response = app.client.get(callback.as_str()).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    assert!(
+        response.headers().get("set-cookie").is_none(),
+        "no cookies on the app path"
+    );
+    let forwarded = url::Url::parse(response.headers()[LOCATION].to_str().unwrap()).unwrap();
+    assert!(forwarded.as_str().starts_with(&app_link), "{forwarded}");
+    let (code, state) = code_and_state(&forwarded);
+    let body = complete_login(&app, "corp", &code, &state).await;
+    assert_eq!(
+        body["data"]["completeLogin"]["user"]["email"], "gina@example.com",
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn state_is_single_use_and_bound_to_its_provider() {
     let Some((app, _peer)) = app_with_oidc(|_| {}).await else {
         return;
@@ -251,4 +283,71 @@ async fn signed_in_users_link_a_second_provider_explicitly() {
         .map(|i| i["provider"].as_str().unwrap())
         .collect();
     assert_eq!(providers, vec!["dev", "corp"], "{body}");
+}
+
+#[tokio::test]
+async fn an_open_breaker_fails_fast_and_readiness_reports_it_degraded() {
+    let Some(app) = crate::helpers::TestApp::spawn_with(crate::helpers::Backend::Sqlite, |s| {
+        oidc_settings(s, "corp", &format!("http://127.0.0.1:{}", free_port()), &[]);
+        for (k, v) in [
+            ("BREAKER_MIN_CALLS", "2"),
+            ("MAX_ATTEMPTS", "1"),
+            ("BREAKER_OPEN_MS", "60000"),
+        ] {
+            s.provider_env
+                .insert(format!("PROVIDER_CORP_{k}"), v.into());
+        }
+    })
+    .await
+    else {
+        return;
+    };
+    let start = "mutation { startLogin(provider: \"corp\") { state } }";
+    for _ in 0..2 {
+        single_error(&app.graphql(start, json!({})).await, "PROVIDER_UNAVAILABLE");
+    }
+    let body = app.graphql(start, json!({})).await;
+    let error = single_error(&body, "PROVIDER_UNAVAILABLE");
+    assert!(
+        error["extensions"]["retryAfterSeconds"].as_u64().unwrap() >= 1,
+        "open breaker gives a hint: {body}"
+    );
+    let health = app
+        .graphql("{ providerHealth { name state } }", json!({}))
+        .await;
+    assert_eq!(
+        health["data"]["providerHealth"],
+        json!([{ "name": "corp", "state": "OPEN" }])
+    );
+
+    let ready = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ready.status(),
+        200,
+        "a degraded provider does not fail readiness"
+    );
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["degradedProviders"][0]["name"], "corp");
+    assert_eq!(body["degradedProviders"][0]["state"], "open");
+
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("provider_calls_total{"),
+        "metrics exported"
+    );
+    assert!(metrics.contains("provider=\"corp\""), "{metrics}");
 }
