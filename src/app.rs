@@ -16,12 +16,15 @@ use crate::http::{AppState, graphql::graphiql_page, router};
 use crate::providers::{self, resilience::ProviderRegistry};
 use crate::store::{self, Store};
 use crate::telemetry;
+use crate::webhooks::{IgnoreAll, Processor, ProcessorSettings, WebhookService};
+use tokio::sync::Notify;
 
 /// A built server, bound to its port and ready to run.
 pub struct App {
     listener: TcpListener,
     address: SocketAddr,
     state: AppState,
+    processor: Processor,
 }
 
 /// Requests a graceful shutdown of a running [`App`] from elsewhere (signals, tests).
@@ -52,6 +55,23 @@ impl App {
             &mut registry,
         )?);
         let providers = Arc::new(registry);
+        let wake = Arc::new(Notify::new());
+        let webhooks = Arc::new(WebhookService::new(
+            store.clone(),
+            config.webhooks.secrets.clone(),
+            config.webhooks.tolerance_seconds,
+            wake.clone(),
+        ));
+        let processor = Processor::new(
+            store.clone(),
+            Arc::new(IgnoreAll),
+            wake,
+            ProcessorSettings {
+                sweep_interval: config.webhooks.sweep_interval,
+                max_attempts: config.webhooks.max_attempts,
+                ..ProcessorSettings::default()
+            },
+        );
         let schema = build_schema(
             &config.graphql,
             SchemaDeps {
@@ -71,6 +91,7 @@ impl App {
             schema,
             auth,
             providers,
+            webhooks,
             metrics,
             graphiql_html,
             shutdown: CancellationToken::new(),
@@ -80,6 +101,7 @@ impl App {
             listener,
             address,
             state,
+            processor,
         })
     }
 
@@ -105,7 +127,10 @@ impl App {
             listener,
             state,
             address,
+            processor,
         } = self;
+        // Events left unapplied by a previous run are picked up by its first drain.
+        let processor = tokio::spawn(processor.run(state.shutdown.clone()));
         let shutdown = state.shutdown.clone();
         let ws_tasks = state.ws_tasks.clone();
         let store = state.store.clone();
@@ -133,6 +158,7 @@ impl App {
                 tracing::warn!(grace_seconds = grace.as_secs(), "shutdown grace period over; closing what is left");
             }
         }
+        let _ = processor.await;
         store.close().await;
         tracing::info!("switchboard stopped");
         Ok(())

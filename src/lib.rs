@@ -14,6 +14,7 @@ pub mod http;
 pub mod providers;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use app::{App, ShutdownHandle};
 pub use config::Config;

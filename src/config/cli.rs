@@ -190,6 +190,45 @@ pub struct Settings {
     #[arg(long, global = true, env = "LOGIN_TTL_SECONDS", default_value = "600")]
     pub login_ttl_seconds: String,
 
+    /// Comma-separated webhook signing secrets (`whsec_...`) accepted on POST /webhooks/stripe;
+    /// list the new one first while rotating.
+    #[arg(
+        long,
+        global = true,
+        env = "STRIPE_WEBHOOK_SECRETS",
+        default_value = "",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub stripe_webhook_secrets: String,
+
+    /// How far a webhook's signed timestamp may be from now, in seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "WEBHOOK_TOLERANCE_SECONDS",
+        default_value = "300"
+    )]
+    pub webhook_tolerance_seconds: String,
+
+    /// Failed attempts before a webhook event is set aside as dead (replayable).
+    #[arg(
+        long,
+        global = true,
+        env = "WEBHOOK_MAX_ATTEMPTS",
+        default_value = "10"
+    )]
+    pub webhook_max_attempts: String,
+
+    /// Seconds between sweeps of the webhook inbox for events that are due.
+    #[arg(
+        long,
+        global = true,
+        env = "WEBHOOK_SWEEP_SECONDS",
+        default_value = "5"
+    )]
+    pub webhook_sweep_seconds: String,
+
     /// Per-provider variables (`AUTH_<NAME>_...`), read from the environment.
     #[arg(skip)]
     pub provider_env: std::collections::BTreeMap<String, String>,

@@ -88,6 +88,19 @@ pub struct GraphqlLimits {
     pub graphiql: bool,
 }
 
+/// Incoming webhook settings.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Secrets accepted for `Stripe-Signature`.
+    pub secrets: Vec<SecretString>,
+    /// Allowed distance of the signed timestamp from now.
+    pub tolerance_seconds: i64,
+    /// Attempts before an event is dead.
+    pub max_attempts: i32,
+    /// Sweep interval of the inbox.
+    pub sweep_interval: Duration,
+}
+
 /// The validated configuration of one server process.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -115,6 +128,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Login providers and sessions.
     pub auth: AuthConfig,
+    /// Incoming webhooks.
+    pub webhooks: WebhookConfig,
     /// Resilience policy per provider name (every identity provider; payments add theirs).
     pub policies: std::collections::BTreeMap<String, crate::providers::resilience::PolicyConfig>,
 }
@@ -165,7 +180,28 @@ impl Config {
                 resilience::policy_for(&provider.name, &s.provider_env)?,
             );
         }
+        let webhooks = WebhookConfig {
+            secrets: s
+                .stripe_webhook_secrets
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(SecretString::from)
+                .collect(),
+            tolerance_seconds: parse_number(
+                "WEBHOOK_TOLERANCE_SECONDS",
+                &s.webhook_tolerance_seconds,
+                1..=86_400,
+            )?,
+            max_attempts: parse_number("WEBHOOK_MAX_ATTEMPTS", &s.webhook_max_attempts, 1..=100)?,
+            sweep_interval: Duration::from_secs(parse_number(
+                "WEBHOOK_SWEEP_SECONDS",
+                &s.webhook_sweep_seconds,
+                1..=3600,
+            )?),
+        };
         Ok(Config {
+            webhooks,
             auth,
             policies,
             app_env,

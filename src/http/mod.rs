@@ -4,6 +4,7 @@ mod auth;
 pub mod graphql;
 mod health;
 mod request_id;
+mod webhooks;
 mod ws;
 
 use std::sync::Arc;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub auth: Arc<AuthService>,
     /// Resilience state of every provider.
     pub providers: Arc<ProviderRegistry>,
+    /// Incoming provider webhooks.
+    pub webhooks: Arc<crate::webhooks::WebhookService>,
     /// Renders `/metrics`.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// The GraphiQL page, when it is enabled.
@@ -58,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/callback/{provider}", get(auth::callback))
         .route("/auth/dev", get(auth::dev_login))
         .route("/metrics", get(metrics))
+        .route("/webhooks/stripe", axum::routing::post(webhooks::stripe))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .with_state(state)

@@ -11,6 +11,7 @@ mod portable;
 mod postgres;
 mod sqlite;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -20,15 +21,19 @@ use crate::config::DatabaseUrl;
 
 pub use auth::AuthRepo;
 pub use error::StoreError;
-pub use models::{Identity, LoginAttempt, NewIdentity, NewUser, Rotation, Session, User};
+pub use models::{
+    Identity, InboxEvent, InboxStatus, LoginAttempt, NewIdentity, NewInboxEvent, NewUser, Rotation,
+    Session, User,
+};
 pub use users::UserRepo;
+pub use webhooks::WebhookRepo;
 
 /// A shared handle to the configured database.
 pub type Store = Arc<dyn Database>;
 
 /// Everything the services need from a database; both backends implement all of it.
 #[async_trait]
-pub trait Database: UserRepo + AuthRepo + Send + Sync + 'static {
+pub trait Database: UserRepo + AuthRepo + WebhookRepo + Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

@@ -121,3 +121,70 @@ pub enum Rotation {
     /// Unknown, expired, or its session is over.
     Invalid,
 }
+
+/// Where an inbox event is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboxStatus {
+    /// Waiting to be applied (or to be retried).
+    Pending,
+    /// Applied to our data.
+    Applied,
+    /// Understood and deliberately not applied (an event type we do not use).
+    Ignored,
+    /// Failed too often; kept with its error until replayed.
+    Dead,
+}
+
+impl InboxStatus {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InboxStatus::Pending => "pending",
+            InboxStatus::Applied => "applied",
+            InboxStatus::Ignored => "ignored",
+            InboxStatus::Dead => "dead",
+        }
+    }
+}
+
+/// A verified provider event waiting in (or done with) the inbox.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct InboxEvent {
+    /// Arrival order.
+    pub seq: i64,
+    /// The provider's event id (the dedupe key).
+    pub event_id: String,
+    /// e.g. `payment_intent.succeeded`.
+    pub event_type: String,
+    /// The raw event JSON.
+    pub payload: String,
+    /// `stripe` or `sandbox`.
+    pub source: String,
+    /// When it arrived.
+    pub received_at: DateTime<Utc>,
+    /// `pending`, `applied`, `ignored` or `dead`.
+    pub status: String,
+    /// Failed attempts so far.
+    pub attempts: i32,
+    /// Not before this.
+    pub next_attempt_at: DateTime<Utc>,
+    /// A processor holds it until then.
+    pub locked_until: Option<DateTime<Utc>>,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// When it was applied, ignored or declared dead.
+    pub processed_at: Option<DateTime<Utc>>,
+}
+
+/// A verified event about to be stored.
+#[derive(Debug, Clone)]
+pub struct NewInboxEvent {
+    /// The provider's event id.
+    pub event_id: String,
+    /// The event type.
+    pub event_type: String,
+    /// The raw event JSON.
+    pub payload: String,
+    /// `stripe` or `sandbox`.
+    pub source: String,
+}

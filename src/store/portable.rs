@@ -41,12 +41,117 @@ pub(super) mod sql {
         "SELECT session_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL";
     pub const REVOKE_SESSION: &str =
         "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
+    pub const INSERT_INBOX_EVENT: &str = "INSERT INTO webhook_inbox \
+         (event_id, event_type, payload, source, received_at, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (event_id) DO NOTHING";
+    pub const FINISH_INBOX_EVENT: &str = "UPDATE webhook_inbox \
+         SET status = $2, last_error = COALESCE($3, last_error), processed_at = $4, locked_until = NULL \
+         WHERE seq = $1";
+    pub const RETRY_INBOX_EVENT: &str = "UPDATE webhook_inbox \
+         SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3, locked_until = NULL \
+         WHERE seq = $1";
+    pub const REQUEUE_INBOX_EVENT: &str = "UPDATE webhook_inbox \
+         SET status = 'pending', attempts = 0, next_attempt_at = $2, locked_until = NULL, processed_at = NULL \
+         WHERE event_id = $1";
+    pub const INBOX_EVENT: &str = "SELECT * FROM webhook_inbox WHERE event_id = $1";
     pub const REVOKE_USER_SESSIONS: &str = "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL RETURNING id";
 }
 
 /// Implements the portable repository traits for `$store`, whose `pool` field is a `Pool<$db>`.
+/// `$claim_sql` is the backend's query for claiming due inbox events.
 macro_rules! impl_portable_repos {
-    ($store:ty, $db:ty) => {
+    ($store:ty, $db:ty, $claim_sql:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::store::WebhookRepo for $store {
+            async fn insert_inbox_event(
+                &self,
+                event: &$crate::store::NewInboxEvent,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let done = sqlx::query($crate::store::portable::sql::INSERT_INBOX_EVENT)
+                    .bind(&event.event_id)
+                    .bind(&event.event_type)
+                    .bind(&event.payload)
+                    .bind(&event.source)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn claim_due_events(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+                lease: std::time::Duration,
+                limit: i64,
+            ) -> Result<Vec<$crate::store::InboxEvent>, $crate::store::StoreError> {
+                let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+                let mut events: Vec<$crate::store::InboxEvent> = sqlx::query_as($claim_sql)
+                    .bind(now + lease)
+                    .bind(now)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                events.sort_by_key(|e| e.seq);
+                Ok(events)
+            }
+
+            async fn finish_inbox_event(
+                &self,
+                seq: i64,
+                status: $crate::store::InboxStatus,
+                error: Option<&str>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query($crate::store::portable::sql::FINISH_INBOX_EVENT)
+                    .bind(seq)
+                    .bind(status.as_str())
+                    .bind(error)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn retry_inbox_event(
+                &self,
+                seq: i64,
+                error: &str,
+                next_attempt_at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query($crate::store::portable::sql::RETRY_INBOX_EVENT)
+                    .bind(seq)
+                    .bind(error)
+                    .bind(next_attempt_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn requeue_inbox_event(
+                &self,
+                event_id: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let done = sqlx::query($crate::store::portable::sql::REQUEUE_INBOX_EVENT)
+                    .bind(event_id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn inbox_event(
+                &self,
+                event_id: &str,
+            ) -> Result<Option<$crate::store::InboxEvent>, $crate::store::StoreError> {
+                Ok(sqlx::query_as($crate::store::portable::sql::INBOX_EVENT)
+                    .bind(event_id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::store::UserRepo for $store {
             async fn create_user(

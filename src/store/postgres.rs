@@ -48,4 +48,9 @@ impl Database for PgStore {
     }
 }
 
-impl_portable_repos!(PgStore, Postgres);
+/// Several instances claim concurrently: each skips rows another has locked.
+const CLAIM_DUE_EVENTS: &str = "UPDATE webhook_inbox SET locked_until = $1 WHERE seq IN (\
+     SELECT seq FROM webhook_inbox WHERE status = 'pending' AND next_attempt_at <= $2 \
+     AND (locked_until IS NULL OR locked_until <= $2) ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING *";
+
+impl_portable_repos!(PgStore, Postgres, CLAIM_DUE_EVENTS);

@@ -55,4 +55,9 @@ impl Database for SqliteStore {
     }
 }
 
-impl_portable_repos!(SqliteStore, Sqlite);
+/// SQLite runs one writer at a time, so a plain `UPDATE ... RETURNING` claims atomically.
+const CLAIM_DUE_EVENTS: &str = "UPDATE webhook_inbox SET locked_until = $1 WHERE seq IN (\
+     SELECT seq FROM webhook_inbox WHERE status = 'pending' AND next_attempt_at <= $2 \
+     AND (locked_until IS NULL OR locked_until <= $2) ORDER BY seq LIMIT $3) RETURNING *";
+
+impl_portable_repos!(SqliteStore, Sqlite, CLAIM_DUE_EVENTS);

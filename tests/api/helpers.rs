@@ -160,10 +160,20 @@ impl TestApp {
         change: impl FnOnce(&mut Settings),
     ) -> Option<TestApp> {
         let database = TestDatabase::create(backend).await?;
-        let config = config_with(|s| {
-            s.database_url = database.url().to_owned();
-            change(s);
-        });
+        let url = database.url().to_owned();
+        Some(
+            Self::spawn_on(database, |s| {
+                s.database_url = url;
+                change(s);
+            })
+            .await,
+        )
+    }
+
+    /// A server on an existing database (e.g. one a test prepared), with settings changed by
+    /// `change` (which must set `database_url`).
+    pub async fn spawn_on(database: TestDatabase, change: impl FnOnce(&mut Settings)) -> TestApp {
+        let config = config_with(change);
         if std::env::var("TEST_LOG").is_ok() {
             switchboard::telemetry::init(&config);
         }
@@ -176,13 +186,13 @@ impl TestApp {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("http client");
-        Some(TestApp {
+        TestApp {
             address,
             client,
             database,
             shutdown,
             task: Some(task),
-        })
+        }
     }
 
     /// An absolute URL on this server.

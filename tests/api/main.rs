@@ -13,4 +13,5 @@ mod lifecycle;
 mod limits;
 mod resilience_wire;
 mod store_contract;
+mod webhooks;
 mod websocket;

@@ -149,3 +149,143 @@ async fn adding_identity_to_missing_user_fails(store: Store) {
         .expect_err("foreign key holds");
     assert!(matches!(err, StoreError::Other(_)), "{err:?}");
 }
+
+fn inbox_event(id: &str) -> switchboard::store::NewInboxEvent {
+    switchboard::store::NewInboxEvent {
+        event_id: id.into(),
+        event_type: "payment_intent.succeeded".into(),
+        payload: "{}".into(),
+        source: "stripe".into(),
+    }
+}
+
+contract!(inbox_deduplicates_and_leases_events);
+async fn inbox_deduplicates_and_leases_events(store: Store) {
+    use std::time::Duration;
+    use switchboard::store::InboxStatus;
+    let now = chrono::Utc::now();
+    assert!(
+        store
+            .insert_inbox_event(&inbox_event("evt_a"), now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .insert_inbox_event(&inbox_event("evt_a"), now)
+            .await
+            .unwrap(),
+        "duplicate"
+    );
+    assert!(
+        store
+            .insert_inbox_event(&inbox_event("evt_b"), now)
+            .await
+            .unwrap()
+    );
+
+    let lease = Duration::from_secs(60);
+    let claimed = store.claim_due_events(now, lease, 10).await.unwrap();
+    let ids: Vec<_> = claimed.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids, vec!["evt_a", "evt_b"], "arrival order");
+    assert!(
+        store
+            .claim_due_events(now, lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
+
+    // A crashed processor's lease runs out: the events come back.
+    let later = now + chrono::Duration::seconds(61);
+    let reclaimed = store.claim_due_events(later, lease, 1).await.unwrap();
+    assert_eq!(reclaimed.len(), 1, "limit holds");
+    let first = &reclaimed[0];
+    store
+        .finish_inbox_event(first.seq, InboxStatus::Applied, None, later)
+        .await
+        .unwrap();
+    let rest = store
+        .claim_due_events(later + chrono::Duration::seconds(61), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    let second = &rest[0];
+    assert_ne!(second.event_id, first.event_id);
+
+    store
+        .retry_inbox_event(
+            second.seq,
+            "payment not recorded yet",
+            later + chrono::Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_due_events(later + chrono::Duration::seconds(200), lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not due"
+    );
+    let stored = store.inbox_event(&second.event_id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.attempts, stored.last_error.as_deref()),
+        (1, Some("payment not recorded yet"))
+    );
+
+    store
+        .finish_inbox_event(second.seq, InboxStatus::Dead, Some("gave up"), later)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .requeue_inbox_event(&second.event_id, later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .requeue_inbox_event("evt_unknown", later)
+            .await
+            .unwrap()
+    );
+    let replayed = store
+        .claim_due_events(later + chrono::Duration::seconds(1), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(replayed.len(), 1);
+    assert_eq!(replayed[0].attempts, 0, "a replay starts over");
+}
+
+contract!(concurrent_claims_never_share_an_event);
+async fn concurrent_claims_never_share_an_event(store: Store) {
+    let now = chrono::Utc::now();
+    for i in 0..40 {
+        store
+            .insert_inbox_event(&inbox_event(&format!("evt_{i:02}")), now)
+            .await
+            .unwrap();
+    }
+    let claim = |store: Store| async move {
+        let mut mine = Vec::new();
+        loop {
+            let batch = store
+                .claim_due_events(now, std::time::Duration::from_secs(60), 3)
+                .await
+                .unwrap();
+            if batch.is_empty() {
+                return mine;
+            }
+            mine.extend(batch.into_iter().map(|e| e.event_id));
+        }
+    };
+    let (a, b) = tokio::join!(claim(store.clone()), claim(store.clone()));
+    let mut all: Vec<_> = a.iter().chain(b.iter()).cloned().collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 40, "every event claimed");
+    assert_eq!(a.len() + b.len(), 40, "no event claimed twice");
+}

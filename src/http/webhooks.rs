@@ -1,0 +1,42 @@
+//! `POST /webhooks/stripe`: 200 once the event is durable (or was already received), 400 for a
+//! bad signature or body (the sender should not retry it as is), 503 when the database is down
+//! (the sender retries later).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+
+use super::AppState;
+use crate::webhooks::WebhookError;
+
+/// Receives a Stripe event.
+pub async fn stripe(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, Json<Value>) {
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
+    match state.webhooks.receive("stripe", signature, &body).await {
+        Ok(receipt) => (
+            StatusCode::OK,
+            Json(
+                json!({ "received": true, "id": receipt.event_id, "duplicate": receipt.duplicate }),
+            ),
+        ),
+        Err(WebhookError::Unavailable(err)) => {
+            tracing::error!(error = %err, "webhook could not be stored; the sender will retry");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "error": "temporarily unavailable; retry later" })),
+            )
+        }
+        Err(err) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": err.to_string() })),
+        ),
+    }
+}

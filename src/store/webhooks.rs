@@ -1,0 +1,56 @@
+//! The webhook inbox.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{InboxEvent, InboxStatus, NewInboxEvent, StoreError};
+
+/// Persistence of verified provider events until they are applied.
+#[async_trait]
+pub trait WebhookRepo {
+    /// Stores an event; `false` when an event with that id is already there (a duplicate).
+    async fn insert_inbox_event(
+        &self,
+        event: &NewInboxEvent,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Claims up to `limit` due events for `lease`, oldest first. On PostgreSQL concurrent
+    /// processors skip each other's rows (`FOR UPDATE SKIP LOCKED`); a crashed processor's
+    /// claims expire with the lease.
+    async fn claim_due_events(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<InboxEvent>, StoreError>;
+
+    /// Marks an event applied, ignored or dead (with `error`), releasing its claim.
+    async fn finish_inbox_event(
+        &self,
+        seq: i64,
+        status: InboxStatus,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Records a failed attempt and when to try again.
+    async fn retry_inbox_event(
+        &self,
+        seq: i64,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Puts an event back in line (admin replay); `false` when no such event exists.
+    async fn requeue_inbox_event(
+        &self,
+        event_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// One event by its provider id.
+    async fn inbox_event(&self, event_id: &str) -> Result<Option<InboxEvent>, StoreError>;
+}
