@@ -6,6 +6,7 @@ mod auth_sessions;
 mod auth_support;
 mod auth_tokens;
 mod cli;
+mod events;
 mod graphql_http;
 mod health;
 mod helpers;

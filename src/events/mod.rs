@@ -1,0 +1,143 @@
+//! The event bus: tells subscribers that a payment changed. In one process it is a bounded
+//! broadcast channel; with PostgreSQL, `LISTEN/NOTIFY` carries notices between instances.
+//!
+//! A notice is only a wake-up (cursor, payment, owner): subscribers read what changed from the
+//! store, after the last cursor they delivered. So a lost or repeated notice, a lagging
+//! subscriber or a reconnecting listener costs a store read, never an event: on any doubt the
+//! bus says [`BusMessage::Resync`].
+
+mod postgres;
+
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// A payment changed: its event at `cursor` is in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Notice {
+    /// Global cursor of the new payment event.
+    pub cursor: i64,
+    /// The payment.
+    pub payment_id: Uuid,
+    /// Its owner.
+    pub user_id: Uuid,
+}
+
+impl Notice {
+    /// The NOTIFY payload: small, no personal data.
+    fn encode(&self) -> String {
+        format!("{},{},{}", self.cursor, self.payment_id, self.user_id)
+    }
+
+    fn decode(payload: &str) -> Option<Notice> {
+        let mut parts = payload.split(',');
+        let notice = Notice {
+            cursor: parts.next()?.parse().ok()?,
+            payment_id: parts.next()?.parse().ok()?,
+            user_id: parts.next()?.parse().ok()?,
+        };
+        parts.next().is_none().then_some(notice)
+    }
+}
+
+/// What subscribers receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusMessage {
+    /// One payment changed.
+    Changed(Notice),
+    /// Notices may have been missed (a listener reconnected): read the store to catch up.
+    Resync,
+}
+
+/// How notices travel.
+enum Transport {
+    /// Within this process only.
+    InProcess,
+    /// Through PostgreSQL, so every instance hears every notice.
+    Postgres(postgres::Notifier),
+}
+
+/// Publishes and distributes payment notices.
+pub struct EventBus {
+    local: broadcast::Sender<BusMessage>,
+    transport: Transport,
+}
+
+/// Channel capacity per process; a subscriber further behind than this resynchronises.
+pub const CAPACITY: usize = 1024;
+
+impl EventBus {
+    /// A bus within this process.
+    pub fn in_process() -> Self {
+        let (local, _) = broadcast::channel(CAPACITY);
+        Self {
+            local,
+            transport: Transport::InProcess,
+        }
+    }
+
+    /// A bus over PostgreSQL at `url`: notices published by any instance reach every instance.
+    /// The listener runs until `stop` is cancelled.
+    pub async fn postgres(url: &str, stop: CancellationToken) -> Result<Self, sqlx::Error> {
+        let (local, _) = broadcast::channel(CAPACITY);
+        let notifier = postgres::Notifier::start(url, local.clone(), stop).await?;
+        Ok(Self {
+            local,
+            transport: Transport::Postgres(notifier),
+        })
+    }
+
+    /// Announces a change. With PostgreSQL the notice comes back through the listener, so this
+    /// instance's subscribers hear it exactly like everyone else's.
+    pub async fn publish(&self, notice: Notice) {
+        match &self.transport {
+            Transport::InProcess => {
+                // No receiver is fine: nobody is watching.
+                let _ = self.local.send(BusMessage::Changed(notice));
+            }
+            Transport::Postgres(notifier) => {
+                if let Err(err) = notifier.notify(&notice).await {
+                    // Subscribers on this instance still learn; others catch up on their next
+                    // notice or resync.
+                    tracing::warn!(error = %err, "NOTIFY failed; delivering locally only");
+                    let _ = self.local.send(BusMessage::Changed(notice));
+                }
+            }
+        }
+    }
+
+    /// A receiver of every later message.
+    pub fn subscribe(&self) -> broadcast::Receiver<BusMessage> {
+        self.local.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_round_trip_through_text() {
+        let notice = Notice {
+            cursor: 42,
+            payment_id: Uuid::now_v7(),
+            user_id: Uuid::now_v7(),
+        };
+        assert_eq!(Notice::decode(&notice.encode()), Some(notice));
+        assert_eq!(Notice::decode("1,2"), None);
+        assert_eq!(Notice::decode(&format!("{},x", notice.encode())), None);
+    }
+
+    #[tokio::test]
+    async fn in_process_subscribers_hear_published_notices() {
+        let bus = EventBus::in_process();
+        let mut receiver = bus.subscribe();
+        let notice = Notice {
+            cursor: 1,
+            payment_id: Uuid::now_v7(),
+            user_id: Uuid::now_v7(),
+        };
+        bus.publish(notice).await;
+        assert_eq!(receiver.recv().await.unwrap(), BusMessage::Changed(notice));
+    }
+}

@@ -1,0 +1,73 @@
+//! `LISTEN/NOTIFY` transport of the event bus.
+
+use sqlx::PgPool;
+use sqlx::postgres::{PgListener, PgPoolOptions};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use super::{BusMessage, Notice};
+
+/// The channel every instance listens on.
+const CHANNEL: &str = "switchboard_payment_events";
+
+/// Sends NOTIFYs; its listener task rebroadcasts what arrives.
+pub struct Notifier {
+    pool: PgPool,
+}
+
+impl Notifier {
+    /// Connects, starts listening and spawns the task that forwards notifications to `local`.
+    pub async fn start(
+        url: &str,
+        local: broadcast::Sender<BusMessage>,
+        stop: CancellationToken,
+    ) -> Result<Self, sqlx::Error> {
+        let pool = PgPoolOptions::new().max_connections(2).connect(url).await?;
+        let mut listener = PgListener::connect_with(&pool).await?;
+        listener.listen(CHANNEL).await?;
+        tokio::spawn(async move {
+            tokio::select! {
+                () = forward(&mut listener, &local) => {}
+                () = stop.cancelled() => {}
+            }
+        });
+        Ok(Self { pool })
+    }
+
+    /// Publishes one notice to every instance.
+    pub async fn notify(&self, notice: &Notice) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(notice.encode())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+async fn forward(listener: &mut PgListener, local: &broadcast::Sender<BusMessage>) {
+    loop {
+        match listener.try_recv().await {
+            Ok(Some(notification)) => match Notice::decode(notification.payload()) {
+                Some(notice) => {
+                    let _ = local.send(BusMessage::Changed(notice));
+                }
+                None => tracing::warn!(
+                    payload = notification.payload(),
+                    "ignoring a malformed bus notice"
+                ),
+            },
+            Ok(None) => {
+                // The connection dropped and is being re-established: notices sent meanwhile
+                // are lost, so subscribers must catch up from the store.
+                tracing::warn!("event bus listener reconnected; subscribers resynchronise");
+                let _ = local.send(BusMessage::Resync);
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "event bus listener failed; retrying");
+                let _ = local.send(BusMessage::Resync);
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
