@@ -62,13 +62,19 @@ impl ExtensionFactory for ErrorReporting {
 struct ErrorReporter {
     /// Set once execution starts: errors before that are request errors.
     executing: AtomicBool,
+    /// The request id, read when execution starts (the request hook's context predates the
+    /// request's data).
+    request_id: std::sync::OnceLock<RequestId>,
 }
 
 #[async_trait::async_trait]
 impl Extension for ErrorReporter {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
-        let request_id = ctx.data_opt::<RequestId>();
+        let request_id = self
+            .request_id
+            .get()
+            .or_else(|| ctx.data_opt::<RequestId>());
         let before_execution = !self.executing.load(Ordering::Acquire);
         for error in &mut response.errors {
             if before_execution {
@@ -100,6 +106,9 @@ impl Extension for ErrorReporter {
         next: NextExecute<'_>,
     ) -> Response {
         self.executing.store(true, Ordering::Release);
+        if let Some(id) = ctx.data_opt::<RequestId>() {
+            let _ = self.request_id.set(id.clone());
+        }
         next.run(ctx, operation_name).await
     }
 }

@@ -177,3 +177,43 @@ async fn sockets_with_bad_tokens_are_refused_with_4403() {
     };
     assert_eq!(u16::from(frame.code), 4403);
 }
+
+#[tokio::test]
+async fn browser_sockets_use_the_cookie_only_from_allowed_origins() {
+    let app = app().await;
+    let (token, _) = dev_sign_in(&app, "fred").await;
+    // The allowed origin is PUBLIC_URL's (the default http://127.0.0.1:8000).
+    for (origin, expected) in [
+        ("http://127.0.0.1:8000".to_owned(), json!("fred")),
+        (
+            "https://evil.example.com".to_owned(),
+            serde_json::Value::Null,
+        ),
+    ] {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = app.ws_url().into_client_request().unwrap();
+        let headers = request.headers_mut();
+        headers.insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        headers.insert("origin", origin.parse().unwrap());
+        headers.insert(
+            "cookie",
+            format!("switchboard_access={token}").parse().unwrap(),
+        );
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        send(&mut socket, json!({ "type": "connection_init" })).await;
+        assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+        send(
+            &mut socket,
+            json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ me { name } }" } }),
+        )
+        .await;
+        let data = receive(&mut socket).await;
+        assert_eq!(
+            data["payload"]["data"]["me"]["name"], expected,
+            "origin {origin}: {data}"
+        );
+    }
+}

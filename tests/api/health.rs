@@ -61,3 +61,37 @@ async fn ready_fails_with_a_reason_when_postgres_goes_away() {
         .unwrap();
     assert_eq!(live.status(), 200);
 }
+
+#[tokio::test]
+async fn internal_errors_show_only_the_request_id() {
+    let Some(app) = TestApp::spawn_with(Backend::Postgres, |_| {}).await else {
+        return;
+    };
+    let (token, _) = crate::auth_support::dev_sign_in(&app, "ivan").await;
+    let TestDatabase::Postgres { name, .. } = &app.database else {
+        unreachable!("spawned on postgres")
+    };
+    crate::helpers::drop_postgres_database(name.clone());
+
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "query": "{ me { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: serde_json::Value = response.json().await.unwrap();
+    let error = crate::helpers::single_error(&body, "INTERNAL");
+    assert_eq!(error["extensions"]["requestId"], request_id.as_str());
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains(&request_id), "{message}");
+    assert!(
+        !message.contains("database") && !message.contains(name.as_str()),
+        "no cause leaks: {message}"
+    );
+}
