@@ -6,7 +6,10 @@
 //! subscriber or a reconnecting listener costs a store read, never an event: on any doubt the
 //! bus says [`BusMessage::Resync`].
 
+mod feed;
 mod postgres;
+
+pub use feed::{Start, feed};
 
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -69,7 +72,12 @@ pub const CAPACITY: usize = 1024;
 impl EventBus {
     /// A bus within this process.
     pub fn in_process() -> Self {
-        let (local, _) = broadcast::channel(CAPACITY);
+        Self::in_process_with_capacity(CAPACITY)
+    }
+
+    /// A bus within this process whose subscribers may fall `capacity` messages behind.
+    pub fn in_process_with_capacity(capacity: usize) -> Self {
+        let (local, _) = broadcast::channel(capacity);
         Self {
             local,
             transport: Transport::InProcess,

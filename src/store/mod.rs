@@ -7,6 +7,7 @@
 mod auth;
 mod error;
 mod models;
+mod payment_events;
 mod portable;
 mod postgres;
 mod sqlite;
@@ -22,9 +23,10 @@ use crate::config::DatabaseUrl;
 pub use auth::AuthRepo;
 pub use error::StoreError;
 pub use models::{
-    Identity, InboxEvent, InboxStatus, LoginAttempt, NewIdentity, NewInboxEvent, NewUser, Rotation,
-    Session, User,
+    EventScope, Identity, InboxEvent, InboxStatus, LoginAttempt, NewIdentity, NewInboxEvent,
+    NewPaymentEvent, NewUser, PaymentEventRow, Rotation, Session, User,
 };
+pub use payment_events::PaymentEventRepo;
 pub use users::UserRepo;
 pub use webhooks::WebhookRepo;
 
@@ -33,7 +35,9 @@ pub type Store = Arc<dyn Database>;
 
 /// Everything the services need from a database; both backends implement all of it.
 #[async_trait]
-pub trait Database: UserRepo + AuthRepo + WebhookRepo + Send + Sync + 'static {
+pub trait Database:
+    UserRepo + AuthRepo + WebhookRepo + PaymentEventRepo + Send + Sync + 'static
+{
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

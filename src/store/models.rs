@@ -188,3 +188,52 @@ pub struct NewInboxEvent {
     /// `stripe` or `sandbox`.
     pub source: String,
 }
+
+/// One change applied to a payment.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PaymentEventRow {
+    /// Global, increasing position: clients resume after it.
+    pub cursor: i64,
+    /// The payment.
+    pub payment_id: Uuid,
+    /// Its owner.
+    pub user_id: Uuid,
+    /// Position within the payment's own history, from 1.
+    pub sequence: i32,
+    /// What happened, e.g. `created`, `payment_intent.succeeded`, `refund`.
+    pub kind: String,
+    /// The payment's status after the change (`SUCCEEDED`, ...).
+    pub status: String,
+    /// Refunded amount after the change, in minor units.
+    pub amount_refunded: i64,
+    /// The provider event that caused it, if any.
+    pub source_event_id: Option<String>,
+    /// When it was applied.
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// A change about to be recorded.
+#[derive(Debug, Clone)]
+pub struct NewPaymentEvent {
+    /// The payment.
+    pub payment_id: Uuid,
+    /// Its owner.
+    pub user_id: Uuid,
+    /// What happened.
+    pub kind: String,
+    /// Status after the change.
+    pub status: String,
+    /// Refunded amount after the change.
+    pub amount_refunded: i64,
+    /// The provider event behind it.
+    pub source_event_id: Option<String>,
+}
+
+/// Which events a reader wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventScope {
+    /// One payment's events (its owner is checked by the caller).
+    Payment(Uuid),
+    /// Every event of one user's payments.
+    User(Uuid),
+}

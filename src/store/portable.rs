@@ -53,6 +53,17 @@ pub(super) mod sql {
     pub const REQUEUE_INBOX_EVENT: &str = "UPDATE webhook_inbox \
          SET status = 'pending', attempts = 0, next_attempt_at = $2, locked_until = NULL, processed_at = NULL \
          WHERE event_id = $1";
+    pub const APPEND_PAYMENT_EVENT: &str = "INSERT INTO payment_events \
+         (payment_id, user_id, sequence, kind, status, amount_refunded, source_event_id, occurred_at) \
+         VALUES ($1, $2, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM payment_events WHERE payment_id = $1), \
+         $3, $4, $5, $6, $7) RETURNING *";
+    pub const PAYMENT_EVENTS_OF_PAYMENT: &str = "SELECT * FROM payment_events WHERE payment_id = $1 AND cursor > $2 ORDER BY cursor LIMIT $3";
+    pub const PAYMENT_EVENTS_OF_USER: &str =
+        "SELECT * FROM payment_events WHERE user_id = $1 AND cursor > $2 ORDER BY cursor LIMIT $3";
+    pub const LATEST_EVENT_OF_PAYMENT: &str =
+        "SELECT * FROM payment_events WHERE payment_id = $1 ORDER BY cursor DESC LIMIT 1";
+    pub const LATEST_CURSOR_OF_USER: &str =
+        "SELECT COALESCE(MAX(cursor), 0) FROM payment_events WHERE user_id = $1";
     pub const INBOX_EVENT: &str = "SELECT * FROM webhook_inbox WHERE event_id = $1";
     pub const REVOKE_USER_SESSIONS: &str = "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL RETURNING id";
 }
@@ -61,6 +72,83 @@ pub(super) mod sql {
 /// `$claim_sql` is the backend's query for claiming due inbox events.
 macro_rules! impl_portable_repos {
     ($store:ty, $db:ty, $claim_sql:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::store::PaymentEventRepo for $store {
+            async fn append_payment_event(
+                &self,
+                event: &$crate::store::NewPaymentEvent,
+            ) -> Result<$crate::store::PaymentEventRow, $crate::store::StoreError> {
+                let mut conn = self.pool.acquire().await?;
+                append_payment_event(&mut *conn, event).await
+            }
+
+            async fn payment_events_after(
+                &self,
+                scope: $crate::store::EventScope,
+                after: i64,
+                limit: i64,
+            ) -> Result<Vec<$crate::store::PaymentEventRow>, $crate::store::StoreError> {
+                let (sql, id) = match scope {
+                    $crate::store::EventScope::Payment(id) => {
+                        ($crate::store::portable::sql::PAYMENT_EVENTS_OF_PAYMENT, id)
+                    }
+                    $crate::store::EventScope::User(id) => {
+                        ($crate::store::portable::sql::PAYMENT_EVENTS_OF_USER, id)
+                    }
+                };
+                Ok(sqlx::query_as(sql)
+                    .bind(id)
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn latest_payment_event(
+                &self,
+                payment_id: uuid::Uuid,
+            ) -> Result<Option<$crate::store::PaymentEventRow>, $crate::store::StoreError> {
+                Ok(
+                    sqlx::query_as($crate::store::portable::sql::LATEST_EVENT_OF_PAYMENT)
+                        .bind(payment_id)
+                        .fetch_optional(&self.pool)
+                        .await?,
+                )
+            }
+
+            async fn latest_user_cursor(
+                &self,
+                user_id: uuid::Uuid,
+            ) -> Result<i64, $crate::store::StoreError> {
+                Ok(
+                    sqlx::query_scalar($crate::store::portable::sql::LATEST_CURSOR_OF_USER)
+                        .bind(user_id)
+                        .fetch_one(&self.pool)
+                        .await?,
+                )
+            }
+        }
+
+        /// Appends one payment event on `conn` (inside the caller's transaction when it has one).
+        #[allow(dead_code)]
+        async fn append_payment_event(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            event: &$crate::store::NewPaymentEvent,
+        ) -> Result<$crate::store::PaymentEventRow, $crate::store::StoreError> {
+            Ok(
+                sqlx::query_as($crate::store::portable::sql::APPEND_PAYMENT_EVENT)
+                    .bind(event.payment_id)
+                    .bind(event.user_id)
+                    .bind(&event.kind)
+                    .bind(&event.status)
+                    .bind(event.amount_refunded)
+                    .bind(&event.source_event_id)
+                    .bind(chrono::Utc::now())
+                    .fetch_one(conn)
+                    .await?,
+            )
+        }
+
         #[async_trait::async_trait]
         impl $crate::store::WebhookRepo for $store {
             async fn insert_inbox_event(

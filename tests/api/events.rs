@@ -70,3 +70,180 @@ async fn a_notice_published_on_one_instance_reaches_the_other_and_reconnects_res
     stop.cancel();
     admin.close().await;
 }
+
+mod feed {
+    use futures_util::StreamExt;
+    use switchboard::events::{EventBus, Notice, Start, feed};
+    use switchboard::store::{
+        EventScope, NewIdentity, NewPaymentEvent, NewUser, PaymentEventRow, Store,
+    };
+    use uuid::Uuid;
+
+    use crate::helpers::{Backend, TestDatabase};
+
+    async fn user(store: &Store, name: &str) -> Uuid {
+        let identity = NewIdentity {
+            provider: "dev".into(),
+            subject: name.into(),
+            email: None,
+            email_verified: false,
+        };
+        store
+            .create_user(NewUser::default(), identity)
+            .await
+            .unwrap()
+            .id
+    }
+
+    async fn append(
+        store: &Store,
+        bus: &EventBus,
+        payment_id: Uuid,
+        user_id: Uuid,
+        status: &str,
+    ) -> PaymentEventRow {
+        let row = store
+            .append_payment_event(&NewPaymentEvent {
+                payment_id,
+                user_id,
+                kind: "test".into(),
+                status: status.into(),
+                amount_refunded: 0,
+                source_event_id: None,
+            })
+            .await
+            .unwrap();
+        bus.publish(Notice {
+            cursor: row.cursor,
+            payment_id,
+            user_id,
+        })
+        .await;
+        row
+    }
+
+    async fn take<
+        S: futures_util::Stream<Item = Result<PaymentEventRow, switchboard::store::StoreError>>
+            + Unpin,
+    >(
+        stream: &mut S,
+    ) -> PaymentEventRow {
+        tokio::time::timeout(std::time::Duration::from_secs(5), stream.next())
+            .await
+            .expect("an event before the deadline")
+            .expect("stream open")
+            .expect("no store error")
+    }
+
+    #[tokio::test]
+    async fn backlog_then_live_without_gaps_or_duplicates() {
+        let database = TestDatabase::create(Backend::Sqlite).await.unwrap();
+        let store = database.store().await;
+        let bus = EventBus::in_process();
+        let (owner, payment) = (user(&store, "a").await, Uuid::now_v7());
+        let first = append(&store, &bus, payment, owner, "PROCESSING").await;
+        let second = append(&store, &bus, payment, owner, "SUCCEEDED").await;
+        assert_eq!((first.sequence, second.sequence), (1, 2));
+
+        let mut from_start = Box::pin(
+            feed(
+                store.clone(),
+                &bus,
+                EventScope::Payment(payment),
+                Start::After(0),
+            )
+            .await
+            .unwrap(),
+        );
+        let mut current = Box::pin(
+            feed(
+                store.clone(),
+                &bus,
+                EventScope::Payment(payment),
+                Start::Now,
+            )
+            .await
+            .unwrap(),
+        );
+        let mut mine = Box::pin(
+            feed(store.clone(), &bus, EventScope::User(owner), Start::Now)
+                .await
+                .unwrap(),
+        );
+        assert_eq!(take(&mut from_start).await.cursor, first.cursor);
+        assert_eq!(take(&mut from_start).await.cursor, second.cursor);
+        assert_eq!(
+            take(&mut current).await.cursor,
+            second.cursor,
+            "current state first"
+        );
+
+        // Another payment's change is not ours; a repeated notice is not a new event.
+        append(
+            &store,
+            &bus,
+            Uuid::now_v7(),
+            user(&store, "b").await,
+            "SUCCEEDED",
+        )
+        .await;
+        let third = append(&store, &bus, payment, owner, "REFUNDED").await;
+        bus.publish(Notice {
+            cursor: third.cursor,
+            payment_id: payment,
+            user_id: owner,
+        })
+        .await;
+        let fourth = append(&store, &bus, payment, owner, "REFUNDED").await;
+        for stream in [&mut from_start, &mut current, &mut mine] {
+            assert_eq!(take(stream).await.cursor, third.cursor);
+            assert_eq!(
+                take(stream).await.cursor,
+                fourth.cursor,
+                "no duplicate of the third"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lagging_subscriber_resynchronises_from_the_store() {
+        let database = TestDatabase::create(Backend::Sqlite).await.unwrap();
+        let store = database.store().await;
+        let bus = EventBus::in_process_with_capacity(4);
+        let (owner, payment) = (user(&store, "c").await, Uuid::now_v7());
+        let mut stream = Box::pin(
+            feed(
+                store.clone(),
+                &bus,
+                EventScope::User(owner),
+                Start::After(0),
+            )
+            .await
+            .unwrap(),
+        );
+        // Far more notices than the channel holds arrive before the subscriber reads any.
+        let mut appended = Vec::new();
+        for i in 0..20 {
+            appended.push(
+                append(
+                    &store,
+                    &bus,
+                    payment,
+                    owner,
+                    if i % 2 == 0 {
+                        "PROCESSING"
+                    } else {
+                        "SUCCEEDED"
+                    },
+                )
+                .await
+                .cursor,
+            );
+        }
+        let mut seen = Vec::new();
+        for _ in 0..20 {
+            seen.push(take(&mut stream).await.cursor);
+        }
+        assert_eq!(seen, appended, "every event once, in order");
+    }
+}

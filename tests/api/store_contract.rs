@@ -289,3 +289,74 @@ async fn concurrent_claims_never_share_an_event(store: Store) {
     assert_eq!(all.len(), 40, "every event claimed");
     assert_eq!(a.len() + b.len(), 40, "no event claimed twice");
 }
+
+contract!(payment_events_number_per_payment_and_read_by_scope);
+async fn payment_events_number_per_payment_and_read_by_scope(store: Store) {
+    use switchboard::store::{EventScope, NewPaymentEvent};
+    let owner = store
+        .create_user(alice(), identity("dev", "owner"))
+        .await
+        .unwrap()
+        .id;
+    let other = store
+        .create_user(NewUser::default(), identity("dev", "other"))
+        .await
+        .unwrap()
+        .id;
+    let (p1, p2) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let event = |payment_id, user_id, status: &str| NewPaymentEvent {
+        payment_id,
+        user_id,
+        kind: "test".into(),
+        status: status.into(),
+        amount_refunded: 0,
+        source_event_id: None,
+    };
+    let a = store
+        .append_payment_event(&event(p1, owner, "PROCESSING"))
+        .await
+        .unwrap();
+    let b = store
+        .append_payment_event(&event(p2, other, "PROCESSING"))
+        .await
+        .unwrap();
+    let c = store
+        .append_payment_event(&event(p1, owner, "SUCCEEDED"))
+        .await
+        .unwrap();
+    assert_eq!((a.sequence, b.sequence, c.sequence), (1, 1, 2));
+    assert!(a.cursor < b.cursor && b.cursor < c.cursor);
+    let mine = store
+        .payment_events_after(EventScope::User(owner), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        mine.iter().map(|e| e.cursor).collect::<Vec<_>>(),
+        vec![a.cursor, c.cursor]
+    );
+    let after = store
+        .payment_events_after(EventScope::Payment(p1), a.cursor, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        after.iter().map(|e| e.cursor).collect::<Vec<_>>(),
+        vec![c.cursor]
+    );
+    assert_eq!(
+        store
+            .latest_payment_event(p1)
+            .await
+            .unwrap()
+            .unwrap()
+            .cursor,
+        c.cursor
+    );
+    assert_eq!(store.latest_user_cursor(other).await.unwrap(), b.cursor);
+    assert_eq!(
+        store
+            .latest_user_cursor(uuid::Uuid::now_v7())
+            .await
+            .unwrap(),
+        0
+    );
+}

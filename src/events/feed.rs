@@ -1,0 +1,115 @@
+//! A gapless, duplicate-free stream of payment events for one subscriber: subscribe to the bus
+//! first, then read the store after the subscriber's cursor, and read again whenever the bus
+//! says something relevant changed (or that notices may have been missed).
+
+use std::collections::VecDeque;
+
+use futures_util::Stream;
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use super::{BusMessage, EventBus};
+use crate::store::{EventScope, PaymentEventRow, Store, StoreError};
+
+/// Events read from the store per round trip.
+const PAGE: i64 = 100;
+
+/// Where a feed begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// Every event after this cursor (a reconnecting client's last one).
+    After(i64),
+    /// The current state: a payment's latest event, or nothing for a user's feed; then live.
+    Now,
+}
+
+struct Feed {
+    store: Store,
+    receiver: broadcast::Receiver<BusMessage>,
+    scope: EventScope,
+    cursor: i64,
+    buffer: VecDeque<PaymentEventRow>,
+    /// More events than one page may be waiting.
+    behind: bool,
+}
+
+/// The events of `scope`, from `start`, then live.
+pub async fn feed(
+    store: Store,
+    bus: &EventBus,
+    scope: EventScope,
+    start: Start,
+) -> Result<impl Stream<Item = Result<PaymentEventRow, StoreError>>, StoreError> {
+    // Subscribe before reading: a change committed between the read and the subscription
+    // would otherwise be missed.
+    let receiver = bus.subscribe();
+    let (cursor, buffer, behind) = match (start, scope) {
+        (Start::After(cursor), _) => (cursor, VecDeque::new(), true),
+        (Start::Now, EventScope::Payment(payment_id)) => {
+            match store.latest_payment_event(payment_id).await? {
+                Some(latest) => (latest.cursor - 1, VecDeque::new(), true),
+                None => (0, VecDeque::new(), true),
+            }
+        }
+        (Start::Now, EventScope::User(user_id)) => (
+            store.latest_user_cursor(user_id).await?,
+            VecDeque::new(),
+            false,
+        ),
+    };
+    let state = Feed {
+        store,
+        receiver,
+        scope,
+        cursor,
+        buffer,
+        behind,
+    };
+    Ok(futures_util::stream::unfold(state, |mut feed| async move {
+        let next = feed.next().await;
+        next.map(|item| (item, feed))
+    }))
+}
+
+impl Feed {
+    async fn next(&mut self) -> Option<Result<PaymentEventRow, StoreError>> {
+        loop {
+            if let Some(event) = self.buffer.pop_front() {
+                self.cursor = event.cursor;
+                return Some(Ok(event));
+            }
+            if self.behind {
+                if let Err(err) = self.refill().await {
+                    return Some(Err(err));
+                }
+                if !self.buffer.is_empty() {
+                    continue;
+                }
+            }
+            match self.receiver.recv().await {
+                Ok(BusMessage::Changed(notice)) => {
+                    self.behind = self.concerns(&notice) && notice.cursor > self.cursor
+                }
+                // Missed notices (a lagging receiver or a reconnected listener): catch up.
+                Ok(BusMessage::Resync) | Err(RecvError::Lagged(_)) => self.behind = true,
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    fn concerns(&self, notice: &super::Notice) -> bool {
+        match self.scope {
+            EventScope::Payment(id) => notice.payment_id == id,
+            EventScope::User(id) => notice.user_id == id,
+        }
+    }
+
+    async fn refill(&mut self) -> Result<(), StoreError> {
+        let page = self
+            .store
+            .payment_events_after(self.scope, self.cursor, PAGE)
+            .await?;
+        self.behind = page.len() as i64 == PAGE;
+        self.buffer.extend(page);
+        Ok(())
+    }
+}
