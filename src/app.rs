@@ -10,7 +10,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::AuthService;
-use crate::config::Config;
+use crate::config::{Config, DatabaseUrl};
+use crate::events::EventBus;
 use crate::graphql::{SchemaDeps, build_schema};
 use crate::http::{AppState, graphql::graphiql_page, router};
 use crate::providers::{self, resilience::ProviderRegistry};
@@ -46,6 +47,15 @@ impl App {
             .await
             .with_context(|| format!("LISTEN_ADDR: cannot listen on {}", config.listen_addr))?;
         let address = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let bus = Arc::new(match &config.database_url {
+            DatabaseUrl::Postgres(_) => {
+                EventBus::postgres(config.database_url.expose(), shutdown.clone())
+                    .await
+                    .context("DATABASE_URL: cannot listen for events")?
+            }
+            DatabaseUrl::Sqlite(_) => EventBus::in_process(),
+        });
         let metrics = telemetry::metrics();
         let mut registry = ProviderRegistry::new();
         let auth = Arc::new(AuthService::new(
@@ -79,6 +89,7 @@ impl App {
                 app_env: config.app_env,
                 auth: auth.clone(),
                 providers: providers.clone(),
+                bus: bus.clone(),
             },
         );
         let graphiql_html = config
@@ -94,7 +105,7 @@ impl App {
             webhooks,
             metrics,
             graphiql_html,
-            shutdown: CancellationToken::new(),
+            shutdown,
             ws_tasks: TaskTracker::new(),
         };
         Ok(App {

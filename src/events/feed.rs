@@ -4,7 +4,8 @@
 
 use std::collections::VecDeque;
 
-use futures_util::Stream;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::{BusMessage, EventBus};
@@ -32,16 +33,28 @@ struct Feed {
     behind: bool,
 }
 
-/// The events of `scope`, from `start`, then live.
-pub async fn feed(
+/// A subscriber's stream of payment events.
+pub type EventStream = BoxStream<'static, Result<PaymentEventRow, StoreError>>;
+
+/// The events of `scope`, from `start`, then live, as heard on `bus`.
+pub fn feed(
     store: Store,
     bus: &EventBus,
     scope: EventScope,
     start: Start,
-) -> Result<impl Stream<Item = Result<PaymentEventRow, StoreError>>, StoreError> {
-    // Subscribe before reading: a change committed between the read and the subscription
-    // would otherwise be missed.
+) -> impl Future<Output = Result<EventStream, StoreError>> + use<> {
+    // Subscribe now, before the store is read: a change committed between the read and the
+    // subscription would otherwise be missed.
     let receiver = bus.subscribe();
+    feed_from(store, receiver, scope, start)
+}
+
+async fn feed_from(
+    store: Store,
+    receiver: broadcast::Receiver<BusMessage>,
+    scope: EventScope,
+    start: Start,
+) -> Result<EventStream, StoreError> {
     let (cursor, buffer, behind) = match (start, scope) {
         (Start::After(cursor), _) => (cursor, VecDeque::new(), true),
         (Start::Now, EventScope::Payment(payment_id)) => {
@@ -67,7 +80,8 @@ pub async fn feed(
     Ok(futures_util::stream::unfold(state, |mut feed| async move {
         let next = feed.next().await;
         next.map(|item| (item, feed))
-    }))
+    })
+    .boxed())
 }
 
 impl Feed {

@@ -9,7 +9,7 @@
 mod feed;
 mod postgres;
 
-pub use feed::{Start, feed};
+pub use feed::{EventStream, Start, feed};
 
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;

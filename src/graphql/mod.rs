@@ -3,7 +3,9 @@
 //! Transport (HTTP, WebSocket) lives in `crate::http`; this module only knows GraphQL.
 
 mod auth;
+mod cursor;
 mod errors;
+mod events;
 mod loaders;
 mod query;
 mod types;
@@ -11,7 +13,7 @@ mod types;
 use async_graphql::dataloader::DataLoader;
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{Context, Schema, SchemaBuilder};
 
 use crate::auth::{AuthService, ViewerState};
 use crate::config::{AppEnv, GraphqlLimits};
@@ -20,10 +22,15 @@ use crate::store::Store;
 
 pub use auth::MutationRoot;
 pub use errors::{ErrorReporting, RequestId, is_request_error};
-pub use query::QueryRoot;
+pub use events::SubscriptionRoot;
+
+/// The root of every query: the parts of the API merged into one type.
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(query::CoreQuery, events::EventsQuery);
 
 /// The complete schema type served at `/graphql`.
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// What resolvers need from the running server.
 #[derive(Clone)]
@@ -36,6 +43,8 @@ pub struct SchemaDeps {
     pub auth: Arc<AuthService>,
     /// Resilience state of every provider.
     pub providers: Arc<ProviderRegistry>,
+    /// Payment change notices.
+    pub bus: Arc<crate::events::EventBus>,
 }
 
 /// The viewer of the current operation (anonymous when the transport set none).
@@ -45,8 +54,8 @@ pub fn viewer_state<'a>(ctx: &Context<'a>) -> &'a ViewerState {
 }
 
 /// A schema builder with the roots, limits and error reporting, but no runtime data.
-fn builder(limits: &GraphqlLimits) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
-    let builder = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+fn builder(limits: &GraphqlLimits) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+    let builder = Schema::build(QueryRoot::default(), MutationRoot, SubscriptionRoot)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         // Fragment cycles and absurd nesting are refused before validation walks them.

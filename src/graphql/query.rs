@@ -7,12 +7,13 @@ use super::types::{ServerInfo, User};
 use super::{SchemaDeps, viewer_state};
 use crate::error::AppError;
 
-/// The root of every query.
-pub struct QueryRoot;
+/// Who is asking, how the server runs, and how to sign in.
+#[derive(Default)]
+pub struct CoreQuery;
 
-/// The root of every query.
-#[Object(name = "Query")]
-impl QueryRoot {
+/// Who is asking, how the server runs, and how to sign in.
+#[Object]
+impl CoreQuery {
     /// The signed-in user, or null when the request carries no valid session.
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<User>, AppError> {
         let Some(viewer) = viewer_state(ctx).viewer()? else {

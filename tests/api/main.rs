@@ -14,5 +14,6 @@ mod lifecycle;
 mod limits;
 mod resilience_wire;
 mod store_contract;
+mod subscriptions;
 mod webhooks;
 mod websocket;

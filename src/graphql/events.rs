@@ -1,0 +1,137 @@
+//! Payment events in the schema: delta sync for offline clients (`paymentEvents`) and live
+//! subscriptions (`myPaymentEvents`).
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, ID, Object, Subscription};
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt};
+
+use super::{SchemaDeps, cursor, viewer_state};
+use crate::error::AppError;
+use crate::events::{Start, feed};
+use crate::store::{EventScope, PaymentEventRow};
+
+/// Cursor kind of payment events.
+const KIND: &str = "pe";
+/// Largest page of `paymentEvents`.
+const MAX_PAGE: i32 = 500;
+
+/// One change to a payment, in order. Resume after `cursor` to miss nothing.
+pub struct PaymentEvent(pub PaymentEventRow);
+
+/// One change to a payment, in order. Resume after `cursor` to miss nothing.
+#[Object]
+impl PaymentEvent {
+    /// Pass to `after` to continue after this event.
+    async fn cursor(&self) -> String {
+        cursor::encode(KIND, self.0.cursor)
+    }
+
+    /// Position within the payment's history, from 1.
+    async fn sequence(&self) -> i32 {
+        self.0.sequence
+    }
+
+    /// What happened, e.g. `created`, `payment_intent.succeeded`, `refund`.
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+
+    /// The payment's status after this change.
+    async fn status(&self) -> &str {
+        &self.0.status
+    }
+
+    /// The payment.
+    async fn payment_id(&self) -> ID {
+        ID(self.0.payment_id.to_string())
+    }
+
+    /// Refunded amount after this change, in minor units.
+    async fn amount_refunded(&self) -> i64 {
+        self.0.amount_refunded
+    }
+
+    /// When the change was applied.
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at
+    }
+}
+
+/// Delta sync.
+#[derive(Default)]
+pub struct EventsQuery;
+
+/// Delta sync.
+#[Object]
+impl EventsQuery {
+    /// The signed-in user's payment events after `after`, oldest first: a client that was offline
+    /// catches up here, then subscribes from the last cursor.
+    async fn payment_events(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        #[graphql(default = 100)] first: Option<i32>,
+    ) -> Result<Connection<String, PaymentEvent>, AppError> {
+        let viewer = viewer_state(ctx).require()?;
+        // An explicit null (an unset variable) means the default too.
+        let first = first.unwrap_or(100);
+        if !(1..=MAX_PAGE).contains(&first) {
+            return Err(AppError::bad_input(
+                "first",
+                format!("first must be from 1 to {MAX_PAGE}"),
+            ));
+        }
+        let after = after
+            .as_deref()
+            .map(|c| cursor::decode(KIND, c, "after"))
+            .transpose()?
+            .unwrap_or(0);
+        let store = &ctx.data_unchecked::<SchemaDeps>().store;
+        let mut rows = store
+            .payment_events_after(
+                EventScope::User(viewer.user_id),
+                after,
+                i64::from(first) + 1,
+            )
+            .await?;
+        let has_next = rows.len() > first as usize;
+        rows.truncate(first as usize);
+        let mut connection = Connection::new(after > 0, has_next);
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|row| Edge::new(cursor::encode(KIND, row.cursor), PaymentEvent(row))),
+        );
+        Ok(connection)
+    }
+}
+
+/// The root of every subscription.
+pub struct SubscriptionRoot;
+
+/// The root of every subscription.
+#[Subscription(name = "Subscription")]
+impl SubscriptionRoot {
+    /// Every change to the signed-in user's payments: the events after `after` first (or, without
+    /// it, only changes from now on), then live, with no gap and no duplicate.
+    async fn my_payment_events(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+    ) -> Result<impl Stream<Item = Result<PaymentEvent, AppError>> + use<>, AppError> {
+        let viewer = viewer_state(ctx).require()?;
+        let start = match after.as_deref() {
+            Some(c) => Start::After(cursor::decode(KIND, c, "after")?),
+            None => Start::Now,
+        };
+        let deps = ctx.data_unchecked::<SchemaDeps>();
+        let events = feed(
+            deps.store.clone(),
+            &deps.bus,
+            EventScope::User(viewer.user_id),
+            start,
+        )
+        .await?;
+        Ok(events.map(|item| item.map(PaymentEvent).map_err(AppError::from)))
+    }
+}
