@@ -90,6 +90,7 @@ impl App {
                 auth: auth.clone(),
                 providers: providers.clone(),
                 bus: bus.clone(),
+                webhooks: webhooks.clone(),
             },
         );
         let graphiql_html = config

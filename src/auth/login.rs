@@ -153,9 +153,18 @@ impl AuthService {
             })
             .await
             .map_err(|e| identity_error(&attempt.provider, e))?;
-        let user = self
+        let subject = identity.subject.clone();
+        let mut user = self
             .resolve_user(provider, identity, attempt.link_user_id)
             .await?;
+        let listed = self
+            .admin_identities
+            .iter()
+            .any(|(p, s)| *p == attempt.provider && *s == subject);
+        if listed && !user.is_admin {
+            user = self.store.grant_admin(user.id).await?;
+            tracing::info!(user_id = %user.id, "admin granted by ADMIN_IDENTITIES");
+        }
         tracing::info!(user_id = %user.id, provider = %attempt.provider, "signed in");
         self.start_session(user, &attempt.provider).await
     }

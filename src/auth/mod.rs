@@ -51,6 +51,7 @@ pub struct AuthService {
     public_url: Url,
     login_ttl: Duration,
     session_ttl: Duration,
+    admin_identities: Vec<(String, String)>,
     secure_cookies: bool,
     sockets: SessionSockets,
 }
@@ -118,6 +119,7 @@ impl AuthService {
             allowed_origins: config.allowed_origins.clone(),
             public_url: config.public_url.clone(),
             login_ttl: config.auth.login_ttl,
+            admin_identities: config.auth.admin_identities.clone(),
             session_ttl: config.auth.session_ttl,
             secure_cookies: !config.is_local_http(),
             sockets: SessionSockets::default(),

@@ -72,6 +72,8 @@ pub struct AuthConfig {
     pub session_ttl: Duration,
     /// Login attempt lifetime.
     pub login_ttl: Duration,
+    /// `(provider, subject)` pairs made admins when they sign in.
+    pub admin_identities: Vec<(String, String)>,
 }
 
 /// The name of the built-in development provider.
@@ -109,7 +111,26 @@ pub fn parse(s: &Settings, app_env: AppEnv) -> Result<AuthConfig, ConfigError> {
         }
         providers.push(parse_provider(name, &s.provider_env)?);
     }
+    let mut admin_identities = Vec::new();
+    for entry in s
+        .admin_identities
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        let (provider, subject) = entry
+            .split_once(':')
+            .filter(|(p, s)| !p.is_empty() && !s.is_empty())
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "ADMIN_IDENTITIES",
+                    format!("{entry:?} is not PROVIDER:SUBJECT, e.g. google:1234567890"),
+                )
+            })?;
+        admin_identities.push((provider.to_owned(), subject.to_owned()));
+    }
     Ok(AuthConfig {
+        admin_identities,
         providers,
         dev_login,
         signing_keys,

@@ -229,6 +229,11 @@ pub struct Settings {
     )]
     pub webhook_sweep_seconds: String,
 
+    /// Comma-separated identities (`PROVIDER:SUBJECT`, e.g. `google:1234567890`) that are made
+    /// admins when they sign in. Admins can see every payment and replay webhook events.
+    #[arg(long, global = true, env = "ADMIN_IDENTITIES", default_value = "")]
+    pub admin_identities: String,
+
     /// Per-provider variables (`AUTH_<NAME>_...`), read from the environment.
     #[arg(skip)]
     pub provider_env: std::collections::BTreeMap<String, String>,

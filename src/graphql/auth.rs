@@ -114,12 +114,13 @@ impl From<resilience::ProviderHealth> for ProviderHealth {
     }
 }
 
-/// The root of every mutation.
-pub struct MutationRoot;
+/// Login and session mutations.
+#[derive(Default)]
+pub struct AuthMutation;
 
-/// The root of every mutation.
-#[Object(name = "Mutation")]
-impl MutationRoot {
+/// Login and session mutations.
+#[Object]
+impl AuthMutation {
     /// Starts a login. Web apps pass `redirectUri` (an allowed origin) and send the browser to
     /// `authorizationUrl`; the server finishes at `/auth/callback/{provider}`, sets the session
     /// cookies and redirects there. Mobile apps pass `clientCompletes: true` with an app link as

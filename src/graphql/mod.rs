@@ -2,6 +2,7 @@
 //!
 //! Transport (HTTP, WebSocket) lives in `crate::http`; this module only knows GraphQL.
 
+mod admin;
 mod auth;
 mod cursor;
 mod errors;
@@ -20,9 +21,13 @@ use crate::config::{AppEnv, GraphqlLimits};
 use crate::providers::resilience::ProviderRegistry;
 use crate::store::Store;
 
-pub use auth::MutationRoot;
 pub use errors::{ErrorReporting, RequestId, is_request_error};
 pub use events::SubscriptionRoot;
+
+/// The root of every mutation.
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(auth::AuthMutation, admin::AdminMutation);
 
 /// The root of every query: the parts of the API merged into one type.
 #[derive(async_graphql::MergedObject, Default)]
@@ -45,6 +50,8 @@ pub struct SchemaDeps {
     pub providers: Arc<ProviderRegistry>,
     /// Payment change notices.
     pub bus: Arc<crate::events::EventBus>,
+    /// Incoming provider webhooks.
+    pub webhooks: Arc<crate::webhooks::WebhookService>,
 }
 
 /// The viewer of the current operation (anonymous when the transport set none).
@@ -55,13 +62,17 @@ pub fn viewer_state<'a>(ctx: &Context<'a>) -> &'a ViewerState {
 
 /// A schema builder with the roots, limits and error reporting, but no runtime data.
 fn builder(limits: &GraphqlLimits) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
-    let builder = Schema::build(QueryRoot::default(), MutationRoot, SubscriptionRoot)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        // Fragment cycles and absurd nesting are refused before validation walks them.
-        .limit_recursive_depth(64)
-        .limit_directives(32)
-        .extension(ErrorReporting);
+    let builder = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot,
+    )
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    // Fragment cycles and absurd nesting are refused before validation walks them.
+    .limit_recursive_depth(64)
+    .limit_directives(32)
+    .extension(ErrorReporting);
     if limits.introspection {
         builder
     } else {

@@ -11,6 +11,8 @@ pub(super) mod sql {
     pub const INSERT_IDENTITY: &str = "INSERT INTO identities \
          (id, user_id, provider, subject, email, email_verified, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *";
+    pub const GRANT_ADMIN: &str =
+        "UPDATE users SET is_admin = TRUE, updated_at = $2 WHERE id = $1 RETURNING *";
     pub const USER_BY_ID: &str = "SELECT * FROM users WHERE id = $1";
     pub const USERS_BY_IDS: &str = "SELECT * FROM users WHERE id IN ";
     pub const USER_BY_IDENTITY: &str = "SELECT users.* FROM users \
@@ -260,6 +262,17 @@ macro_rules! impl_portable_repos {
                 insert_identity(&mut *tx, created.id, identity).await?;
                 tx.commit().await?;
                 Ok(created)
+            }
+
+            async fn grant_admin(
+                &self,
+                user_id: uuid::Uuid,
+            ) -> Result<$crate::store::User, $crate::store::StoreError> {
+                Ok(sqlx::query_as($crate::store::portable::sql::GRANT_ADMIN)
+                    .bind(user_id)
+                    .bind(chrono::Utc::now())
+                    .fetch_one(&self.pool)
+                    .await?)
             }
 
             async fn user_by_id(

@@ -33,6 +33,9 @@ pub trait UserRepo {
         identity: NewIdentity,
     ) -> Result<Identity, StoreError>;
 
+    /// Makes a user an admin; returns the updated user.
+    async fn grant_admin(&self, user_id: Uuid) -> Result<User, StoreError>;
+
     /// All identities of the given users, ordered by user then creation.
     async fn identities_of(&self, user_ids: &[Uuid]) -> Result<Vec<Identity>, StoreError>;
 }

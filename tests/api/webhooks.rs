@@ -233,3 +233,57 @@ async fn events_stored_before_a_crash_are_applied_at_the_next_start() {
         vec![("evt_before_crash".to_owned(), "ignored".to_owned())]
     );
 }
+
+#[tokio::test]
+async fn admins_replay_dead_events() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.admin_identities = "dev:root".into())
+        .await
+        .unwrap();
+    let store = app.database.store().await;
+    let stored = switchboard::store::NewInboxEvent {
+        event_id: "evt_dead".into(),
+        event_type: "customer.created".into(),
+        payload: "not an event".into(),
+        source: "stripe".into(),
+    };
+    store
+        .insert_inbox_event(&stored, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        until_processed(&app).await,
+        vec![("evt_dead".to_owned(), "dead".to_owned())]
+    );
+
+    let replay = "mutation($id: String!) { replayWebhookEvent(eventId: $id) }";
+    let (user, _) = crate::auth_support::dev_sign_in(&app, "mallory").await;
+    let as_user = [("authorization", crate::auth_support::bearer(&user))];
+    let headers: Vec<(&str, &str)> = as_user.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let body =
+        crate::auth_support::graphql_with(&app, &headers, replay, json!({ "id": "evt_dead" }))
+            .await;
+    crate::helpers::single_error(&body, "FORBIDDEN");
+
+    let (root, _) = crate::auth_support::dev_sign_in(&app, "root").await;
+    let as_root = [("authorization", crate::auth_support::bearer(&root))];
+    let headers: Vec<(&str, &str)> = as_root.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let body =
+        crate::auth_support::graphql_with(&app, &headers, replay, json!({ "id": "evt_unknown" }))
+            .await;
+    assert_eq!(body["data"]["replayWebhookEvent"], false, "{body}");
+    let body =
+        crate::auth_support::graphql_with(&app, &headers, replay, json!({ "id": "evt_dead" }))
+            .await;
+    assert_eq!(body["data"]["replayWebhookEvent"], true, "{body}");
+    // Replayed, it fails again (the payload is still broken) and is set aside once more.
+    assert_eq!(
+        until_processed(&app).await,
+        vec![("evt_dead".to_owned(), "dead".to_owned())]
+    );
+    let db = sqlx::SqlitePool::connect(app.database.url()).await.unwrap();
+    let error: Option<String> = sqlx::query_scalar("SELECT last_error FROM webhook_inbox")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(error.as_deref(), Some("stored payload is not an event"));
+}

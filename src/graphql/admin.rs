@@ -1,0 +1,39 @@
+//! Operator actions, for admins only.
+
+use async_graphql::{Context, Object};
+
+use super::{SchemaDeps, viewer_state};
+use crate::auth::Viewer;
+use crate::error::AppError;
+
+/// The viewer, if an admin; `FORBIDDEN` otherwise.
+pub fn require_admin<'a>(ctx: &Context<'a>) -> Result<&'a Viewer, AppError> {
+    let viewer = viewer_state(ctx).require()?;
+    if viewer.is_admin {
+        Ok(viewer)
+    } else {
+        Err(AppError::Forbidden("only admins may do this".into()))
+    }
+}
+
+/// Admin mutations.
+#[derive(Default)]
+pub struct AdminMutation;
+
+/// Admin mutations.
+#[Object]
+impl AdminMutation {
+    /// Puts a stored webhook event (e.g. one set aside as dead) back in line to be applied
+    /// again. Admins only. False when no event has that id.
+    async fn replay_webhook_event(
+        &self,
+        ctx: &Context<'_>,
+        event_id: String,
+    ) -> Result<bool, AppError> {
+        let admin = require_admin(ctx)?;
+        let webhooks = &ctx.data_unchecked::<SchemaDeps>().webhooks;
+        let found = webhooks.replay(&event_id).await?;
+        tracing::info!(admin = %admin.user_id, event_id, found, "webhook event replay requested");
+        Ok(found)
+    }
+}
