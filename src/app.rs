@@ -14,11 +14,16 @@ use crate::config::{Config, DatabaseUrl};
 use crate::events::EventBus;
 use crate::graphql::{SchemaDeps, build_schema};
 use crate::http::{AppState, graphql::graphiql_page, router};
+use crate::payments::PaymentService;
+use crate::providers::payments::{PaymentProvider, SandboxEvent, SandboxProvider};
+use crate::providers::resilience::ResilientProvider;
 use crate::providers::{self, resilience::ProviderRegistry};
 use crate::store::{self, Store};
 use crate::telemetry;
-use crate::webhooks::{IgnoreAll, Processor, ProcessorSettings, WebhookService};
-use tokio::sync::Notify;
+use crate::webhooks::signature::sign;
+use crate::webhooks::{Processor, ProcessorSettings, WebhookService};
+use secrecy::SecretString;
+use tokio::sync::{Notify, mpsc};
 
 /// A built server, bound to its port and ready to run.
 pub struct App {
@@ -26,6 +31,13 @@ pub struct App {
     address: SocketAddr,
     state: AppState,
     processor: Processor,
+    sandbox: SandboxFeed,
+}
+
+/// Events the sandbox provider emits, to be signed and delivered to the webhook inbox.
+struct SandboxFeed {
+    events: mpsc::UnboundedReceiver<SandboxEvent>,
+    secret: SecretString,
 }
 
 /// Requests a graceful shutdown of a running [`App`] from elsewhere (signals, tests).
@@ -48,33 +60,38 @@ impl App {
             .with_context(|| format!("LISTEN_ADDR: cannot listen on {}", config.listen_addr))?;
         let address = listener.local_addr()?;
         let shutdown = CancellationToken::new();
-        let bus = Arc::new(match &config.database_url {
-            DatabaseUrl::Postgres(_) => {
-                EventBus::postgres(config.database_url.expose(), shutdown.clone())
-                    .await
-                    .context("DATABASE_URL: cannot listen for events")?
-            }
-            DatabaseUrl::Sqlite(_) => EventBus::in_process(),
-        });
+        let bus = Arc::new(event_bus(&config, shutdown.clone()).await?);
         let metrics = telemetry::metrics();
         let mut registry = ProviderRegistry::new();
+        let http = providers::http_client();
         let auth = Arc::new(AuthService::new(
             &config,
             store.clone(),
-            providers::http_client(),
+            http,
             &mut registry,
         )?);
+        let (sandbox_events, sandbox_feed) = mpsc::unbounded_channel();
+        let payment_provider = payment_provider(&config, &mut registry, sandbox_events)?;
+        let payments = Arc::new(PaymentService::new(
+            store.clone(),
+            payment_provider,
+            bus.clone(),
+        ));
         let providers = Arc::new(registry);
         let wake = Arc::new(Notify::new());
+        let sandbox_secret: SecretString =
+            format!("whsec_sandbox_{}", uuid::Uuid::new_v4().simple()).into();
+        let mut secrets = config.webhooks.secrets.clone();
+        secrets.push(sandbox_secret.clone());
         let webhooks = Arc::new(WebhookService::new(
             store.clone(),
-            config.webhooks.secrets.clone(),
+            secrets,
             config.webhooks.tolerance_seconds,
             wake.clone(),
         ));
         let processor = Processor::new(
             store.clone(),
-            Arc::new(IgnoreAll),
+            payments.clone(),
             wake,
             ProcessorSettings {
                 sweep_interval: config.webhooks.sweep_interval,
@@ -88,6 +105,7 @@ impl App {
                 store: store.clone(),
                 app_env: config.app_env,
                 auth: auth.clone(),
+                payments,
                 providers: providers.clone(),
                 bus: bus.clone(),
                 webhooks: webhooks.clone(),
@@ -114,6 +132,10 @@ impl App {
             address,
             state,
             processor,
+            sandbox: SandboxFeed {
+                events: sandbox_feed,
+                secret: sandbox_secret,
+            },
         })
     }
 
@@ -140,7 +162,9 @@ impl App {
             state,
             address,
             processor,
+            sandbox,
         } = self;
+        tokio::spawn(deliver_sandbox_events(sandbox, state.webhooks.clone()));
         // Events left unapplied by a previous run are picked up by its first drain.
         let processor = tokio::spawn(processor.run(state.shutdown.clone()));
         let shutdown = state.shutdown.clone();
@@ -174,6 +198,49 @@ impl App {
         store.close().await;
         tracing::info!("switchboard stopped");
         Ok(())
+    }
+}
+
+/// The event bus: across instances over PostgreSQL, in-process on SQLite.
+async fn event_bus(config: &Config, stop: CancellationToken) -> anyhow::Result<EventBus> {
+    Ok(match &config.database_url {
+        DatabaseUrl::Postgres(_) => EventBus::postgres(config.database_url.expose(), stop)
+            .await
+            .context("DATABASE_URL: cannot listen for events")?,
+        DatabaseUrl::Sqlite(_) => EventBus::in_process(),
+    })
+}
+
+/// The payment provider: the sandbox unless Stripe is configured.
+fn payment_provider(
+    config: &Config,
+    registry: &mut ProviderRegistry,
+    sandbox_events: mpsc::UnboundedSender<SandboxEvent>,
+) -> anyhow::Result<Arc<dyn PaymentProvider>> {
+    let policy = config.policies.get("sandbox").cloned().unwrap_or_default();
+    let resilience = ResilientProvider::new("sandbox", policy)?;
+    registry.register(resilience.clone());
+    Ok(Arc::new(SandboxProvider::new(
+        resilience,
+        sandbox_events,
+        config.payments.sandbox_step,
+    )))
+}
+
+/// Signs each sandbox event like Stripe would and puts it through the webhook inbox.
+async fn deliver_sandbox_events(mut feed: SandboxFeed, webhooks: Arc<WebhookService>) {
+    while let Some(event) = feed.events.recv().await {
+        let signature = sign(
+            event.body.as_bytes(),
+            &feed.secret,
+            chrono::Utc::now().timestamp(),
+        );
+        if let Err(err) = webhooks
+            .receive("sandbox", Some(&signature), event.body.as_bytes())
+            .await
+        {
+            tracing::error!(error = %err, "a sandbox event could not be stored");
+        }
     }
 }
 

@@ -96,6 +96,19 @@ pub enum AppError {
     /// `CONFLICT` with the message.
     #[error("{0}")]
     Conflict(String),
+    /// `IDEMPOTENCY_KEY_REUSED`: the key was used for a different request.
+    #[error(
+        "this idempotency key was already used for a different request; use a new key for a new request"
+    )]
+    IdempotencyKeyReused,
+    /// `PAYMENT_DECLINED` with the provider's reason in plain words and its `declineCode`.
+    #[error("{message}")]
+    PaymentDeclined {
+        /// What to tell the payer.
+        message: String,
+        /// The provider's decline code, e.g. `insufficient_funds`.
+        decline_code: Option<String>,
+    },
     /// `PROVIDER_UNAVAILABLE` with `retryAfterSeconds`.
     #[error("{provider} is unavailable right now; try again later")]
     ProviderUnavailable {
@@ -137,6 +150,8 @@ impl AppError {
             AppError::Forbidden(_) => ErrorCode::Forbidden,
             AppError::NotFound(_) => ErrorCode::NotFound,
             AppError::Conflict(_) => ErrorCode::Conflict,
+            AppError::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
+            AppError::PaymentDeclined { .. } => ErrorCode::PaymentDeclined,
             AppError::ProviderUnavailable { .. } => ErrorCode::ProviderUnavailable,
             AppError::RateLimited { .. } => ErrorCode::RateLimited,
             AppError::Internal(_) => ErrorCode::Internal,
@@ -177,6 +192,13 @@ impl From<AppError> for async_graphql::Error {
         } = &err
         {
             extensions.set("field", field.as_str());
+        }
+        if let AppError::PaymentDeclined {
+            decline_code: Some(code),
+            ..
+        } = &err
+        {
+            extensions.set("declineCode", code.as_str());
         }
         if let Some(retry_after) = err.retry_after() {
             extensions.set("retryAfterSeconds", retry_after.as_secs().max(1));

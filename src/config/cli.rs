@@ -234,6 +234,11 @@ pub struct Settings {
     #[arg(long, global = true, env = "ADMIN_IDENTITIES", default_value = "")]
     pub admin_identities: String,
 
+    /// Milliseconds between the steps the sandbox payment provider takes (created → processing →
+    /// succeeded) when Stripe is not configured.
+    #[arg(long, global = true, env = "SANDBOX_STEP_MS", default_value = "1500")]
+    pub sandbox_step_ms: String,
+
     /// Per-provider variables (`AUTH_<NAME>_...`), read from the environment.
     #[arg(skip)]
     pub provider_env: std::collections::BTreeMap<String, String>,

@@ -101,6 +101,13 @@ pub struct WebhookConfig {
     pub sweep_interval: Duration,
 }
 
+/// Payment settings.
+#[derive(Debug, Clone)]
+pub struct PaymentsConfig {
+    /// Time between the sandbox provider's steps.
+    pub sandbox_step: Duration,
+}
+
 /// The validated configuration of one server process.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -130,6 +137,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Incoming webhooks.
     pub webhooks: WebhookConfig,
+    /// Payments.
+    pub payments: PaymentsConfig,
     /// Resilience policy per provider name (every identity provider; payments add theirs).
     pub policies: std::collections::BTreeMap<String, crate::providers::resilience::PolicyConfig>,
 }
@@ -174,6 +183,12 @@ impl Config {
         }
         let auth = auth::parse(&s, app_env)?;
         let mut policies = std::collections::BTreeMap::new();
+        for provider in ["stripe", "sandbox"] {
+            policies.insert(
+                provider.to_owned(),
+                resilience::policy_for(provider, &s.provider_env)?,
+            );
+        }
         for provider in &auth.providers {
             policies.insert(
                 provider.name.clone(),
@@ -200,7 +215,15 @@ impl Config {
                 1..=3600,
             )?),
         };
+        let payments = PaymentsConfig {
+            sandbox_step: Duration::from_millis(parse_number(
+                "SANDBOX_STEP_MS",
+                &s.sandbox_step_ms,
+                1..=600_000,
+            )?),
+        };
         Ok(Config {
+            payments,
             webhooks,
             auth,
             policies,

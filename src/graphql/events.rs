@@ -6,9 +6,11 @@ use async_graphql::{Context, ID, Object, Subscription};
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 
+use super::payments::Payment;
 use super::{SchemaDeps, cursor, viewer_state};
 use crate::error::AppError;
 use crate::events::{Start, feed};
+use crate::payments::PaymentStatus;
 use crate::store::{EventScope, PaymentEventRow};
 
 /// Cursor kind of payment events.
@@ -38,13 +40,25 @@ impl PaymentEvent {
     }
 
     /// The payment's status after this change.
-    async fn status(&self) -> &str {
-        &self.0.status
+    async fn status(&self) -> Result<PaymentStatus, AppError> {
+        self.0.status.parse().map_err(|_| {
+            AppError::internal(anyhow::anyhow!("unknown stored status {:?}", self.0.status))
+        })
     }
 
-    /// The payment.
+    /// The payment's id.
     async fn payment_id(&self) -> ID {
         ID(self.0.payment_id.to_string())
+    }
+
+    /// The payment as it is now (which may be later than this event).
+    async fn payment(&self, ctx: &Context<'_>) -> Result<Payment, AppError> {
+        let store = &ctx.data_unchecked::<SchemaDeps>().store;
+        let payment = store
+            .payment_by_id(self.0.payment_id)
+            .await?
+            .ok_or(AppError::NotFound("payment"))?;
+        Ok(Payment(payment))
     }
 
     /// Refunded amount after this change, in minor units.
@@ -112,6 +126,35 @@ pub struct SubscriptionRoot;
 /// The root of every subscription.
 #[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
+    /// Changes to one payment: its current state first (or every event after `after`), then
+    /// live, with no gap and no duplicate. Only the payment's owner (or an admin).
+    async fn payment_updated(
+        &self,
+        ctx: &Context<'_>,
+        payment_id: ID,
+        after: Option<String>,
+    ) -> Result<impl Stream<Item = Result<PaymentEvent, AppError>> + use<>, AppError> {
+        let viewer = viewer_state(ctx).require()?;
+        let deps = ctx.data_unchecked::<SchemaDeps>();
+        let id = super::payments::payment_id(&payment_id, "paymentId")?;
+        deps.payments
+            .visible_payment(viewer, id)
+            .await?
+            .ok_or(AppError::NotFound("payment"))?;
+        let start = match after.as_deref() {
+            Some(c) => Start::After(cursor::decode(KIND, c, "after")?),
+            None => Start::Now,
+        };
+        let events = feed(
+            deps.store.clone(),
+            &deps.bus,
+            EventScope::Payment(id),
+            start,
+        )
+        .await?;
+        Ok(events.map(|item| item.map(PaymentEvent).map_err(AppError::from)))
+    }
+
     /// Every change to the signed-in user's payments: the events after `after` first (or, without
     /// it, only changes from now on), then live, with no gap and no duplicate.
     async fn my_payment_events(

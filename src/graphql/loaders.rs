@@ -6,7 +6,7 @@ use async_graphql::dataloader::Loader;
 use uuid::Uuid;
 
 use crate::error::AppError;
-use crate::store::{Identity, Store};
+use crate::store::{Identity, RefundRow, Store};
 
 /// Loads the identities of many users at once.
 pub struct IdentitiesLoader {
@@ -31,5 +31,30 @@ impl Loader<Uuid> for IdentitiesLoader {
             by_user.entry(row.user_id).or_default().push(row);
         }
         Ok(by_user)
+    }
+}
+
+/// Loads the refunds of many payments at once.
+pub struct RefundsLoader {
+    store: Store,
+}
+
+impl RefundsLoader {
+    /// A loader reading from `store`.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+impl Loader<Uuid> for RefundsLoader {
+    type Value = Vec<RefundRow>;
+    type Error = AppError;
+
+    async fn load(&self, payment_ids: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let mut by_payment: HashMap<Uuid, Vec<RefundRow>> = HashMap::new();
+        for row in self.store.refunds_of(payment_ids).await? {
+            by_payment.entry(row.payment_id).or_default().push(row);
+        }
+        Ok(by_payment)
     }
 }

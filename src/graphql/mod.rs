@@ -8,6 +8,7 @@ mod cursor;
 mod errors;
 mod events;
 mod loaders;
+mod payments;
 mod query;
 mod types;
 
@@ -27,12 +28,20 @@ pub use events::SubscriptionRoot;
 /// The root of every mutation.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(auth::AuthMutation, admin::AdminMutation);
+pub struct MutationRoot(
+    auth::AuthMutation,
+    payments::PaymentsMutation,
+    admin::AdminMutation,
+);
 
 /// The root of every query: the parts of the API merged into one type.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(query::CoreQuery, events::EventsQuery);
+pub struct QueryRoot(
+    query::CoreQuery,
+    payments::PaymentsQuery,
+    events::EventsQuery,
+);
 
 /// The complete schema type served at `/graphql`.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
@@ -46,6 +55,8 @@ pub struct SchemaDeps {
     pub app_env: AppEnv,
     /// Login and sessions.
     pub auth: Arc<AuthService>,
+    /// Payments.
+    pub payments: Arc<crate::payments::PaymentService>,
     /// Resilience state of every provider.
     pub providers: Arc<ProviderRegistry>,
     /// Payment change notices.
@@ -86,7 +97,15 @@ pub fn build_schema(limits: &GraphqlLimits, deps: SchemaDeps) -> AppSchema {
         loaders::IdentitiesLoader::new(deps.store.clone()),
         tokio::spawn,
     );
-    builder(limits).data(deps).data(identities).finish()
+    let refunds = DataLoader::new(
+        loaders::RefundsLoader::new(deps.store.clone()),
+        tokio::spawn,
+    );
+    builder(limits)
+        .data(deps)
+        .data(identities)
+        .data(refunds)
+        .finish()
 }
 
 /// The schema in SDL, as committed in `schema.graphql` and printed by `switchboard schema`.

@@ -51,6 +51,7 @@ impl CoreQuery {
         ServerInfo {
             version: env!("CARGO_PKG_VERSION"),
             environment: deps.app_env.as_str(),
+            payment_provider: deps.payments.provider_name(),
         }
     }
 }

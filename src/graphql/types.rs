@@ -14,6 +14,8 @@ pub struct ServerInfo {
     pub version: &'static str,
     /// `development` or `production`.
     pub environment: &'static str,
+    /// The active payment provider: `stripe`, or `sandbox` when no Stripe key is configured.
+    pub payment_provider: &'static str,
 }
 
 /// A person who signs in through one or more identity providers.

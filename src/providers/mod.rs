@@ -2,6 +2,7 @@
 //! resilience layer every outbound call goes through.
 
 pub mod identity;
+pub mod payments;
 pub mod resilience;
 
 use std::time::Duration;

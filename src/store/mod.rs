@@ -8,6 +8,7 @@ mod auth;
 mod error;
 mod models;
 mod payment_events;
+mod payments;
 mod portable;
 mod postgres;
 mod sqlite;
@@ -23,10 +24,12 @@ use crate::config::DatabaseUrl;
 pub use auth::AuthRepo;
 pub use error::StoreError;
 pub use models::{
-    EventScope, Identity, InboxEvent, InboxStatus, LoginAttempt, NewIdentity, NewInboxEvent,
-    NewPaymentEvent, NewUser, PaymentEventRow, Rotation, Session, User,
+    EventScope, IdempotencyStart, Identity, InboxEvent, InboxStatus, LoginAttempt, NewIdentity,
+    NewInboxEvent, NewPaymentEvent, NewUser, PaymentChange, PaymentEventRow, PaymentRow, RefundRow,
+    Rotation, Session, User,
 };
 pub use payment_events::PaymentEventRepo;
+pub use payments::PaymentRepo;
 pub use users::UserRepo;
 pub use webhooks::WebhookRepo;
 
@@ -36,7 +39,7 @@ pub type Store = Arc<dyn Database>;
 /// Everything the services need from a database; both backends implement all of it.
 #[async_trait]
 pub trait Database:
-    UserRepo + AuthRepo + WebhookRepo + PaymentEventRepo + Send + Sync + 'static
+    UserRepo + AuthRepo + WebhookRepo + PaymentEventRepo + PaymentRepo + Send + Sync + 'static
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

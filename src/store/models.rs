@@ -237,3 +237,83 @@ pub enum EventScope {
     /// Every event of one user's payments.
     User(Uuid),
 }
+
+/// A payment as we record it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PaymentRow {
+    /// Our id (UUID v7: sorts by creation).
+    pub id: Uuid,
+    /// Who pays.
+    pub user_id: Uuid,
+    /// `stripe` or `sandbox`.
+    pub provider: String,
+    /// The provider's id (`pi_...`).
+    pub provider_payment_id: String,
+    /// `PaymentStatus` as text.
+    pub status: String,
+    /// Minor units.
+    pub amount: i64,
+    /// Lower-case ISO-4217.
+    pub currency: String,
+    /// Refunded so far, minor units.
+    pub amount_refunded: i64,
+    /// Shown on statements and receipts.
+    pub description: Option<String>,
+    /// Client metadata as a JSON object.
+    pub metadata: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A refund of (part of) a payment.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RefundRow {
+    /// Our id.
+    pub id: Uuid,
+    /// The payment refunded.
+    pub payment_id: Uuid,
+    /// The provider's id (`re_...`).
+    pub provider_refund_id: String,
+    /// Minor units.
+    pub amount: i64,
+    /// The provider's refund status (`succeeded`, `pending`, ...).
+    pub status: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What an idempotency key says about a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyStart {
+    /// First use: go ahead.
+    Fresh,
+    /// Done before with the same request: here is the stored response.
+    Replay(String),
+    /// The same request is still being handled.
+    InFlight,
+    /// The key was used for a different request.
+    Mismatch,
+}
+
+/// A change to apply to a payment, guarded by the state it must still be in.
+#[derive(Debug, Clone)]
+pub struct PaymentChange {
+    /// The payment.
+    pub payment_id: Uuid,
+    /// Its owner (for the event log).
+    pub user_id: Uuid,
+    /// The status it must still have (optimistic concurrency).
+    pub from_status: String,
+    /// The refunded amount it must still have.
+    pub from_refunded: i64,
+    /// New status.
+    pub status: String,
+    /// New refunded amount.
+    pub amount_refunded: i64,
+    /// Event kind for the log.
+    pub kind: String,
+    /// Provider event behind it.
+    pub source_event_id: Option<String>,
+}

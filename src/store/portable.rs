@@ -66,6 +66,28 @@ pub(super) mod sql {
         "SELECT * FROM payment_events WHERE payment_id = $1 ORDER BY cursor DESC LIMIT 1";
     pub const LATEST_CURSOR_OF_USER: &str =
         "SELECT COALESCE(MAX(cursor), 0) FROM payment_events WHERE user_id = $1";
+    pub const CLAIM_IDEMPOTENCY_KEY: &str = "INSERT INTO idempotency_keys \
+         (user_id, operation, key, fingerprint, created_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (user_id, operation, key) DO NOTHING";
+    pub const IDEMPOTENCY_KEY: &str = "SELECT fingerprint, response FROM idempotency_keys \
+         WHERE user_id = $1 AND operation = $2 AND key = $3";
+    pub const COMPLETE_IDEMPOTENCY_KEY: &str = "UPDATE idempotency_keys SET response = $4, completed_at = $5 \
+         WHERE user_id = $1 AND operation = $2 AND key = $3";
+    pub const RELEASE_IDEMPOTENCY_KEY: &str = "DELETE FROM idempotency_keys WHERE user_id = $1 AND operation = $2 AND key = $3 AND response IS NULL";
+    pub const INSERT_PAYMENT: &str = "INSERT INTO payments (id, user_id, provider, provider_payment_id, status, amount, \
+         currency, amount_refunded, description, metadata, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+    pub const PAYMENT_BY_ID: &str = "SELECT * FROM payments WHERE id = $1";
+    pub const PAYMENT_BY_PROVIDER_ID: &str =
+        "SELECT * FROM payments WHERE provider_payment_id = $1";
+    pub const PAYMENTS_OF_USER: &str = "SELECT * FROM payments WHERE user_id = $1 \
+         AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4";
+    pub const CHANGE_PAYMENT: &str = "UPDATE payments SET status = $4, amount_refunded = $5, updated_at = $6 \
+         WHERE id = $1 AND status = $2 AND amount_refunded = $3";
+    pub const INSERT_REFUND: &str = "INSERT INTO refunds (id, payment_id, provider_refund_id, amount, status, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)";
+    pub const REFUNDS_OF: &str = "SELECT * FROM refunds WHERE payment_id IN ";
+    pub const REFUNDS_ORDER: &str = " ORDER BY payment_id, created_at, id";
     pub const INBOX_EVENT: &str = "SELECT * FROM webhook_inbox WHERE event_id = $1";
     pub const REVOKE_USER_SESSIONS: &str = "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL RETURNING id";
 }
@@ -74,6 +96,210 @@ pub(super) mod sql {
 /// `$claim_sql` is the backend's query for claiming due inbox events.
 macro_rules! impl_portable_repos {
     ($store:ty, $db:ty, $claim_sql:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::store::PaymentRepo for $store {
+            async fn begin_idempotent(
+                &self,
+                user_id: uuid::Uuid,
+                operation: &str,
+                key: &str,
+                fingerprint: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<$crate::store::IdempotencyStart, $crate::store::StoreError> {
+                use $crate::store::IdempotencyStart;
+                let claimed = sqlx::query($crate::store::portable::sql::CLAIM_IDEMPOTENCY_KEY)
+                    .bind(user_id)
+                    .bind(operation)
+                    .bind(key)
+                    .bind(fingerprint)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                if claimed.rows_affected() == 1 {
+                    return Ok(IdempotencyStart::Fresh);
+                }
+                let (stored, response): (String, Option<String>) =
+                    sqlx::query_as($crate::store::portable::sql::IDEMPOTENCY_KEY)
+                        .bind(user_id)
+                        .bind(operation)
+                        .bind(key)
+                        .fetch_one(&self.pool)
+                        .await?;
+                Ok(match response {
+                    _ if stored != fingerprint => IdempotencyStart::Mismatch,
+                    Some(response) => IdempotencyStart::Replay(response),
+                    None => IdempotencyStart::InFlight,
+                })
+            }
+
+            async fn complete_idempotent(
+                &self,
+                user_id: uuid::Uuid,
+                operation: &str,
+                key: &str,
+                response: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query($crate::store::portable::sql::COMPLETE_IDEMPOTENCY_KEY)
+                    .bind(user_id)
+                    .bind(operation)
+                    .bind(key)
+                    .bind(response)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn release_idempotent(
+                &self,
+                user_id: uuid::Uuid,
+                operation: &str,
+                key: &str,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query($crate::store::portable::sql::RELEASE_IDEMPOTENCY_KEY)
+                    .bind(user_id)
+                    .bind(operation)
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn insert_payment(
+                &self,
+                p: &$crate::store::PaymentRow,
+            ) -> Result<$crate::store::PaymentEventRow, $crate::store::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query($crate::store::portable::sql::INSERT_PAYMENT)
+                    .bind(p.id)
+                    .bind(p.user_id)
+                    .bind(&p.provider)
+                    .bind(&p.provider_payment_id)
+                    .bind(&p.status)
+                    .bind(p.amount)
+                    .bind(&p.currency)
+                    .bind(p.amount_refunded)
+                    .bind(&p.description)
+                    .bind(&p.metadata)
+                    .bind(p.created_at)
+                    .bind(p.updated_at)
+                    .execute(&mut *tx)
+                    .await?;
+                let event = $crate::store::NewPaymentEvent {
+                    payment_id: p.id,
+                    user_id: p.user_id,
+                    kind: "created".into(),
+                    status: p.status.clone(),
+                    amount_refunded: p.amount_refunded,
+                    source_event_id: None,
+                };
+                let row = append_payment_event(&mut *tx, &event).await?;
+                tx.commit().await?;
+                Ok(row)
+            }
+
+            async fn payment_by_id(
+                &self,
+                id: uuid::Uuid,
+            ) -> Result<Option<$crate::store::PaymentRow>, $crate::store::StoreError> {
+                Ok(sqlx::query_as($crate::store::portable::sql::PAYMENT_BY_ID)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn payment_by_provider_id(
+                &self,
+                provider_payment_id: &str,
+            ) -> Result<Option<$crate::store::PaymentRow>, $crate::store::StoreError> {
+                Ok(
+                    sqlx::query_as($crate::store::portable::sql::PAYMENT_BY_PROVIDER_ID)
+                        .bind(provider_payment_id)
+                        .fetch_optional(&self.pool)
+                        .await?,
+                )
+            }
+
+            async fn payments_of_user(
+                &self,
+                user_id: uuid::Uuid,
+                status: Option<&str>,
+                before: Option<uuid::Uuid>,
+                limit: i64,
+            ) -> Result<Vec<$crate::store::PaymentRow>, $crate::store::StoreError> {
+                Ok(
+                    sqlx::query_as($crate::store::portable::sql::PAYMENTS_OF_USER)
+                        .bind(user_id)
+                        .bind(status)
+                        .bind(before)
+                        .bind(limit)
+                        .fetch_all(&self.pool)
+                        .await?,
+                )
+            }
+
+            async fn apply_payment_change(
+                &self,
+                change: &$crate::store::PaymentChange,
+            ) -> Result<Option<$crate::store::PaymentEventRow>, $crate::store::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let updated = sqlx::query($crate::store::portable::sql::CHANGE_PAYMENT)
+                    .bind(change.payment_id)
+                    .bind(&change.from_status)
+                    .bind(change.from_refunded)
+                    .bind(&change.status)
+                    .bind(change.amount_refunded)
+                    .bind(chrono::Utc::now())
+                    .execute(&mut *tx)
+                    .await?;
+                if updated.rows_affected() != 1 {
+                    return Ok(None);
+                }
+                let event = $crate::store::NewPaymentEvent {
+                    payment_id: change.payment_id,
+                    user_id: change.user_id,
+                    kind: change.kind.clone(),
+                    status: change.status.clone(),
+                    amount_refunded: change.amount_refunded,
+                    source_event_id: change.source_event_id.clone(),
+                };
+                let row = append_payment_event(&mut *tx, &event).await?;
+                tx.commit().await?;
+                Ok(Some(row))
+            }
+
+            async fn insert_refund(
+                &self,
+                r: &$crate::store::RefundRow,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query($crate::store::portable::sql::INSERT_REFUND)
+                    .bind(r.id)
+                    .bind(r.payment_id)
+                    .bind(&r.provider_refund_id)
+                    .bind(r.amount)
+                    .bind(&r.status)
+                    .bind(r.created_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn refunds_of(
+                &self,
+                payment_ids: &[uuid::Uuid],
+            ) -> Result<Vec<$crate::store::RefundRow>, $crate::store::StoreError> {
+                if payment_ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut query =
+                    sqlx::QueryBuilder::<$db>::new($crate::store::portable::sql::REFUNDS_OF);
+                push_id_list(&mut query, payment_ids);
+                query.push($crate::store::portable::sql::REFUNDS_ORDER);
+                Ok(query.build_query_as().fetch_all(&self.pool).await?)
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::store::PaymentEventRepo for $store {
             async fn append_payment_event(
@@ -132,7 +358,6 @@ macro_rules! impl_portable_repos {
         }
 
         /// Appends one payment event on `conn` (inside the caller's transaction when it has one).
-        #[allow(dead_code)]
         async fn append_payment_event(
             conn: &mut <$db as sqlx::Database>::Connection,
             event: &$crate::store::NewPaymentEvent,

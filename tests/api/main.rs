@@ -12,6 +12,7 @@ mod health;
 mod helpers;
 mod lifecycle;
 mod limits;
+mod payments;
 mod resilience_wire;
 mod store_contract;
 mod subscriptions;

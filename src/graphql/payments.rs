@@ -1,0 +1,286 @@
+//! Payments in the schema.
+
+use std::collections::BTreeMap;
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::loaders::RefundsLoader;
+use super::{SchemaDeps, cursor, viewer_state};
+use crate::error::AppError;
+use crate::payments::{CreateIntent, PaymentStatus};
+use crate::store::{PaymentRow, RefundRow};
+
+/// Cursor kind of payment lists.
+const KIND: &str = "pay";
+
+/// Parses a payment id argument.
+pub fn payment_id(id: &ID, field: &str) -> Result<Uuid, AppError> {
+    id.parse()
+        .map_err(|_| AppError::bad_input(field, "not a payment id"))
+}
+
+/// A payment.
+pub struct Payment(pub PaymentRow);
+
+/// A payment.
+#[Object]
+impl Payment {
+    /// Opaque id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Where the payment is.
+    async fn status(&self) -> Result<PaymentStatus, AppError> {
+        self.0.status.parse().map_err(|_| {
+            AppError::internal(anyhow::anyhow!("unknown stored status {:?}", self.0.status))
+        })
+    }
+
+    /// Amount in minor units of `currency` (cents for USD, yen for JPY).
+    async fn amount(&self) -> i64 {
+        self.0.amount
+    }
+
+    /// ISO-4217 code, upper case.
+    async fn currency(&self) -> String {
+        self.0.currency.to_ascii_uppercase()
+    }
+
+    /// Refunded so far, in minor units.
+    async fn amount_refunded(&self) -> i64 {
+        self.0.amount_refunded
+    }
+
+    /// Statement/receipt description.
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+
+    /// `stripe` or `sandbox`.
+    async fn provider(&self) -> &str {
+        &self.0.provider
+    }
+
+    /// The provider's id (`pi_...` for Stripe), to correlate with its dashboard.
+    async fn provider_payment_id(&self) -> &str {
+        &self.0.provider_payment_id
+    }
+
+    /// Client metadata.
+    async fn metadata(&self) -> Vec<MetadataEntry> {
+        let map: BTreeMap<String, String> =
+            serde_json::from_str(&self.0.metadata).unwrap_or_default();
+        map.into_iter()
+            .map(|(key, value)| MetadataEntry { key, value })
+            .collect()
+    }
+
+    /// Refunds, oldest first.
+    async fn refunds(&self, ctx: &Context<'_>) -> Result<Vec<Refund>, AppError> {
+        let loader = ctx.data_unchecked::<DataLoader<RefundsLoader>>();
+        Ok(loader
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Refund)
+            .collect())
+    }
+
+    /// Created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// Last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// A refund of (part of) a payment.
+pub struct Refund(pub RefundRow);
+
+/// A refund of (part of) a payment.
+#[Object]
+impl Refund {
+    /// Opaque id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Minor units.
+    async fn amount(&self) -> i64 {
+        self.0.amount
+    }
+
+    /// The provider's refund status (`succeeded`, `pending`, ...).
+    async fn status(&self) -> &str {
+        &self.0.status
+    }
+
+    /// The provider's id (`re_...`).
+    async fn provider_refund_id(&self) -> &str {
+        &self.0.provider_refund_id
+    }
+
+    /// Created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// One metadata entry.
+#[derive(SimpleObject, InputObject)]
+#[graphql(input_name = "MetadataEntryInput")]
+pub struct MetadataEntry {
+    /// 1-40 characters.
+    pub key: String,
+    /// Up to 500 characters.
+    pub value: String,
+}
+
+/// What to charge.
+#[derive(InputObject)]
+pub struct PaymentIntentInput {
+    /// Minor units of `currency` (e.g. 1999 for USD 19.99, 500 for JPY 500).
+    pub amount: i64,
+    /// ISO-4217 code, e.g. `usd`.
+    pub currency: String,
+    /// Shown on statements and receipts.
+    pub description: Option<String>,
+    /// Up to 50 entries.
+    #[graphql(default)]
+    pub metadata: Vec<MetadataEntry>,
+}
+
+/// A created PaymentIntent.
+#[derive(SimpleObject)]
+pub struct PaymentIntentPayload {
+    /// The recorded payment.
+    pub payment: Payment,
+    /// Confirm the payment on the client with it (Stripe.js `confirmPayment`, PaymentSheet).
+    pub client_secret: String,
+}
+
+/// Payment queries.
+#[derive(Default)]
+pub struct PaymentsQuery;
+
+/// Payment queries.
+#[Object]
+impl PaymentsQuery {
+    /// One of the signed-in user's payments (any payment for admins); null if there is none.
+    async fn payment(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Payment>, AppError> {
+        let viewer = viewer_state(ctx).require()?;
+        let payments = &ctx.data_unchecked::<SchemaDeps>().payments;
+        Ok(payments
+            .visible_payment(viewer, payment_id(&id, "id")?)
+            .await?
+            .map(Payment))
+    }
+
+    /// The signed-in user's payments, newest first.
+    async fn payments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+        status: Option<PaymentStatus>,
+    ) -> Result<Connection<String, Payment>, AppError> {
+        let viewer = viewer_state(ctx).require()?;
+        let first = first.unwrap_or(20);
+        if !(1..=100).contains(&first) {
+            return Err(AppError::bad_input("first", "first must be from 1 to 100"));
+        }
+        let before = match after.as_deref() {
+            Some(c) => Some(decode_payment_cursor(c)?),
+            None => None,
+        };
+        let payments = &ctx.data_unchecked::<SchemaDeps>().payments;
+        let mut rows = payments
+            .payments(viewer, status, before, i64::from(first) + 1)
+            .await?;
+        let has_next = rows.len() > first as usize;
+        rows.truncate(first as usize);
+        let mut connection = Connection::new(before.is_some(), has_next);
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|row| Edge::new(encode_payment_cursor(row.id), Payment(row))),
+        );
+        Ok(connection)
+    }
+}
+
+/// Payments are listed by id (UUID v7, so by creation): the cursor carries the id.
+fn encode_payment_cursor(id: Uuid) -> String {
+    cursor::encode_text(KIND, &id.simple().to_string())
+}
+
+fn decode_payment_cursor(raw: &str) -> Result<Uuid, AppError> {
+    let text = cursor::decode_text(KIND, raw, "after")?;
+    Uuid::parse_str(&text).map_err(|_| cursor::invalid("after"))
+}
+
+/// Payment mutations.
+#[derive(Default)]
+pub struct PaymentsMutation;
+
+/// Payment mutations.
+#[Object]
+impl PaymentsMutation {
+    /// Creates a PaymentIntent for the signed-in user. Send the same `idempotencyKey` when
+    /// retrying (after a timeout, when back online): the payment is created once, and the same
+    /// answer returns. A key reused for a different request fails with `IDEMPOTENCY_KEY_REUSED`.
+    async fn create_payment_intent(
+        &self,
+        ctx: &Context<'_>,
+        input: PaymentIntentInput,
+        idempotency_key: String,
+    ) -> Result<PaymentIntentPayload, AppError> {
+        let viewer = viewer_state(ctx).require()?;
+        let payments = &ctx.data_unchecked::<SchemaDeps>().payments;
+        let metadata = input
+            .metadata
+            .into_iter()
+            .map(|e| (e.key, e.value))
+            .collect();
+        let request = CreateIntent {
+            amount: input.amount,
+            currency: input.currency,
+            description: input.description,
+            metadata,
+        };
+        let created = payments
+            .create_payment_intent(viewer, request, &idempotency_key)
+            .await?;
+        Ok(PaymentIntentPayload {
+            payment: Payment(created.payment),
+            client_secret: created.client_secret,
+        })
+    }
+
+    /// Refunds a paid payment: `amount` minor units, or everything left when omitted. Only
+    /// the payment's owner or an admin. Idempotent per `idempotencyKey`, like payments.
+    async fn refund_payment(
+        &self,
+        ctx: &Context<'_>,
+        payment_id: ID,
+        amount: Option<i64>,
+        idempotency_key: String,
+    ) -> Result<Refund, AppError> {
+        let viewer = viewer_state(ctx).require()?;
+        let payments = &ctx.data_unchecked::<SchemaDeps>().payments;
+        let id = self::payment_id(&payment_id, "paymentId")?;
+        Ok(Refund(
+            payments
+                .refund(viewer, id, amount, &idempotency_key)
+                .await?,
+        ))
+    }
+}

@@ -1,0 +1,93 @@
+//! Applying provider events (webhooks, sandbox) to payments through the status transition rule.
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::{PaymentService, PaymentStatus};
+use crate::store::PaymentChange;
+use crate::webhooks::{Applied, ApplyError, Envelope, EventHandler};
+
+/// How many times a change is retried when the payment changes under it.
+const CONCURRENT_RETRIES: usize = 5;
+
+#[async_trait]
+impl EventHandler for PaymentService {
+    async fn apply(&self, event: &Envelope, _source: &str) -> Result<Applied, ApplyError> {
+        let object = &event.data.object;
+        match event.event_type.as_str() {
+            t if t.starts_with("payment_intent.") => self.apply_intent(event, object).await,
+            "charge.refunded" => self.apply_charge_refund(event, object).await,
+            _ => Ok(Applied::Ignored),
+        }
+    }
+}
+
+impl PaymentService {
+    async fn apply_intent(&self, event: &Envelope, intent: &Value) -> Result<Applied, ApplyError> {
+        let id = intent["id"]
+            .as_str()
+            .ok_or_else(|| ApplyError::Fatal("payment_intent without id".into()))?;
+        let Some(next) = intent["status"]
+            .as_str()
+            .and_then(PaymentStatus::from_stripe)
+        else {
+            return Ok(Applied::Ignored);
+        };
+        for _ in 0..CONCURRENT_RETRIES {
+            let Some(payment) = self.store.payment_by_provider_id(id).await? else {
+                // The creating request may not have recorded it yet; the inbox retries.
+                return Err(ApplyError::Retry(format!(
+                    "payment {id} is not recorded yet"
+                )));
+            };
+            let current: PaymentStatus = payment.status.parse().map_err(|_| {
+                ApplyError::Fatal(format!("stored status {:?} is unknown", payment.status))
+            })?;
+            let Some(status) = current.transition(next) else {
+                return Ok(Applied::Unchanged);
+            };
+            let change = PaymentChange {
+                payment_id: payment.id,
+                user_id: payment.user_id,
+                from_status: payment.status.clone(),
+                from_refunded: payment.amount_refunded,
+                status: status.as_str().to_owned(),
+                amount_refunded: payment.amount_refunded,
+                kind: event.event_type.clone(),
+                source_event_id: Some(event.id.clone()),
+            };
+            if let Some(row) = self.store.apply_payment_change(&change).await? {
+                self.announce(&row).await;
+                return Ok(Applied::Changed);
+            }
+        }
+        Err(ApplyError::Retry("the payment kept changing".into()))
+    }
+
+    async fn apply_charge_refund(
+        &self,
+        event: &Envelope,
+        charge: &Value,
+    ) -> Result<Applied, ApplyError> {
+        let (Some(intent), Some(refunded)) = (
+            charge["payment_intent"].as_str(),
+            charge["amount_refunded"].as_i64(),
+        ) else {
+            return Ok(Applied::Ignored);
+        };
+        let Some(payment) = self.store.payment_by_provider_id(intent).await? else {
+            return Err(ApplyError::Retry(format!(
+                "payment {intent} is not recorded yet"
+            )));
+        };
+        // Refunds we made ourselves are recorded already; only catch up on the difference.
+        let missing = refunded - payment.amount_refunded;
+        if missing <= 0 {
+            return Ok(Applied::Unchanged);
+        }
+        self.record_refund(payment.id, missing, Some(event.id.clone()))
+            .await
+            .map_err(|e| ApplyError::Retry(e.to_string()))?;
+        Ok(Applied::Changed)
+    }
+}

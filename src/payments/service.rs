@@ -1,0 +1,433 @@
+//! The payment service: what the GraphQL mutations and queries call.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::idempotency::{check_key, fingerprint, provider_key};
+use super::{PaymentStatus, money};
+use crate::auth::Viewer;
+use crate::error::AppError;
+use crate::events::{EventBus, Notice};
+use crate::providers::payments::{IntentRequest, PaymentProvider};
+use crate::providers::resilience::ProviderError;
+use crate::store::{
+    IdempotencyStart, PaymentChange, PaymentEventRow, PaymentRow, RefundRow, Store,
+};
+
+/// Input of `createPaymentIntent`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreateIntent {
+    /// Minor units.
+    pub amount: i64,
+    /// ISO-4217 code.
+    pub currency: String,
+    /// Statement/receipt description.
+    pub description: Option<String>,
+    /// Client metadata.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A created (or replayed) PaymentIntent.
+#[derive(Debug, Clone)]
+pub struct CreatedIntent {
+    /// The recorded payment.
+    pub payment: PaymentRow,
+    /// For Stripe.js / PaymentSheet.
+    pub client_secret: String,
+}
+
+/// What an idempotent create stores to replay.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredIntent {
+    payment_id: Uuid,
+    client_secret: String,
+}
+
+/// What an idempotent refund stores to replay.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredRefund {
+    refund_id: Uuid,
+}
+
+/// Payments for signed-in users.
+pub struct PaymentService {
+    pub(super) store: Store,
+    provider: Arc<dyn PaymentProvider>,
+    pub(super) bus: Arc<EventBus>,
+}
+
+const CREATE: &str = "payment_intents.create";
+const REFUND: &str = "refunds.create";
+
+impl PaymentService {
+    /// A service charging through `provider`, announcing changes on `bus`.
+    pub fn new(store: Store, provider: Arc<dyn PaymentProvider>, bus: Arc<EventBus>) -> Self {
+        Self {
+            store,
+            provider,
+            bus,
+        }
+    }
+
+    /// `stripe` or `sandbox`.
+    pub fn provider_name(&self) -> &'static str {
+        self.provider.name()
+    }
+
+    /// Creates a PaymentIntent once per idempotency key.
+    pub async fn create_payment_intent(
+        &self,
+        viewer: &Viewer,
+        input: CreateIntent,
+        key: &str,
+    ) -> Result<CreatedIntent, AppError> {
+        check_key(key)?;
+        let currency = money::currency(&input.currency, "input.currency")?;
+        let input = CreateIntent {
+            amount: money::amount(input.amount, &currency, "input.amount")?,
+            currency,
+            description: input
+                .description
+                .map(|d| d.trim().to_owned())
+                .filter(|d| !d.is_empty()),
+            metadata: input.metadata,
+        };
+        if input
+            .description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > 1000)
+        {
+            return Err(AppError::bad_input(
+                "input.description",
+                "at most 1000 characters",
+            ));
+        }
+        money::metadata(&input.metadata, "input.metadata")?;
+        let user = viewer.user_id;
+        match self
+            .store
+            .begin_idempotent(user, CREATE, key, &fingerprint(&input), Utc::now())
+            .await?
+        {
+            IdempotencyStart::Fresh => {}
+            IdempotencyStart::Replay(stored) => return self.replay_intent(&stored).await,
+            IdempotencyStart::InFlight => return Err(in_flight()),
+            IdempotencyStart::Mismatch => return Err(AppError::IdempotencyKeyReused),
+        }
+        let result = self.create_fresh(user, &input, key).await;
+        if result.is_err() {
+            // Nothing was charged (or the provider will dedupe by its key): let the client retry.
+            self.store.release_idempotent(user, CREATE, key).await?;
+        }
+        result
+    }
+
+    async fn create_fresh(
+        &self,
+        user: Uuid,
+        input: &CreateIntent,
+        key: &str,
+    ) -> Result<CreatedIntent, AppError> {
+        let request = IntentRequest {
+            amount: input.amount,
+            currency: input.currency.clone(),
+            description: input.description.clone(),
+            metadata: input.metadata.clone(),
+            idempotency_key: provider_key(user, CREATE, key),
+        };
+        let intent = self
+            .provider
+            .create_intent(&request)
+            .await
+            .map_err(|e| self.provider_error(e))?;
+        let now = Utc::now();
+        let status = PaymentStatus::from_stripe(&intent.status)
+            .unwrap_or(PaymentStatus::RequiresPaymentMethod);
+        let payment = PaymentRow {
+            id: Uuid::now_v7(),
+            user_id: user,
+            provider: self.provider.name().to_owned(),
+            provider_payment_id: intent.id.clone(),
+            status: status.as_str().to_owned(),
+            amount: input.amount,
+            currency: input.currency.clone(),
+            amount_refunded: 0,
+            description: input.description.clone(),
+            metadata: serde_json::to_string(&input.metadata).unwrap_or_else(|_| "{}".into()),
+            created_at: now,
+            updated_at: now,
+        };
+        let event = self.store.insert_payment(&payment).await?;
+        self.announce(&event).await;
+        let stored = StoredIntent {
+            payment_id: payment.id,
+            client_secret: intent.client_secret.clone(),
+        };
+        let stored = serde_json::to_string(&stored).map_err(AppError::internal)?;
+        self.store
+            .complete_idempotent(user, CREATE, key, &stored, Utc::now())
+            .await?;
+        tracing::info!(payment_id = %payment.id, provider_payment_id = %intent.id, "payment intent created");
+        Ok(CreatedIntent {
+            payment,
+            client_secret: intent.client_secret,
+        })
+    }
+
+    async fn replay_intent(&self, stored: &str) -> Result<CreatedIntent, AppError> {
+        let stored: StoredIntent = serde_json::from_str(stored).map_err(AppError::internal)?;
+        let payment = self
+            .store
+            .payment_by_id(stored.payment_id)
+            .await?
+            .ok_or(AppError::NotFound("payment"))?;
+        Ok(CreatedIntent {
+            payment,
+            client_secret: stored.client_secret,
+        })
+    }
+
+    /// Refunds `amount` (everything left when `None`) of a paid payment, once per key.
+    pub async fn refund(
+        &self,
+        viewer: &Viewer,
+        payment_id: Uuid,
+        amount: Option<i64>,
+        key: &str,
+    ) -> Result<RefundRow, AppError> {
+        check_key(key)?;
+        let payment = self
+            .visible_payment(viewer, payment_id)
+            .await?
+            .ok_or(AppError::NotFound("payment"))?;
+        let request = (payment_id, amount);
+        match self
+            .store
+            .begin_idempotent(
+                viewer.user_id,
+                REFUND,
+                key,
+                &fingerprint(&request),
+                Utc::now(),
+            )
+            .await?
+        {
+            IdempotencyStart::Fresh => {}
+            IdempotencyStart::Replay(stored) => {
+                let stored: StoredRefund =
+                    serde_json::from_str(&stored).map_err(AppError::internal)?;
+                let refunds = self.store.refunds_of(&[payment_id]).await?;
+                return refunds
+                    .into_iter()
+                    .find(|r| r.id == stored.refund_id)
+                    .ok_or(AppError::NotFound("refund"));
+            }
+            IdempotencyStart::InFlight => return Err(in_flight()),
+            IdempotencyStart::Mismatch => return Err(AppError::IdempotencyKeyReused),
+        }
+        let result = self
+            .refund_fresh(viewer.user_id, payment, amount, key)
+            .await;
+        if result.is_err() {
+            self.store
+                .release_idempotent(viewer.user_id, REFUND, key)
+                .await?;
+        }
+        result
+    }
+
+    async fn refund_fresh(
+        &self,
+        user: Uuid,
+        payment: PaymentRow,
+        amount: Option<i64>,
+        key: &str,
+    ) -> Result<RefundRow, AppError> {
+        let status: PaymentStatus = payment
+            .status
+            .parse()
+            .map_err(|_| AppError::internal(anyhow::anyhow!("bad stored status")))?;
+        if !status.is_paid() {
+            return Err(AppError::Conflict(format!(
+                "only paid payments can be refunded; this one is {}",
+                status.as_str()
+            )));
+        }
+        let left = payment.amount - payment.amount_refunded;
+        let amount = amount.unwrap_or(left);
+        if amount < 1 || amount > left {
+            return Err(AppError::bad_input(
+                "amount",
+                format!("refund between 1 and {left} (what is left to refund)"),
+            ));
+        }
+        let refund = self
+            .provider
+            .refund(
+                &payment.provider_payment_id,
+                amount,
+                &provider_key(user, REFUND, key),
+            )
+            .await
+            .map_err(|e| self.provider_error(e))?;
+        let row = RefundRow {
+            id: Uuid::now_v7(),
+            payment_id: payment.id,
+            provider_refund_id: refund.id,
+            amount: refund.amount,
+            status: refund.status,
+            created_at: Utc::now(),
+        };
+        self.store.insert_refund(&row).await?;
+        self.record_refund(payment.id, row.amount, None).await?;
+        let stored = serde_json::to_string(&StoredRefund { refund_id: row.id })
+            .map_err(AppError::internal)?;
+        self.store
+            .complete_idempotent(user, REFUND, key, &stored, Utc::now())
+            .await?;
+        Ok(row)
+    }
+
+    /// Adds `amount` to a payment's refunded total, retrying if it changes meanwhile.
+    pub(super) async fn record_refund(
+        &self,
+        payment_id: Uuid,
+        amount: i64,
+        source_event_id: Option<String>,
+    ) -> Result<(), AppError> {
+        for _ in 0..5 {
+            let payment = self
+                .store
+                .payment_by_id(payment_id)
+                .await?
+                .ok_or(AppError::NotFound("payment"))?;
+            let refunded = (payment.amount_refunded + amount).min(payment.amount);
+            let status = if refunded >= payment.amount {
+                PaymentStatus::Refunded
+            } else {
+                PaymentStatus::PartiallyRefunded
+            };
+            let change = PaymentChange {
+                payment_id,
+                user_id: payment.user_id,
+                from_status: payment.status.clone(),
+                from_refunded: payment.amount_refunded,
+                status: status.as_str().to_owned(),
+                amount_refunded: refunded,
+                kind: "refund".into(),
+                source_event_id: source_event_id.clone(),
+            };
+            if let Some(event) = self.store.apply_payment_change(&change).await? {
+                self.announce(&event).await;
+                return Ok(());
+            }
+        }
+        Err(AppError::Conflict(
+            "the payment kept changing; try again".into(),
+        ))
+    }
+
+    /// The payment if the viewer may see it (its owner, or an admin).
+    pub async fn visible_payment(
+        &self,
+        viewer: &Viewer,
+        id: Uuid,
+    ) -> Result<Option<PaymentRow>, AppError> {
+        let payment = self.store.payment_by_id(id).await?;
+        Ok(payment.filter(|p| p.user_id == viewer.user_id || viewer.is_admin))
+    }
+
+    /// The viewer's payments, newest first.
+    pub async fn payments(
+        &self,
+        viewer: &Viewer,
+        status: Option<PaymentStatus>,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<PaymentRow>, AppError> {
+        Ok(self
+            .store
+            .payments_of_user(
+                viewer.user_id,
+                status.map(PaymentStatus::as_str),
+                before,
+                limit,
+            )
+            .await?)
+    }
+
+    /// Refunds of many payments at once.
+    pub async fn refunds_of(&self, payment_ids: &[Uuid]) -> Result<Vec<RefundRow>, AppError> {
+        Ok(self.store.refunds_of(payment_ids).await?)
+    }
+
+    pub(super) async fn announce(&self, event: &PaymentEventRow) {
+        self.bus
+            .publish(Notice {
+                cursor: event.cursor,
+                payment_id: event.payment_id,
+                user_id: event.user_id,
+            })
+            .await;
+    }
+
+    fn provider_error(&self, err: ProviderError) -> AppError {
+        provider_error(self.provider.name(), err)
+    }
+}
+
+fn in_flight() -> AppError {
+    AppError::Conflict(
+        "a request with this idempotency key is still being handled; retry in a moment".into(),
+    )
+}
+
+/// What a payer or client sees for a provider failure.
+pub(super) fn provider_error(provider: &str, err: ProviderError) -> AppError {
+    match err {
+        ProviderError::Permanent {
+            status: Some(402),
+            code,
+            message,
+        } => AppError::PaymentDeclined {
+            message: decline_message(code.as_deref(), &message),
+            decline_code: code,
+        },
+        ProviderError::Permanent {
+            status,
+            code,
+            message,
+        } => {
+            // Our request was wrong or our credentials are: a bug or a misconfiguration.
+            tracing::error!(
+                provider,
+                ?status,
+                ?code,
+                message,
+                "payment provider refused our request"
+            );
+            AppError::internal(anyhow::anyhow!("{provider} refused the request: {message}"))
+        }
+        other => AppError::ProviderUnavailable {
+            provider: provider.to_owned(),
+            retry_after: other.retry_hint(),
+        },
+    }
+}
+
+/// A decline reason in plain words.
+fn decline_message(code: Option<&str>, fallback: &str) -> String {
+    match code {
+        Some("insufficient_funds") => "The card has insufficient funds. Try another card.".into(),
+        Some("expired_card") => "The card has expired. Try another card.".into(),
+        Some("incorrect_cvc") => "The card's security code is incorrect.".into(),
+        Some("card_declined") | Some("generic_decline") => {
+            "The card was declined. Try another card or contact the bank.".into()
+        }
+        _ => format!("The payment was declined: {fallback}"),
+    }
+}

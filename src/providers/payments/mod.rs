@@ -1,0 +1,71 @@
+//! Payment providers: Stripe, and a keyless sandbox that behaves like it.
+
+mod sandbox;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use super::resilience::{ProviderError, ResilientProvider};
+
+pub use sandbox::{SandboxEvent, SandboxProvider};
+
+/// A PaymentIntent to create.
+#[derive(Debug, Clone)]
+pub struct IntentRequest {
+    /// Minor units.
+    pub amount: i64,
+    /// Lower-case ISO-4217.
+    pub currency: String,
+    /// Statement/receipt description.
+    pub description: Option<String>,
+    /// Client metadata.
+    pub metadata: BTreeMap<String, String>,
+    /// Sent as `Idempotency-Key` on every attempt.
+    pub idempotency_key: String,
+}
+
+/// A PaymentIntent as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderIntent {
+    /// `pi_...`.
+    pub id: String,
+    /// Provider status (`requires_payment_method`, ...).
+    pub status: String,
+    /// Handed to Stripe.js / PaymentSheet to confirm on the client.
+    pub client_secret: String,
+}
+
+/// A refund as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderRefund {
+    /// `re_...`.
+    pub id: String,
+    /// Minor units.
+    pub amount: i64,
+    /// `succeeded`, `pending`, ...
+    pub status: String,
+}
+
+/// What the payment service asks of a provider. Every call goes through the provider's
+/// resilience policy.
+#[async_trait]
+pub trait PaymentProvider: Send + Sync {
+    /// `stripe` or `sandbox`.
+    fn name(&self) -> &'static str;
+
+    /// The policy stack its calls go through.
+    fn resilience(&self) -> &ResilientProvider;
+
+    /// Creates a PaymentIntent.
+    async fn create_intent(&self, request: &IntentRequest)
+    -> Result<ProviderIntent, ProviderError>;
+
+    /// Refunds `amount` of a PaymentIntent.
+    async fn refund(
+        &self,
+        payment_id: &str,
+        amount: i64,
+        idempotency_key: &str,
+    ) -> Result<ProviderRefund, ProviderError>;
+}

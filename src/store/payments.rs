@@ -1,0 +1,73 @@
+//! Payments, refunds and idempotency keys.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{IdempotencyStart, PaymentChange, PaymentEventRow, PaymentRow, RefundRow, StoreError};
+
+/// Persistence of payments.
+#[async_trait]
+pub trait PaymentRepo {
+    /// Claims `key` for a request with `fingerprint`, or says how it was used before.
+    async fn begin_idempotent(
+        &self,
+        user_id: Uuid,
+        operation: &str,
+        key: &str,
+        fingerprint: &str,
+        now: DateTime<Utc>,
+    ) -> Result<IdempotencyStart, StoreError>;
+
+    /// Stores the response of a claimed key; later uses replay it.
+    async fn complete_idempotent(
+        &self,
+        user_id: Uuid,
+        operation: &str,
+        key: &str,
+        response: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Forgets a claimed key whose request failed, so the client may retry with it.
+    async fn release_idempotent(
+        &self,
+        user_id: Uuid,
+        operation: &str,
+        key: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Records a new payment and its first event, atomically.
+    async fn insert_payment(&self, payment: &PaymentRow) -> Result<PaymentEventRow, StoreError>;
+
+    /// Finds a payment by our id.
+    async fn payment_by_id(&self, id: Uuid) -> Result<Option<PaymentRow>, StoreError>;
+
+    /// Finds a payment by the provider's id.
+    async fn payment_by_provider_id(
+        &self,
+        provider_payment_id: &str,
+    ) -> Result<Option<PaymentRow>, StoreError>;
+
+    /// A user's payments, newest first, with ids below `before` when given; optionally only one status.
+    async fn payments_of_user(
+        &self,
+        user_id: Uuid,
+        status: Option<&str>,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<PaymentRow>, StoreError>;
+
+    /// Applies a change if the payment is still as `change` expects, appending its event in the
+    /// same transaction; `None` when the payment changed meanwhile.
+    async fn apply_payment_change(
+        &self,
+        change: &PaymentChange,
+    ) -> Result<Option<PaymentEventRow>, StoreError>;
+
+    /// Records a refund.
+    async fn insert_refund(&self, refund: &RefundRow) -> Result<(), StoreError>;
+
+    /// Refunds of many payments (for DataLoaders), oldest first.
+    async fn refunds_of(&self, payment_ids: &[Uuid]) -> Result<Vec<RefundRow>, StoreError>;
+}
