@@ -317,7 +317,7 @@ async fn an_open_breaker_fails_fast_and_readiness_reports_it_degraded() {
         .await;
     assert_eq!(
         health["data"]["providerHealth"],
-        json!([{ "name": "corp", "state": "OPEN" }])
+        json!([{ "name": "corp", "state": "OPEN" }, { "name": "sandbox", "state": "CLOSED" }])
     );
 
     let ready = app
