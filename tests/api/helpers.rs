@@ -40,6 +40,10 @@ pub enum TestDatabase {
         name: String,
         url: String,
     },
+    /// Another server's database, shared (that server's handle drops it).
+    Shared {
+        url: String,
+    },
 }
 
 impl TestDatabase {
@@ -58,7 +62,9 @@ impl TestDatabase {
     /// The `DATABASE_URL` of this database.
     pub fn url(&self) -> &str {
         match self {
-            TestDatabase::Sqlite { url, .. } | TestDatabase::Postgres { url, .. } => url,
+            TestDatabase::Sqlite { url, .. }
+            | TestDatabase::Postgres { url, .. }
+            | TestDatabase::Shared { url } => url,
         }
     }
 

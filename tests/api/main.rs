@@ -16,5 +16,6 @@ mod payments;
 mod resilience_wire;
 mod store_contract;
 mod subscriptions;
+mod webhook_flow;
 mod webhooks;
 mod websocket;

@@ -8,11 +8,11 @@ use tokio::io::AsyncWriteExt;
 
 use crate::helpers::{Backend, TestApp, TestDatabase, node_peers};
 
-const SECRET: &str = "whsec_current_secret_for_tests";
+pub const SECRET: &str = "whsec_current_secret_for_tests";
 const OLD_SECRET: &str = "whsec_previous_secret_for_tests";
 
 /// The `Stripe-Signature` header Stripe's Node SDK computes for `payload`.
-async fn stripe_signature(payload: &str, secret: &str, timestamp: i64) -> String {
+pub async fn stripe_signature(payload: &str, secret: &str, timestamp: i64) -> String {
     let peers = node_peers().expect("Node peers are installed");
     let mut child = tokio::process::Command::new("node")
         .arg(peers.join("stripe-sign.mjs"))
@@ -48,7 +48,7 @@ async fn app_with_secrets(backend: Backend, secrets: &str) -> Option<TestApp> {
     TestApp::spawn_with(backend, |s| s.stripe_webhook_secrets = secrets.to_owned()).await
 }
 
-async fn post(app: &TestApp, payload: &str, signature: &str) -> (u16, Value) {
+pub async fn post(app: &TestApp, payload: &str, signature: &str) -> (u16, Value) {
     let response = app
         .client
         .post(app.url("/webhooks/stripe"))
