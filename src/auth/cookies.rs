@@ -41,6 +41,18 @@ pub fn sign_in(
     ]
 }
 
+/// `Set-Cookie` values for a freshly issued session, with a new CSRF token.
+pub fn for_session(issued: &crate::auth::IssuedSession, secure: bool) -> Vec<HeaderValue> {
+    sign_in(
+        &issued.access_token,
+        issued.access_expires_at,
+        &issued.refresh_token,
+        issued.session.expires_at,
+        &crate::auth::tokens::random_token(),
+        secure,
+    )
+}
+
 /// `Set-Cookie` values that sign a browser out.
 pub fn sign_out(secure: bool) -> Vec<HeaderValue> {
     [ACCESS, REFRESH, CSRF]

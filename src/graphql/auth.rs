@@ -228,15 +228,7 @@ impl AuthMutation {
 
 /// Sets the web session cookies on the response.
 pub fn set_session_cookies(ctx: &Context<'_>, issued: &IssuedSession, secure: bool) {
-    let csrf = crate::auth::tokens::random_token();
-    for cookie in cookies::sign_in(
-        &issued.access_token,
-        issued.access_expires_at,
-        &issued.refresh_token,
-        issued.session.expires_at,
-        &csrf,
-        secure,
-    ) {
+    for cookie in cookies::for_session(issued, secure) {
         ctx.append_http_header(axum::http::header::SET_COOKIE, cookie);
     }
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 use url::Url;
 
 use super::AppState;
-use crate::auth::{IssuedSession, cookies, tokens::random_token};
+use crate::auth::{IssuedSession, cookies};
 use crate::config::auth::DEV_PROVIDER;
 use crate::error::AppError;
 use crate::providers::identity::is_valid_login;
@@ -85,15 +85,7 @@ fn forward_to_app(mut target: Url, params: &CallbackParams) -> Response {
 
 fn signed_in(target: Url, issued: &IssuedSession, secure: bool) -> Response {
     let mut response = Redirect::to(target.as_str()).into_response();
-    let csrf = random_token();
-    for cookie in cookies::sign_in(
-        &issued.access_token,
-        issued.access_expires_at,
-        &issued.refresh_token,
-        issued.session.expires_at,
-        &csrf,
-        secure,
-    ) {
+    for cookie in cookies::for_session(issued, secure) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response

@@ -14,26 +14,9 @@ use crate::helpers::{Backend, TestApp, repo_root, single_error};
 /// A fake OpenID Provider: discovery and JWKS are served; each test mounts the token answer.
 async fn fake_provider() -> MockServer {
     let server = MockServer::start().await;
-    let issuer = server.uri();
-    Mock::given(method("GET"))
-        .and(path("/.well-known/openid-configuration"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "issuer": issuer,
-            "authorization_endpoint": format!("{issuer}/authorize"),
-            "token_endpoint": format!("{issuer}/token"),
-            "jwks_uri": format!("{issuer}/jwks"),
-        })))
-        .mount(&server)
-        .await;
-    let jwks: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_root().join("tests/fixtures/test-idp-jwks.json")).unwrap(),
-    )
-    .unwrap();
-    Mock::given(method("GET"))
-        .and(path("/jwks"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(jwks))
-        .mount(&server)
-        .await;
+    for mock in fake_provider_mocks(&server.uri()) {
+        mock.mount(&server).await;
+    }
     server
 }
 

@@ -32,7 +32,8 @@ impl ExtraTokenFields for IdTokenField {}
 
 type TokenBody = StandardTokenResponse<IdTokenField, BasicTokenType>;
 
-type OAuthClient = Client<
+/// An OAuth client for one provider's endpoints.
+pub type OAuthClient = Client<
     BasicErrorResponse,
     TokenBody,
     BasicTokenIntrospectionResponse,

@@ -113,6 +113,15 @@ impl OidcProvider {
         }
     }
 
+    fn oauth_client(&self, discovery: &Discovery) -> oauth::OAuthClient {
+        oauth::client(
+            &self.config,
+            &discovery.authorization_endpoint,
+            &discovery.token_endpoint,
+            &self.redirect_uri,
+        )
+    }
+
     async fn discovery(&self) -> Result<std::sync::Arc<Discovery>, ProviderError> {
         self.discovery
             .get_or_fetch(|| async {
@@ -254,12 +263,7 @@ impl IdentityProvider for OidcProvider {
         request: AuthorizationRequest<'_>,
     ) -> Result<Url, IdentityError> {
         let discovery = self.discovery().await?;
-        let client = oauth::client(
-            &self.config,
-            &discovery.authorization_endpoint,
-            &discovery.token_endpoint,
-            &self.redirect_uri,
-        );
+        let client = self.oauth_client(&discovery);
         Ok(oauth::authorization_url(
             &client,
             &self.config.scopes,
@@ -273,12 +277,7 @@ impl IdentityProvider for OidcProvider {
         exchange: CodeExchange<'_>,
     ) -> Result<VerifiedIdentity, IdentityError> {
         let discovery = self.discovery().await?;
-        let client = oauth::client(
-            &self.config,
-            &discovery.authorization_endpoint,
-            &discovery.token_endpoint,
-            &self.redirect_uri,
-        );
+        let client = self.oauth_client(&discovery);
         let tokens = oauth::exchange(
             &client,
             &self.http,
