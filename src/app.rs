@@ -15,7 +15,7 @@ use crate::events::EventBus;
 use crate::graphql::{SchemaDeps, build_schema};
 use crate::http::{AppState, graphql::graphiql_page, router};
 use crate::payments::PaymentService;
-use crate::providers::payments::{PaymentProvider, SandboxEvent, SandboxProvider};
+use crate::providers::payments::{PaymentProvider, SandboxEvent, SandboxProvider, StripeProvider};
 use crate::providers::resilience::ResilientProvider;
 use crate::providers::{self, resilience::ProviderRegistry};
 use crate::store::{self, Store};
@@ -24,6 +24,7 @@ use crate::webhooks::signature::sign;
 use crate::webhooks::{Processor, ProcessorSettings, WebhookService};
 use secrecy::SecretString;
 use tokio::sync::{Notify, mpsc};
+use url::Url;
 
 /// A built server, bound to its port and ready to run.
 pub struct App {
@@ -217,14 +218,25 @@ fn payment_provider(
     registry: &mut ProviderRegistry,
     sandbox_events: mpsc::UnboundedSender<SandboxEvent>,
 ) -> anyhow::Result<Arc<dyn PaymentProvider>> {
-    let policy = config.policies.get("sandbox").cloned().unwrap_or_default();
-    let resilience = ResilientProvider::new("sandbox", policy)?;
+    let name = if config.payments.stripe_secret_key.is_some() {
+        "stripe"
+    } else {
+        "sandbox"
+    };
+    let policy = config.policies.get(name).cloned().unwrap_or_default();
+    let resilience = ResilientProvider::new(name, policy)?;
     registry.register(resilience.clone());
-    Ok(Arc::new(SandboxProvider::new(
-        resilience,
-        sandbox_events,
-        config.payments.sandbox_step,
-    )))
+    Ok(match &config.payments.stripe_secret_key {
+        Some(key) => {
+            let base = config.payments.stripe_api_base.as_ref().map(Url::as_str);
+            Arc::new(StripeProvider::new(key, base, resilience)?)
+        }
+        None => Arc::new(SandboxProvider::new(
+            resilience,
+            sandbox_events,
+            config.payments.sandbox_step,
+        )),
+    })
 }
 
 /// Signs each sandbox event like Stripe would and puts it through the webhook inbox.

@@ -234,6 +234,21 @@ pub struct Settings {
     #[arg(long, global = true, env = "ADMIN_IDENTITIES", default_value = "")]
     pub admin_identities: String,
 
+    /// Stripe secret key (`sk_test_...` or `sk_live_...`). Without it payments use the sandbox.
+    #[arg(
+        long,
+        global = true,
+        env = "STRIPE_SECRET_KEY",
+        default_value = "",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub stripe_secret_key: String,
+
+    /// Stripe API base URL; change it only to use a local fake Stripe (e.g. http://127.0.0.1:8420/).
+    #[arg(long, global = true, env = "STRIPE_API_BASE", default_value = "")]
+    pub stripe_api_base: String,
+
     /// Milliseconds between the steps the sandbox payment provider takes (created → processing →
     /// succeeded) when Stripe is not configured.
     #[arg(long, global = true, env = "SANDBOX_STEP_MS", default_value = "1500")]

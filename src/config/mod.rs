@@ -104,6 +104,10 @@ pub struct WebhookConfig {
 /// Payment settings.
 #[derive(Debug, Clone)]
 pub struct PaymentsConfig {
+    /// Stripe secret key; `None` selects the sandbox.
+    pub stripe_secret_key: Option<SecretString>,
+    /// Stripe API base URL override.
+    pub stripe_api_base: Option<Url>,
     /// Time between the sandbox provider's steps.
     pub sandbox_step: Duration,
 }
@@ -215,7 +219,24 @@ impl Config {
                 1..=3600,
             )?),
         };
+        let stripe_secret_key = Some(s.stripe_secret_key.trim()).filter(|k| !k.is_empty());
+        if let Some(key) = stripe_secret_key
+            && !(key.starts_with("sk_") || key.starts_with("rk_"))
+        {
+            return Err(ConfigError::new(
+                "STRIPE_SECRET_KEY",
+                "not a Stripe secret key; use the sk_test_... or sk_live_... key from the Stripe dashboard",
+            ));
+        }
+        let stripe_api_base = match s.stripe_api_base.trim() {
+            "" => None,
+            raw => Some(Url::parse(raw).map_err(|e| {
+                ConfigError::new("STRIPE_API_BASE", format!("{raw:?} is not a URL ({e})"))
+            })?),
+        };
         let payments = PaymentsConfig {
+            stripe_secret_key: stripe_secret_key.map(SecretString::from),
+            stripe_api_base,
             sandbox_step: Duration::from_millis(parse_number(
                 "SANDBOX_STEP_MS",
                 &s.sandbox_step_ms,

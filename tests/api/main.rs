@@ -15,6 +15,7 @@ mod limits;
 mod payments;
 mod resilience_wire;
 mod store_contract;
+mod stripe;
 mod subscriptions;
 mod webhook_flow;
 mod webhooks;

@@ -1,6 +1,7 @@
 //! Payment providers: Stripe, and a keyless sandbox that behaves like it.
 
 mod sandbox;
+mod stripe;
 
 use std::collections::BTreeMap;
 
@@ -9,6 +10,7 @@ use async_trait::async_trait;
 use super::resilience::{ProviderError, ResilientProvider};
 
 pub use sandbox::{SandboxEvent, SandboxProvider};
+pub use stripe::StripeProvider;
 
 /// A PaymentIntent to create.
 #[derive(Debug, Clone)]

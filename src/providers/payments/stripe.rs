@@ -1,0 +1,210 @@
+//! Stripe through async-stripe: its request builders, authentication and `Idempotency-Key`
+//! handling, with our resilience layer doing the retrying (async-stripe's own strategy is always
+//! `Once` or `Idempotent`, never its retries, so a request is never sent by both).
+//!
+//! Responses are read leniently as JSON rather than into async-stripe's typed models, which
+//! follow one API version: the fields we use are the same across versions, and stricter models
+//! would refuse older accounts' (and localstripe's) answers.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_core::payment_intent::CreatePaymentIntent;
+use stripe_core::refund::CreateRefund;
+
+use super::{IntentRequest, PaymentProvider, ProviderIntent, ProviderRefund};
+use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
+
+/// Stripe's API.
+pub struct StripeProvider {
+    client: Client,
+    resilience: ResilientProvider,
+}
+
+impl StripeProvider {
+    /// A client for `secret_key`, talking to `api_base` when given (e.g. a local fake Stripe).
+    pub fn new(
+        secret_key: &SecretString,
+        api_base: Option<&str>,
+        resilience: ResilientProvider,
+    ) -> anyhow::Result<Self> {
+        let mut builder =
+            ClientBuilder::new(secret_key.expose_secret()).request_strategy(RequestStrategy::Once);
+        if let Some(base) = api_base {
+            builder = builder.url(base);
+        }
+        Ok(Self {
+            client: builder.build()?,
+            resilience,
+        })
+    }
+
+    /// Sends a request through the policy stack and returns its JSON.
+    async fn send(
+        &self,
+        operation: Operation,
+        request: &impl StripeRequest,
+        key: Option<&str>,
+    ) -> Result<Value, ProviderError> {
+        let strategy = match key {
+            Some(key) => RequestStrategy::Idempotent(IdempotencyKey::new(key).map_err(|e| {
+                ProviderError::Permanent {
+                    status: None,
+                    code: Some("idempotency_key".into()),
+                    message: e.to_string(),
+                }
+            })?),
+            None => RequestStrategy::Once,
+        };
+        self.resilience
+            .call(operation, |attempt| {
+                let builder = request.build();
+                let strategy = strategy.clone();
+                async move {
+                    let value: miniserde::json::Value = builder
+                        .customize()
+                        .request_strategy(strategy)
+                        .timeout(attempt.timeout())
+                        .send(&self.client)
+                        .await
+                        .map_err(classify)?;
+                    serde_json::from_str(&miniserde::json::to_string(&value)).map_err(|e| {
+                        ProviderError::Permanent {
+                            status: None,
+                            code: None,
+                            message: format!("unreadable Stripe response: {e}"),
+                        }
+                    })
+                }
+            })
+            .await
+    }
+}
+
+/// Classifies an async-stripe failure once.
+fn classify(err: StripeError) -> ProviderError {
+    match err {
+        StripeError::Stripe(body, status) => {
+            let code = body
+                .decline_code
+                .clone()
+                .or_else(|| body.code.as_ref().map(|c| c.to_string()));
+            let message = body
+                .message
+                .clone()
+                .unwrap_or_else(|| "Stripe refused the request".into());
+            match status {
+                429 => ProviderError::RateLimited { retry_after: None },
+                // A declined card is 402; we treat any card decline as one, whatever the status.
+                _ if body.decline_code.is_some() || code.as_deref() == Some("card_declined") => {
+                    ProviderError::Permanent {
+                        status: Some(402),
+                        code,
+                        message,
+                    }
+                }
+                409 | 500.. => ProviderError::Transient { message },
+                _ => ProviderError::Permanent {
+                    status: Some(status),
+                    code,
+                    message,
+                },
+            }
+        }
+        StripeError::Timeout => ProviderError::Timeout,
+        StripeError::ClientError(message) => ProviderError::Transient { message },
+        StripeError::JSONDeserialize(message) | StripeError::ConfigError(message) => {
+            ProviderError::Permanent {
+                status: None,
+                code: None,
+                message,
+            }
+        }
+    }
+}
+
+fn text(value: &Value, field: &str) -> Result<String, ProviderError> {
+    value[field]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| ProviderError::Permanent {
+            status: None,
+            code: None,
+            message: format!("Stripe response lacks {field}"),
+        })
+}
+
+#[async_trait]
+impl PaymentProvider for StripeProvider {
+    fn name(&self) -> &'static str {
+        "stripe"
+    }
+
+    fn resilience(&self) -> &ResilientProvider {
+        &self.resilience
+    }
+
+    async fn create_intent(
+        &self,
+        request: &IntentRequest,
+    ) -> Result<ProviderIntent, ProviderError> {
+        let currency = stripe_types::Currency::from_str(&request.currency).map_err(|_| {
+            ProviderError::Permanent {
+                status: None,
+                code: Some("currency".into()),
+                message: format!("unknown currency {}", request.currency),
+            }
+        })?;
+        let mut create = CreatePaymentIntent::new(request.amount, currency);
+        if !request.metadata.is_empty() {
+            create = create.metadata(
+                request
+                    .metadata
+                    .clone()
+                    .into_iter()
+                    .collect::<std::collections::HashMap<_, _>>(),
+            );
+        }
+        if let Some(description) = &request.description {
+            create = create.description(description.clone());
+        }
+        let intent = self
+            .send(
+                Operation::idempotent_write("payment_intents.create"),
+                &create,
+                Some(&request.idempotency_key),
+            )
+            .await?;
+        Ok(ProviderIntent {
+            id: text(&intent, "id")?,
+            status: text(&intent, "status")?,
+            client_secret: text(&intent, "client_secret")?,
+        })
+    }
+
+    async fn refund(
+        &self,
+        payment_id: &str,
+        amount: i64,
+        idempotency_key: &str,
+    ) -> Result<ProviderRefund, ProviderError> {
+        let create = CreateRefund::new()
+            .payment_intent(payment_id)
+            .amount(amount);
+        let refund = self
+            .send(
+                Operation::idempotent_write("refunds.create"),
+                &create,
+                Some(idempotency_key),
+            )
+            .await?;
+        Ok(ProviderRefund {
+            id: text(&refund, "id")?,
+            amount: refund["amount"].as_i64().unwrap_or(amount),
+            status: text(&refund, "status")?,
+        })
+    }
+}
