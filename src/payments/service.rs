@@ -132,7 +132,9 @@ impl PaymentService {
         input: &CreateIntent,
         key: &str,
     ) -> Result<CreatedIntent, AppError> {
+        let customer = self.customer_of(user).await?;
         let request = IntentRequest {
+            customer,
             amount: input.amount,
             currency: input.currency.clone(),
             description: input.description.clone(),
@@ -176,6 +178,29 @@ impl PaymentService {
             payment,
             client_secret: intent.client_secret,
         })
+    }
+
+    /// The provider's customer for `user`, created on first need (once, even when requests race).
+    async fn customer_of(&self, user: Uuid) -> Result<Option<String>, AppError> {
+        let provider = self.provider.name();
+        if let Some(id) = self.store.payment_customer(user, provider).await? {
+            return Ok(Some(id));
+        }
+        let email = self.store.user_by_id(user).await?.and_then(|u| u.email);
+        let key = provider_key(user, "customers.create", "first");
+        let created = self
+            .provider
+            .create_customer(email.as_deref(), &user.to_string(), &key)
+            .await
+            .map_err(|e| self.provider_error(e))?;
+        match created {
+            Some(id) => Ok(Some(
+                self.store
+                    .save_payment_customer(user, provider, &id)
+                    .await?,
+            )),
+            None => Ok(None),
+        }
     }
 
     async fn replay_intent(&self, stored: &str) -> Result<CreatedIntent, AppError> {

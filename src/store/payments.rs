@@ -65,6 +65,21 @@ pub trait PaymentRepo {
         change: &PaymentChange,
     ) -> Result<Option<PaymentEventRow>, StoreError>;
 
+    /// The provider's customer id for a user, if one was recorded.
+    async fn payment_customer(
+        &self,
+        user_id: Uuid,
+        provider: &str,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Records a user's customer id; the first one recorded wins and is returned.
+    async fn save_payment_customer(
+        &self,
+        user_id: Uuid,
+        provider: &str,
+        customer_id: &str,
+    ) -> Result<String, StoreError>;
+
     /// Records a refund.
     async fn insert_refund(&self, refund: &RefundRow) -> Result<(), StoreError>;
 

@@ -84,6 +84,10 @@ pub(super) mod sql {
          AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4";
     pub const CHANGE_PAYMENT: &str = "UPDATE payments SET status = $4, amount_refunded = $5, updated_at = $6 \
          WHERE id = $1 AND status = $2 AND amount_refunded = $3";
+    pub const PAYMENT_CUSTOMER: &str =
+        "SELECT customer_id FROM payment_customers WHERE user_id = $1 AND provider = $2";
+    pub const SAVE_PAYMENT_CUSTOMER: &str = "INSERT INTO payment_customers (user_id, provider, customer_id, created_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, provider) DO NOTHING";
     pub const INSERT_REFUND: &str = "INSERT INTO refunds (id, payment_id, provider_refund_id, amount, status, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6)";
     pub const REFUNDS_OF: &str = "SELECT * FROM refunds WHERE payment_id IN ";
@@ -267,6 +271,42 @@ macro_rules! impl_portable_repos {
                 let row = append_payment_event(&mut *tx, &event).await?;
                 tx.commit().await?;
                 Ok(Some(row))
+            }
+
+            async fn payment_customer(
+                &self,
+                user_id: uuid::Uuid,
+                provider: &str,
+            ) -> Result<Option<String>, $crate::store::StoreError> {
+                Ok(
+                    sqlx::query_scalar($crate::store::portable::sql::PAYMENT_CUSTOMER)
+                        .bind(user_id)
+                        .bind(provider)
+                        .fetch_optional(&self.pool)
+                        .await?,
+                )
+            }
+
+            async fn save_payment_customer(
+                &self,
+                user_id: uuid::Uuid,
+                provider: &str,
+                customer_id: &str,
+            ) -> Result<String, $crate::store::StoreError> {
+                sqlx::query($crate::store::portable::sql::SAVE_PAYMENT_CUSTOMER)
+                    .bind(user_id)
+                    .bind(provider)
+                    .bind(customer_id)
+                    .bind(chrono::Utc::now())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(
+                    sqlx::query_scalar($crate::store::portable::sql::PAYMENT_CUSTOMER)
+                        .bind(user_id)
+                        .bind(provider)
+                        .fetch_one(&self.pool)
+                        .await?,
+                )
             }
 
             async fn insert_refund(

@@ -76,6 +76,21 @@ impl LocalStripe {
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
+    /// Every object of a list endpoint, e.g. `/v1/customers`.
+    pub async fn list(&self, path: &str) -> Vec<Value> {
+        let list: Value = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .basic_auth(KEY, Some(""))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        list["data"].as_array().cloned().unwrap_or_default()
+    }
+
     /// Every PaymentIntent localstripe holds.
     pub async fn intents(&self) -> Vec<Value> {
         let list: Value = self
@@ -154,6 +169,24 @@ async fn a_payment_is_created_once_paid_and_refunded_through_stripe() {
     );
     let payment = &first["data"]["createPaymentIntent"]["payment"];
     let intent = payment["providerPaymentId"].as_str().unwrap();
+    // The user became one Stripe customer, and the payment is theirs.
+    let second = kim
+        .create(json!({ "amount": 700, "currency": "usd" }), "checkout-2")
+        .await;
+    assert!(
+        second["data"]["createPaymentIntent"].is_object(),
+        "{second}"
+    );
+    let customers = stripe.list("/v1/customers").await;
+    assert_eq!(customers.len(), 1, "one customer per user: {customers:?}");
+    let customer = customers[0]["id"].clone();
+    assert!(
+        stripe
+            .intents()
+            .await
+            .iter()
+            .all(|i| i["customer"] == customer)
+    );
     assert!(intent.starts_with("pi_"), "{payment}");
     assert_eq!(payment["provider"], "stripe");
 

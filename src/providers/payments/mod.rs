@@ -23,6 +23,8 @@ pub struct IntentRequest {
     pub description: Option<String>,
     /// Client metadata.
     pub metadata: BTreeMap<String, String>,
+    /// The provider's customer to attach the payment to.
+    pub customer: Option<String>,
     /// Sent as `Idempotency-Key` on every attempt.
     pub idempotency_key: String,
 }
@@ -58,6 +60,15 @@ pub trait PaymentProvider: Send + Sync {
 
     /// The policy stack its calls go through.
     fn resilience(&self) -> &ResilientProvider;
+
+    /// Creates the provider's customer record for a user; `None` when the provider has no
+    /// customers. `idempotency_key` is derived from the user, so one user gets one customer.
+    async fn create_customer(
+        &self,
+        email: Option<&str>,
+        user_id: &str,
+        idempotency_key: &str,
+    ) -> Result<Option<String>, ProviderError>;
 
     /// Creates a PaymentIntent.
     async fn create_intent(&self, request: &IntentRequest)

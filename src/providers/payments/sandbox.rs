@@ -93,6 +93,15 @@ impl PaymentProvider for SandboxProvider {
         &self.resilience
     }
 
+    async fn create_customer(
+        &self,
+        _email: Option<&str>,
+        _user_id: &str,
+        _key: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        Ok(None)
+    }
+
     async fn create_intent(
         &self,
         request: &IntentRequest,

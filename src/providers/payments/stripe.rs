@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_core::customer::CreateCustomer;
 use stripe_core::payment_intent::CreatePaymentIntent;
 use stripe_core::refund::CreateRefund;
 
@@ -147,6 +148,29 @@ impl PaymentProvider for StripeProvider {
         &self.resilience
     }
 
+    async fn create_customer(
+        &self,
+        email: Option<&str>,
+        user_id: &str,
+        idempotency_key: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        let mut create = CreateCustomer::new().metadata(std::collections::HashMap::from([(
+            "switchboard_user_id".to_owned(),
+            user_id.to_owned(),
+        )]));
+        if let Some(email) = email {
+            create = create.email(email);
+        }
+        let customer = self
+            .send(
+                Operation::idempotent_write("customers.create"),
+                &create,
+                Some(idempotency_key),
+            )
+            .await?;
+        Ok(Some(text(&customer, "id")?))
+    }
+
     async fn create_intent(
         &self,
         request: &IntentRequest,
@@ -159,6 +183,9 @@ impl PaymentProvider for StripeProvider {
             }
         })?;
         let mut create = CreatePaymentIntent::new(request.amount, currency);
+        if let Some(customer) = &request.customer {
+            create = create.customer(customer.clone());
+        }
         if !request.metadata.is_empty() {
             create = create.metadata(
                 request
