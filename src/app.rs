@@ -21,7 +21,7 @@ use crate::providers::{self, resilience::ProviderRegistry};
 use crate::store::{self, Store};
 use crate::telemetry;
 use crate::webhooks::signature::sign;
-use crate::webhooks::{Processor, ProcessorSettings, WebhookService};
+use crate::webhooks::{Processor, ProcessorSettings, Reconciler, WebhookService};
 use secrecy::SecretString;
 use tokio::sync::{Notify, mpsc};
 use url::Url;
@@ -33,6 +33,7 @@ pub struct App {
     state: AppState,
     processor: Processor,
     sandbox: SandboxFeed,
+    reconciler: Arc<Reconciler>,
 }
 
 /// Events the sandbox provider emits, to be signed and delivered to the webhook inbox.
@@ -75,7 +76,7 @@ impl App {
         let payment_provider = payment_provider(&config, &mut registry, sandbox_events)?;
         let payments = Arc::new(PaymentService::new(
             store.clone(),
-            payment_provider,
+            payment_provider.clone(),
             bus.clone(),
         ));
         let providers = Arc::new(registry);
@@ -88,6 +89,12 @@ impl App {
             store.clone(),
             secrets,
             config.webhooks.tolerance_seconds,
+            wake.clone(),
+        ));
+        let reconciler = Arc::new(Reconciler::new(
+            store.clone(),
+            payment_provider,
+            config.webhooks.reconcile_lookback,
             wake.clone(),
         ));
         let processor = Processor::new(
@@ -110,6 +117,7 @@ impl App {
                 providers: providers.clone(),
                 bus: bus.clone(),
                 webhooks: webhooks.clone(),
+                reconciler: reconciler.clone(),
             },
         );
         let graphiql_html = config
@@ -133,6 +141,7 @@ impl App {
             address,
             state,
             processor,
+            reconciler,
             sandbox: SandboxFeed {
                 events: sandbox_feed,
                 secret: sandbox_secret,
@@ -164,8 +173,12 @@ impl App {
             address,
             processor,
             sandbox,
+            reconciler,
         } = self;
         tokio::spawn(deliver_sandbox_events(sandbox, state.webhooks.clone()));
+        if let Some(interval) = state.config.webhooks.reconcile_interval {
+            tokio::spawn(reconciler.run(interval, state.shutdown.clone()));
+        }
         // Events left unapplied by a previous run are picked up by its first drain.
         let processor = tokio::spawn(processor.run(state.shutdown.clone()));
         let shutdown = state.shutdown.clone();

@@ -254,6 +254,25 @@ pub struct Settings {
     #[arg(long, global = true, env = "SANDBOX_STEP_MS", default_value = "1500")]
     pub sandbox_step_ms: String,
 
+    /// Seconds between reconciliation runs, which fetch recent events from Stripe and apply any
+    /// that were never delivered; 0 turns the periodic run off (the admin mutation still works).
+    #[arg(
+        long,
+        global = true,
+        env = "RECONCILE_INTERVAL_SECONDS",
+        default_value = "600"
+    )]
+    pub reconcile_interval_seconds: String,
+
+    /// How far back, in hours, each reconciliation run looks (Stripe keeps events 30 days).
+    #[arg(
+        long,
+        global = true,
+        env = "RECONCILE_LOOKBACK_HOURS",
+        default_value = "72"
+    )]
+    pub reconcile_lookback_hours: String,
+
     /// Per-provider variables (`AUTH_<NAME>_...`), read from the environment.
     #[arg(skip)]
     pub provider_env: std::collections::BTreeMap<String, String>,

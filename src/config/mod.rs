@@ -99,6 +99,10 @@ pub struct WebhookConfig {
     pub max_attempts: i32,
     /// Sweep interval of the inbox.
     pub sweep_interval: Duration,
+    /// Reconciliation interval; `None` when off.
+    pub reconcile_interval: Option<Duration>,
+    /// How far back reconciliation looks.
+    pub reconcile_lookback: Duration,
 }
 
 /// Payment settings.
@@ -213,6 +217,21 @@ impl Config {
                 1..=86_400,
             )?,
             max_attempts: parse_number("WEBHOOK_MAX_ATTEMPTS", &s.webhook_max_attempts, 1..=100)?,
+            reconcile_interval: match parse_number(
+                "RECONCILE_INTERVAL_SECONDS",
+                &s.reconcile_interval_seconds,
+                0..=86_400,
+            )? {
+                0 => None,
+                seconds => Some(Duration::from_secs(seconds)),
+            },
+            reconcile_lookback: Duration::from_secs(
+                3600 * parse_number::<u64>(
+                    "RECONCILE_LOOKBACK_HOURS",
+                    &s.reconcile_lookback_hours,
+                    1..=720,
+                )?,
+            ),
             sweep_interval: Duration::from_secs(parse_number(
                 "WEBHOOK_SWEEP_SECONDS",
                 &s.webhook_sweep_seconds,

@@ -5,6 +5,7 @@ use async_graphql::{Context, Object};
 use super::{SchemaDeps, viewer_state};
 use crate::auth::Viewer;
 use crate::error::AppError;
+use crate::webhooks::ReconcileError;
 
 /// The viewer, if an admin; `FORBIDDEN` otherwise.
 pub fn require_admin<'a>(ctx: &Context<'a>) -> Result<&'a Viewer, AppError> {
@@ -23,6 +24,23 @@ pub struct AdminMutation;
 /// Admin mutations.
 #[Object]
 impl AdminMutation {
+    /// Fetches recent events from the payment provider and applies any that were never
+    /// delivered (the periodic job does the same every `RECONCILE_INTERVAL_SECONDS`). Admins
+    /// only. Returns how many events were new.
+    async fn reconcile_webhook_events(&self, ctx: &Context<'_>) -> Result<i32, AppError> {
+        let admin = require_admin(ctx)?;
+        let reconciler = &ctx.data_unchecked::<SchemaDeps>().reconciler;
+        let added = reconciler.run_once().await.map_err(|err| match err {
+            ReconcileError::Provider(_) => AppError::ProviderUnavailable {
+                provider: "payments".into(),
+                retry_after: None,
+            },
+            ReconcileError::Store(err) => err.into(),
+        })?;
+        tracing::info!(admin = %admin.user_id, added, "reconciliation requested");
+        Ok(i32::try_from(added).unwrap_or(i32::MAX))
+    }
+
     /// Puts a stored webhook event (e.g. one set aside as dead) back in line to be applied
     /// again. Admins only. False when no event has that id.
     async fn replay_webhook_event(

@@ -63,6 +63,8 @@ pub struct SchemaDeps {
     pub bus: Arc<crate::events::EventBus>,
     /// Incoming provider webhooks.
     pub webhooks: Arc<crate::webhooks::WebhookService>,
+    /// Fetches provider events that were never delivered.
+    pub reconciler: Arc<crate::webhooks::Reconciler>,
 }
 
 /// The viewer of the current operation (anonymous when the transport set none).

@@ -3,6 +3,7 @@
 
 pub mod envelope;
 mod processor;
+mod reconcile;
 pub mod signature;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use crate::store::{NewInboxEvent, Store, StoreError};
 
 pub use envelope::Envelope;
 pub use processor::{Applied, ApplyError, EventHandler, IgnoreAll, Processor, ProcessorSettings};
+pub use reconcile::{ReconcileError, Reconciler};
 pub use signature::SignatureError;
 
 /// Why an incoming webhook was not accepted.

@@ -10,6 +10,7 @@ mod events;
 mod graphql_http;
 mod health;
 mod helpers;
+mod latency;
 mod lifecycle;
 mod limits;
 mod payments;

@@ -118,12 +118,14 @@ impl LocalStripe {
     }
 }
 
-async fn app_with(stripe: &LocalStripe) -> TestApp {
+/// A server using localstripe whose webhooks are not registered (so nothing is delivered).
+async fn app_without_webhooks(stripe: &LocalStripe) -> TestApp {
     let base = format!("{}/", stripe.base);
-    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+    TestApp::spawn_with(Backend::Sqlite, |s| {
         s.stripe_secret_key = KEY.into();
         s.stripe_api_base = base;
         s.stripe_webhook_secrets = WEBHOOK_SECRET.into();
+        s.admin_identities = "dev:root".into();
         for (k, v) in [
             ("PROVIDER_STRIPE_BACKOFF_BASE_MS", "10"),
             ("PROVIDER_STRIPE_MAX_ATTEMPTS", "4"),
@@ -132,7 +134,11 @@ async fn app_with(stripe: &LocalStripe) -> TestApp {
         }
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+async fn app_with(stripe: &LocalStripe) -> TestApp {
+    let app = app_without_webhooks(stripe).await;
     // localstripe delivers signed events for these to our endpoint, about a second later.
     let url = app.url("/webhooks/stripe");
     stripe
@@ -330,4 +336,119 @@ async fn rate_limits_and_server_errors_are_retried_into_exactly_one_intent() {
         .create(json!({ "amount": 900, "currency": "usd" }), "exhausted")
         .await;
     assert!(body["data"]["createPaymentIntent"].is_object(), "{body}");
+}
+
+#[tokio::test]
+async fn an_event_stripe_never_delivered_is_reconciled() {
+    let Some(stripe) = LocalStripe::start().await else {
+        return;
+    };
+    let app = app_without_webhooks(&stripe).await;
+    let ned = Client::sign_in(&app, "ned").await;
+    let body = ned
+        .create(json!({ "amount": 3000, "currency": "usd" }), "lost")
+        .await;
+    let payment = &body["data"]["createPaymentIntent"]["payment"];
+    let paid = stripe
+        .pay(
+            payment["providerPaymentId"].as_str().unwrap(),
+            "pm_card_visa",
+        )
+        .await;
+    assert_eq!(paid["status"], "succeeded");
+    assert_eq!(
+        ned.payment(&payment["id"]).await["status"],
+        "REQUIRES_PAYMENT_METHOD",
+        "no webhook came"
+    );
+
+    let root = Client::sign_in(&app, "root").await;
+    let reconcile = "mutation { reconcileWebhookEvents }";
+    let found = root.gql(reconcile, json!({})).await;
+    assert!(
+        found["data"]["reconcileWebhookEvents"].as_i64().unwrap() >= 1,
+        "{found}"
+    );
+    ned.until_status(&payment["id"], "SUCCEEDED").await;
+    let again = root.gql(reconcile, json!({})).await;
+    assert_eq!(
+        again["data"]["reconcileWebhookEvents"], 0,
+        "nothing new the second time"
+    );
+    crate::helpers::single_error(&ned.gql(reconcile, json!({})).await, "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn a_localstripe_payment_reaches_a_subscriber_on_another_instance() {
+    let Some(stripe) = LocalStripe::start().await else {
+        return;
+    };
+    let base = format!("{}/", stripe.base);
+    let settings = |s: &mut switchboard::config::Settings| {
+        s.stripe_secret_key = KEY.into();
+        s.stripe_api_base = base.clone();
+        s.stripe_webhook_secrets = WEBHOOK_SECRET.into();
+        s.session_signing_keys = "k1:a-shared-signing-secret-of-more-than-32-characters".into();
+    };
+    let Some(a) = TestApp::spawn_with(Backend::Postgres, settings).await else {
+        return;
+    };
+    let url = a.database.url().to_owned();
+    let b = TestApp::spawn_on(
+        crate::helpers::TestDatabase::Shared { url: url.clone() },
+        |s| {
+            settings(s);
+            s.database_url = url;
+        },
+    )
+    .await;
+    let hook = a.url("/webhooks/stripe");
+    stripe
+        .post(
+            "/_config/webhooks/switchboard",
+            &[("url", &hook), ("secret", WEBHOOK_SECRET)],
+        )
+        .await;
+
+    let olga = Client::sign_in(&a, "olga").await;
+    let body = olga
+        .create(
+            json!({ "amount": 4200, "currency": "usd" }),
+            "two-instances",
+        )
+        .await;
+    let payment = &body["data"]["createPaymentIntent"]["payment"];
+    let mut socket = crate::websocket::connect(&b, "graphql-transport-ws").await;
+    crate::websocket::send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": { "accessToken": olga.token } }),
+    )
+    .await;
+    assert_eq!(
+        crate::websocket::receive(&mut socket).await["type"],
+        "connection_ack"
+    );
+    crate::websocket::send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": {
+            "query": "subscription($id: ID!) { paymentUpdated(paymentId: $id) { status } }", "variables": { "id": payment["id"] } } }),
+    )
+    .await;
+    let current = crate::websocket::receive(&mut socket).await;
+    assert_eq!(
+        current["payload"]["data"]["paymentUpdated"]["status"], "REQUIRES_PAYMENT_METHOD",
+        "{current}"
+    );
+
+    stripe
+        .pay(
+            payment["providerPaymentId"].as_str().unwrap(),
+            "pm_card_visa",
+        )
+        .await;
+    let update = crate::websocket::receive(&mut socket).await;
+    assert_eq!(
+        update["payload"]["data"]["paymentUpdated"]["status"], "SUCCEEDED",
+        "{update}"
+    );
 }

@@ -61,6 +61,10 @@ pub trait PaymentProvider: Send + Sync {
     /// The policy stack its calls go through.
     fn resilience(&self) -> &ResilientProvider;
 
+    /// Raw event JSON the provider created after `created_after` (Unix seconds), oldest first,
+    /// for reconciliation; empty for providers whose events are never lost.
+    async fn events_since(&self, created_after: i64) -> Result<Vec<String>, ProviderError>;
+
     /// Creates the provider's customer record for a user; `None` when the provider has no
     /// customers. `idempotency_key` is derived from the user, so one user gets one customer.
     async fn create_customer(

@@ -93,6 +93,11 @@ impl PaymentProvider for SandboxProvider {
         &self.resilience
     }
 
+    async fn events_since(&self, _created_after: i64) -> Result<Vec<String>, ProviderError> {
+        // Sandbox events are handed to the inbox in-process: none can go missing.
+        Ok(Vec::new())
+    }
+
     async fn create_customer(
         &self,
         _email: Option<&str>,

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_client_core::{RequestBuilder, StripeMethod};
 use stripe_core::customer::CreateCustomer;
 use stripe_core::payment_intent::CreatePaymentIntent;
 use stripe_core::refund::CreateRefund;
@@ -85,6 +86,37 @@ impl StripeProvider {
     }
 }
 
+/// `GET /v1/events` created after a time.
+struct ListEvents {
+    created_after: i64,
+    starting_after: Option<String>,
+}
+
+impl StripeRequest for ListEvents {
+    type Output = ();
+
+    fn build(&self) -> RequestBuilder {
+        #[derive(serde::Serialize)]
+        struct Query<'a> {
+            created: Created,
+            limit: u32,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            starting_after: Option<&'a str>,
+        }
+        #[derive(serde::Serialize)]
+        struct Created {
+            gt: i64,
+        }
+        RequestBuilder::new(StripeMethod::Get, "/events").query(&Query {
+            created: Created {
+                gt: self.created_after,
+            },
+            limit: 100,
+            starting_after: self.starting_after.as_deref(),
+        })
+    }
+}
+
 /// Classifies an async-stripe failure once.
 fn classify(err: StripeError) -> ProviderError {
     match err {
@@ -146,6 +178,32 @@ impl PaymentProvider for StripeProvider {
 
     fn resilience(&self) -> &ResilientProvider {
         &self.resilience
+    }
+
+    async fn events_since(&self, created_after: i64) -> Result<Vec<String>, ProviderError> {
+        let mut events = Vec::new();
+        let mut starting_after = None;
+        // Stripe lists newest first, 100 at a time; 50 pages bounds one reconciliation run.
+        for _ in 0..50 {
+            let request = ListEvents {
+                created_after,
+                starting_after: starting_after.clone(),
+            };
+            let page = self
+                .send(Operation::read("events.list"), &request, None)
+                .await?;
+            let data = page["data"].as_array().cloned().unwrap_or_default();
+            starting_after = data
+                .last()
+                .and_then(|e| e["id"].as_str())
+                .map(str::to_owned);
+            events.extend(data.iter().map(Value::to_string));
+            if page["has_more"].as_bool() != Some(true) || starting_after.is_none() {
+                break;
+            }
+        }
+        events.reverse();
+        Ok(events)
     }
 
     async fn create_customer(
