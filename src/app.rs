@@ -78,6 +78,7 @@ impl App {
             store.clone(),
             payment_provider.clone(),
             bus.clone(),
+            config.allowed_origins.clone(),
         ));
         let providers = Arc::new(registry);
         let wake = Arc::new(Notify::new());

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::tokens::{random_token, token_hash};
 use super::{AuthService, IssuedSession};
+use crate::config::url_on_allowed_origin;
 use crate::error::AppError;
 use crate::providers::identity::{
     AuthorizationRequest, CodeExchange, IdentityError, IdentityProvider, VerifiedIdentity,
@@ -40,12 +41,7 @@ impl AuthService {
                 "redirectUri must be an absolute http(s) URL on an allowed origin (ALLOWED_ORIGINS)",
             )
         };
-        let url = Url::parse(raw).map_err(|_| refused())?;
-        if !matches!(url.scheme(), "http" | "https")
-            || !self.is_allowed_origin(&url.origin().ascii_serialization())
-        {
-            return Err(refused());
-        }
+        let url = url_on_allowed_origin(&self.allowed_origins, raw).ok_or_else(refused)?;
         Ok(url.to_string())
     }
 

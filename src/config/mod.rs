@@ -336,6 +336,15 @@ impl Config {
     }
 }
 
+/// `raw` as a URL if it is an absolute http(s) URL whose origin is in `allowed` (redirect
+/// targets, Checkout return URLs): the one place open redirects are refused.
+pub fn url_on_allowed_origin(allowed: &[String], raw: &str) -> Option<Url> {
+    let url = Url::parse(raw).ok()?;
+    let origin = url.origin().ascii_serialization();
+    (matches!(url.scheme(), "http" | "https") && allowed.iter().any(|a| *a == origin))
+        .then_some(url)
+}
+
 fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(raw).map_err(|e| {
         ConfigError::new(

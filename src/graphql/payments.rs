@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::loaders::RefundsLoader;
 use super::{SchemaDeps, cursor, viewer_state};
 use crate::error::AppError;
-use crate::payments::{CreateIntent, PaymentStatus};
+use crate::payments::{CreateCheckout, CreateIntent, PaymentStatus};
 use crate::store::{PaymentRow, RefundRow};
 
 /// Cursor kind of payment lists.
@@ -159,6 +159,35 @@ pub struct PaymentIntentInput {
     pub metadata: Vec<MetadataEntry>,
 }
 
+/// One line of a Checkout Session.
+#[derive(InputObject)]
+pub struct LineItemInput {
+    /// A Stripe price id (`price_...`).
+    pub price_id: String,
+    /// From 1 to 999.
+    pub quantity: u32,
+}
+
+/// What to sell through Stripe's hosted Checkout page.
+#[derive(InputObject)]
+pub struct CheckoutInput {
+    /// Up to 100 lines.
+    pub line_items: Vec<LineItemInput>,
+    /// Where Stripe sends the payer after paying; must be on an allowed origin.
+    pub success_url: String,
+    /// Where Stripe sends the payer after giving up; must be on an allowed origin.
+    pub cancel_url: String,
+}
+
+/// A created Checkout Session.
+#[derive(SimpleObject)]
+pub struct CheckoutSessionPayload {
+    /// The recorded payment; it moves to `SUCCEEDED` when Stripe reports the session paid.
+    pub payment: Payment,
+    /// Send the browser here.
+    pub url: String,
+}
+
 /// A created PaymentIntent.
 #[derive(SimpleObject)]
 pub struct PaymentIntentPayload {
@@ -262,6 +291,34 @@ impl PaymentsMutation {
         Ok(PaymentIntentPayload {
             payment: Payment(created.payment),
             client_secret: created.client_secret,
+        })
+    }
+
+    /// Creates a Stripe Checkout Session (a hosted payment page) for the signed-in user; send
+    /// the browser to `url`. Idempotent per `idempotencyKey`, like payments. Needs Stripe.
+    async fn create_checkout_session(
+        &self,
+        ctx: &Context<'_>,
+        input: CheckoutInput,
+        idempotency_key: String,
+    ) -> Result<CheckoutSessionPayload, AppError> {
+        let viewer = viewer_state(ctx).require()?;
+        let payments = &ctx.data_unchecked::<SchemaDeps>().payments;
+        let request = CreateCheckout {
+            line_items: input
+                .line_items
+                .into_iter()
+                .map(|l| (l.price_id, l.quantity))
+                .collect(),
+            success_url: input.success_url,
+            cancel_url: input.cancel_url,
+        };
+        let created = payments
+            .create_checkout_session(viewer, request, &idempotency_key)
+            .await?;
+        Ok(CheckoutSessionPayload {
+            payment: Payment(created.payment),
+            url: created.url,
         })
     }
 

@@ -17,6 +17,14 @@ impl EventHandler for PaymentService {
         match event.event_type.as_str() {
             t if t.starts_with("payment_intent.") => self.apply_intent(event, object).await,
             "charge.refunded" => self.apply_charge_refund(event, object).await,
+            "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+                let status = if object["payment_status"].as_str() == Some("paid") {
+                    "succeeded"
+                } else {
+                    "processing"
+                };
+                self.apply_status(event, object, status).await
+            }
             _ => Ok(Applied::Ignored),
         }
     }
@@ -24,13 +32,24 @@ impl EventHandler for PaymentService {
 
 impl PaymentService {
     async fn apply_intent(&self, event: &Envelope, intent: &Value) -> Result<Applied, ApplyError> {
-        let id = intent["id"]
+        match intent["status"].as_str() {
+            Some(status) => self.apply_status(event, intent, status).await,
+            None => Ok(Applied::Ignored),
+        }
+    }
+
+    /// Moves the payment whose provider id is `object.id` (a PaymentIntent or Checkout Session)
+    /// to the Stripe `status`, if that is a forward move.
+    async fn apply_status(
+        &self,
+        event: &Envelope,
+        object: &Value,
+        status: &str,
+    ) -> Result<Applied, ApplyError> {
+        let id = object["id"]
             .as_str()
-            .ok_or_else(|| ApplyError::Fatal("payment_intent without id".into()))?;
-        let Some(next) = intent["status"]
-            .as_str()
-            .and_then(PaymentStatus::from_stripe)
-        else {
+            .ok_or_else(|| ApplyError::Fatal("event object without id".into()))?;
+        let Some(next) = PaymentStatus::from_stripe(status) else {
             return Ok(Applied::Ignored);
         };
         for _ in 0..CONCURRENT_RETRIES {

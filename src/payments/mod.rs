@@ -8,5 +8,5 @@ pub mod money;
 mod service;
 pub mod status;
 
-pub use service::{CreateIntent, CreatedIntent, PaymentService};
+pub use service::{CreateCheckout, CreateIntent, CreatedCheckout, CreatedIntent, PaymentService};
 pub use status::PaymentStatus;

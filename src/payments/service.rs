@@ -10,9 +10,10 @@ use uuid::Uuid;
 use super::idempotency::{check_key, fingerprint, provider_key};
 use super::{PaymentStatus, money};
 use crate::auth::Viewer;
+use crate::config::url_on_allowed_origin;
 use crate::error::AppError;
 use crate::events::{EventBus, Notice};
-use crate::providers::payments::{IntentRequest, PaymentProvider};
+use crate::providers::payments::{CheckoutRequest, IntentRequest, PaymentProvider};
 use crate::providers::resilience::ProviderError;
 use crate::store::{
     IdempotencyStart, PaymentChange, PaymentEventRow, PaymentRow, RefundRow, Store,
@@ -47,6 +48,33 @@ struct StoredIntent {
     client_secret: String,
 }
 
+/// Input of `createCheckoutSession`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreateCheckout {
+    /// `(price id, quantity)` pairs.
+    pub line_items: Vec<(String, u32)>,
+    /// Where the payer lands after paying (an allowed origin).
+    pub success_url: String,
+    /// Where the payer lands after giving up (an allowed origin).
+    pub cancel_url: String,
+}
+
+/// A created (or replayed) Checkout Session.
+#[derive(Debug, Clone)]
+pub struct CreatedCheckout {
+    /// The recorded payment.
+    pub payment: PaymentRow,
+    /// The hosted payment page to send the payer to.
+    pub url: String,
+}
+
+/// What an idempotent checkout stores to replay.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredCheckout {
+    payment_id: Uuid,
+    url: String,
+}
+
 /// What an idempotent refund stores to replay.
 #[derive(Debug, Serialize, Deserialize)]
 struct StoredRefund {
@@ -58,18 +86,27 @@ pub struct PaymentService {
     pub(super) store: Store,
     provider: Arc<dyn PaymentProvider>,
     pub(super) bus: Arc<EventBus>,
+    allowed_origins: Vec<String>,
 }
 
 const CREATE: &str = "payment_intents.create";
 const REFUND: &str = "refunds.create";
+const CHECKOUT: &str = "checkout_sessions.create";
 
 impl PaymentService {
     /// A service charging through `provider`, announcing changes on `bus`.
-    pub fn new(store: Store, provider: Arc<dyn PaymentProvider>, bus: Arc<EventBus>) -> Self {
+    /// Checkout return URLs must be on `allowed_origins`.
+    pub fn new(
+        store: Store,
+        provider: Arc<dyn PaymentProvider>,
+        bus: Arc<EventBus>,
+        allowed_origins: Vec<String>,
+    ) -> Self {
         Self {
             store,
             provider,
             bus,
+            allowed_origins,
         }
     }
 
@@ -201,6 +238,134 @@ impl PaymentService {
             )),
             None => Ok(None),
         }
+    }
+
+    /// Creates a hosted Checkout Session once per idempotency key.
+    pub async fn create_checkout_session(
+        &self,
+        viewer: &Viewer,
+        input: CreateCheckout,
+        key: &str,
+    ) -> Result<CreatedCheckout, AppError> {
+        check_key(key)?;
+        self.check_checkout(&input)?;
+        let user = viewer.user_id;
+        match self
+            .store
+            .begin_idempotent(user, CHECKOUT, key, &fingerprint(&input), Utc::now())
+            .await?
+        {
+            IdempotencyStart::Fresh => {}
+            IdempotencyStart::Replay(stored) => {
+                let stored: StoredCheckout =
+                    serde_json::from_str(&stored).map_err(AppError::internal)?;
+                let payment = self
+                    .store
+                    .payment_by_id(stored.payment_id)
+                    .await?
+                    .ok_or(AppError::NotFound("payment"))?;
+                return Ok(CreatedCheckout {
+                    payment,
+                    url: stored.url,
+                });
+            }
+            IdempotencyStart::InFlight => return Err(in_flight()),
+            IdempotencyStart::Mismatch => return Err(AppError::IdempotencyKeyReused),
+        }
+        let result = self.checkout_fresh(user, input, key).await;
+        if result.is_err() {
+            self.store.release_idempotent(user, CHECKOUT, key).await?;
+        }
+        result
+    }
+
+    fn check_checkout(&self, input: &CreateCheckout) -> Result<(), AppError> {
+        if input.line_items.is_empty() || input.line_items.len() > 100 {
+            return Err(AppError::bad_input(
+                "input.lineItems",
+                "send 1 to 100 line items",
+            ));
+        }
+        for (price, quantity) in &input.line_items {
+            if !(1..=255).contains(&price.len())
+                || !price
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            {
+                return Err(AppError::bad_input(
+                    "input.lineItems.priceId",
+                    format!("{price:?} is not a price id (price_...)"),
+                ));
+            }
+            if !(1..=999).contains(quantity) {
+                return Err(AppError::bad_input(
+                    "input.lineItems.quantity",
+                    "quantity must be from 1 to 999",
+                ));
+            }
+        }
+        for (field, url) in [
+            ("input.successUrl", &input.success_url),
+            ("input.cancelUrl", &input.cancel_url),
+        ] {
+            if url_on_allowed_origin(&self.allowed_origins, url).is_none() {
+                return Err(AppError::bad_input(
+                    field,
+                    "must be an absolute http(s) URL on an allowed origin (ALLOWED_ORIGINS)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn checkout_fresh(
+        &self,
+        user: Uuid,
+        input: CreateCheckout,
+        key: &str,
+    ) -> Result<CreatedCheckout, AppError> {
+        let request = CheckoutRequest {
+            customer: self.customer_of(user).await?,
+            line_items: input.line_items,
+            success_url: input.success_url,
+            cancel_url: input.cancel_url,
+            idempotency_key: provider_key(user, CHECKOUT, key),
+        };
+        let session = self
+            .provider
+            .create_checkout(&request)
+            .await
+            .map_err(|e| self.provider_error(e))?
+            .ok_or_else(|| AppError::Conflict("hosted Checkout needs Stripe: set STRIPE_SECRET_KEY, or use createPaymentIntent".into()))?;
+        let now = Utc::now();
+        let payment = PaymentRow {
+            id: Uuid::now_v7(),
+            user_id: user,
+            provider: self.provider.name().to_owned(),
+            provider_payment_id: session.id.clone(),
+            status: PaymentStatus::RequiresPaymentMethod.as_str().to_owned(),
+            amount: session.amount_total,
+            currency: session.currency.clone(),
+            amount_refunded: 0,
+            description: None,
+            metadata: "{}".into(),
+            created_at: now,
+            updated_at: now,
+        };
+        let event = self.store.insert_payment(&payment).await?;
+        self.announce(&event).await;
+        let stored = StoredCheckout {
+            payment_id: payment.id,
+            url: session.url.clone(),
+        };
+        let stored = serde_json::to_string(&stored).map_err(AppError::internal)?;
+        self.store
+            .complete_idempotent(user, CHECKOUT, key, &stored, Utc::now())
+            .await?;
+        Ok(CreatedCheckout {
+            payment,
+            url: session.url,
+        })
     }
 
     async fn replay_intent(&self, stored: &str) -> Result<CreatedIntent, AppError> {

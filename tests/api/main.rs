@@ -5,6 +5,7 @@ mod auth_oidc;
 mod auth_sessions;
 mod auth_support;
 mod auth_tokens;
+mod checkout;
 mod cli;
 mod events;
 mod graphql_http;

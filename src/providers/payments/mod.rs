@@ -40,6 +40,34 @@ pub struct ProviderIntent {
     pub client_secret: String,
 }
 
+/// A hosted Checkout Session to create.
+#[derive(Debug, Clone)]
+pub struct CheckoutRequest {
+    /// `(price id, quantity)` pairs.
+    pub line_items: Vec<(String, u32)>,
+    /// Where the payer lands after paying.
+    pub success_url: String,
+    /// Where the payer lands after giving up.
+    pub cancel_url: String,
+    /// The provider's customer to attach the session to.
+    pub customer: Option<String>,
+    /// Sent as `Idempotency-Key` on every attempt.
+    pub idempotency_key: String,
+}
+
+/// A Checkout Session as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderCheckout {
+    /// `cs_...`.
+    pub id: String,
+    /// The hosted payment page.
+    pub url: String,
+    /// Total in minor units.
+    pub amount_total: i64,
+    /// Lower-case ISO-4217.
+    pub currency: String,
+}
+
 /// A refund as the provider reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderRefund {
@@ -73,6 +101,12 @@ pub trait PaymentProvider: Send + Sync {
         user_id: &str,
         idempotency_key: &str,
     ) -> Result<Option<String>, ProviderError>;
+
+    /// Creates a hosted Checkout Session; `None` when the provider has no hosted checkout.
+    async fn create_checkout(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<Option<ProviderCheckout>, ProviderError>;
 
     /// Creates a PaymentIntent.
     async fn create_intent(&self, request: &IntentRequest)

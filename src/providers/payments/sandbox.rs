@@ -11,7 +11,10 @@ use async_trait::async_trait;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::{IntentRequest, PaymentProvider, ProviderIntent, ProviderRefund};
+use super::{
+    CheckoutRequest, IntentRequest, PaymentProvider, ProviderCheckout, ProviderIntent,
+    ProviderRefund,
+};
 use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
 
 /// An event the sandbox wants delivered (the JSON body of a Stripe event).
@@ -91,6 +94,13 @@ impl PaymentProvider for SandboxProvider {
 
     fn resilience(&self) -> &ResilientProvider {
         &self.resilience
+    }
+
+    async fn create_checkout(
+        &self,
+        _request: &CheckoutRequest,
+    ) -> Result<Option<ProviderCheckout>, ProviderError> {
+        Ok(None)
     }
 
     async fn events_since(&self, _created_after: i64) -> Result<Vec<String>, ProviderError> {

@@ -17,7 +17,10 @@ use stripe_core::customer::CreateCustomer;
 use stripe_core::payment_intent::CreatePaymentIntent;
 use stripe_core::refund::CreateRefund;
 
-use super::{IntentRequest, PaymentProvider, ProviderIntent, ProviderRefund};
+use super::{
+    CheckoutRequest, IntentRequest, PaymentProvider, ProviderCheckout, ProviderIntent,
+    ProviderRefund,
+};
 use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
 
 /// Stripe's API.
@@ -83,6 +86,45 @@ impl StripeProvider {
                 }
             })
             .await
+    }
+}
+
+/// `POST /v1/checkout/sessions` in payment mode.
+struct CreateCheckoutSession(CheckoutRequest);
+
+impl StripeRequest for CreateCheckoutSession {
+    type Output = ();
+
+    fn build(&self) -> RequestBuilder {
+        #[derive(serde::Serialize)]
+        struct LineItem<'a> {
+            price: &'a str,
+            quantity: u32,
+        }
+        #[derive(serde::Serialize)]
+        struct Form<'a> {
+            mode: &'static str,
+            line_items: Vec<LineItem<'a>>,
+            success_url: &'a str,
+            cancel_url: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            customer: Option<&'a str>,
+        }
+        let request = &self.0;
+        RequestBuilder::new(StripeMethod::Post, "/checkout/sessions").form(&Form {
+            mode: "payment",
+            line_items: request
+                .line_items
+                .iter()
+                .map(|(price, quantity)| LineItem {
+                    price,
+                    quantity: *quantity,
+                })
+                .collect(),
+            success_url: &request.success_url,
+            cancel_url: &request.cancel_url,
+            customer: request.customer.as_deref(),
+        })
     }
 }
 
@@ -178,6 +220,26 @@ impl PaymentProvider for StripeProvider {
 
     fn resilience(&self) -> &ResilientProvider {
         &self.resilience
+    }
+
+    async fn create_checkout(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<Option<ProviderCheckout>, ProviderError> {
+        let create = CreateCheckoutSession(request.clone());
+        let session = self
+            .send(
+                Operation::idempotent_write("checkout_sessions.create"),
+                &create,
+                Some(&request.idempotency_key),
+            )
+            .await?;
+        Ok(Some(ProviderCheckout {
+            id: text(&session, "id")?,
+            url: text(&session, "url")?,
+            amount_total: session["amount_total"].as_i64().unwrap_or_default(),
+            currency: session["currency"].as_str().unwrap_or("usd").to_owned(),
+        }))
     }
 
     async fn events_since(&self, created_after: i64) -> Result<Vec<String>, ProviderError> {
