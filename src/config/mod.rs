@@ -341,7 +341,7 @@ impl Config {
 pub fn url_on_allowed_origin(allowed: &[String], raw: &str) -> Option<Url> {
     let url = Url::parse(raw).ok()?;
     let origin = url.origin().ascii_serialization();
-    (matches!(url.scheme(), "http" | "https") && allowed.iter().any(|a| *a == origin))
+    (matches!(url.scheme(), "http" | "https") && allowed.contains(&origin))
         .then_some(url)
 }
 
