@@ -79,6 +79,7 @@ impl App {
             payment_provider.clone(),
             bus.clone(),
             config.allowed_origins.clone(),
+            config.payments.catalog_ttl,
         ));
         let providers = Arc::new(registry);
         let wake = Arc::new(Notify::new());

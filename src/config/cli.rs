@@ -249,6 +249,15 @@ pub struct Settings {
     #[arg(long, global = true, env = "STRIPE_API_BASE", default_value = "")]
     pub stripe_api_base: String,
 
+    /// Seconds the price catalog is cached (it is served from the cache while Stripe is down).
+    #[arg(
+        long,
+        global = true,
+        env = "CATALOG_TTL_SECONDS",
+        default_value = "300"
+    )]
+    pub catalog_ttl_seconds: String,
+
     /// Milliseconds between the steps the sandbox payment provider takes (created → processing →
     /// succeeded) when Stripe is not configured.
     #[arg(long, global = true, env = "SANDBOX_STEP_MS", default_value = "1500")]

@@ -114,6 +114,8 @@ pub struct PaymentsConfig {
     pub stripe_api_base: Option<Url>,
     /// Time between the sandbox provider's steps.
     pub sandbox_step: Duration,
+    /// How long the price catalog is fresh.
+    pub catalog_ttl: Duration,
 }
 
 /// The validated configuration of one server process.
@@ -256,6 +258,11 @@ impl Config {
         let payments = PaymentsConfig {
             stripe_secret_key: stripe_secret_key.map(SecretString::from),
             stripe_api_base,
+            catalog_ttl: Duration::from_secs(parse_number(
+                "CATALOG_TTL_SECONDS",
+                &s.catalog_ttl_seconds,
+                0..=86_400,
+            )?),
             sandbox_step: Duration::from_millis(parse_number(
                 "SANDBOX_STEP_MS",
                 &s.sandbox_step_ms,
@@ -341,8 +348,7 @@ impl Config {
 pub fn url_on_allowed_origin(allowed: &[String], raw: &str) -> Option<Url> {
     let url = Url::parse(raw).ok()?;
     let origin = url.origin().ascii_serialization();
-    (matches!(url.scheme(), "http" | "https") && allowed.contains(&origin))
-        .then_some(url)
+    (matches!(url.scheme(), "http" | "https") && allowed.contains(&origin)).then_some(url)
 }
 
 fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {

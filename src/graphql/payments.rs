@@ -197,6 +197,21 @@ pub struct PaymentIntentPayload {
     pub client_secret: String,
 }
 
+/// A price customers can buy.
+#[derive(SimpleObject)]
+pub struct Price {
+    /// The id to put in a Checkout line item (`price_...`).
+    pub id: String,
+    /// What is sold.
+    pub product: Option<String>,
+    /// Minor units per unit.
+    pub unit_amount: i64,
+    /// ISO-4217 code, upper case.
+    pub currency: String,
+    /// `month`, `year`... for subscriptions; null for one-time prices.
+    pub interval: Option<String>,
+}
+
 /// Payment queries.
 #[derive(Default)]
 pub struct PaymentsQuery;
@@ -204,6 +219,23 @@ pub struct PaymentsQuery;
 /// Payment queries.
 #[Object]
 impl PaymentsQuery {
+    /// The active prices, cached and served from the cache while the payment provider is down.
+    async fn catalog(&self, ctx: &Context<'_>) -> Result<Vec<Price>, AppError> {
+        let payments = &ctx.data_unchecked::<SchemaDeps>().payments;
+        Ok(payments
+            .catalog()
+            .await?
+            .iter()
+            .map(|p| Price {
+                id: p.id.clone(),
+                product: p.product.clone(),
+                unit_amount: p.unit_amount,
+                currency: p.currency.to_ascii_uppercase(),
+                interval: p.interval.clone(),
+            })
+            .collect())
+    }
+
     /// One of the signed-in user's payments (any payment for admins); null if there is none.
     async fn payment(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Payment>, AppError> {
         let viewer = viewer_state(ctx).require()?;

@@ -13,7 +13,8 @@ use crate::auth::Viewer;
 use crate::config::url_on_allowed_origin;
 use crate::error::AppError;
 use crate::events::{EventBus, Notice};
-use crate::providers::payments::{CheckoutRequest, IntentRequest, PaymentProvider};
+use crate::providers::cache::Cached;
+use crate::providers::payments::{CheckoutRequest, IntentRequest, PaymentProvider, ProviderPrice};
 use crate::providers::resilience::ProviderError;
 use crate::store::{
     IdempotencyStart, PaymentChange, PaymentEventRow, PaymentRow, RefundRow, Store,
@@ -87,6 +88,7 @@ pub struct PaymentService {
     provider: Arc<dyn PaymentProvider>,
     pub(super) bus: Arc<EventBus>,
     allowed_origins: Vec<String>,
+    catalog: Cached<Vec<ProviderPrice>>,
 }
 
 const CREATE: &str = "payment_intents.create";
@@ -95,19 +97,30 @@ const CHECKOUT: &str = "checkout_sessions.create";
 
 impl PaymentService {
     /// A service charging through `provider`, announcing changes on `bus`.
-    /// Checkout return URLs must be on `allowed_origins`.
+    /// Checkout return URLs must be on `allowed_origins`; the catalog is cached for `catalog_ttl`.
     pub fn new(
         store: Store,
         provider: Arc<dyn PaymentProvider>,
         bus: Arc<EventBus>,
         allowed_origins: Vec<String>,
+        catalog_ttl: std::time::Duration,
     ) -> Self {
         Self {
             store,
             provider,
             bus,
             allowed_origins,
+            catalog: Cached::new(catalog_ttl),
         }
+    }
+
+    /// The active prices, cached for the configured TTL and served from the cache while the
+    /// provider is unavailable.
+    pub async fn catalog(&self) -> Result<Arc<Vec<ProviderPrice>>, AppError> {
+        self.catalog
+            .get_or_fetch(|| self.provider.list_prices())
+            .await
+            .map_err(|e| self.provider_error(e))
     }
 
     /// `stripe` or `sandbox`.

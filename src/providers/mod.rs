@@ -1,6 +1,7 @@
 //! Third-party providers: identity (OIDC, GitHub, the dev login) and payments, and the
 //! resilience layer every outbound call goes through.
 
+pub mod cache;
 pub mod identity;
 pub mod payments;
 pub mod resilience;

@@ -158,3 +158,58 @@ async fn return_urls_must_be_on_allowed_origins_and_the_sandbox_has_no_checkout(
         "CONFLICT",
     );
 }
+
+const CATALOG: &str = "{ catalog { id product unitAmount currency interval } }";
+
+#[tokio::test]
+async fn the_catalog_is_served_from_cache_while_stripe_is_down() {
+    let stripe = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/prices"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "object": "list", "has_more": false, "data": [
+            { "id": "price_basic", "object": "price", "active": true, "product": "prod_basic", "unit_amount": 900, "currency": "eur", "recurring": null },
+            { "id": "price_pro", "object": "price", "active": true, "product": "prod_pro", "unit_amount": 4900, "currency": "eur", "recurring": { "interval": "month" } }
+        ] })))
+        .up_to_n_times(1)
+        .mount(&stripe)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/prices"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&stripe)
+        .await;
+    let base = format!("{}/", stripe.uri());
+    // A TTL of 0 refetches on every read, so the second read meets the outage.
+    let app = crate::payments::app(600_000, |s| {
+        s.stripe_secret_key = "sk_test_catalog".into();
+        s.stripe_api_base = base;
+        s.catalog_ttl_seconds = "0".into();
+        s.provider_env
+            .insert("PROVIDER_STRIPE_BACKOFF_BASE_MS".into(), "5".into());
+    })
+    .await;
+    let first = app.graphql(CATALOG, json!({})).await;
+    let expected = json!([
+        { "id": "price_basic", "product": "prod_basic", "unitAmount": 900, "currency": "EUR", "interval": null },
+        { "id": "price_pro", "product": "prod_pro", "unitAmount": 4900, "currency": "EUR", "interval": "month" }
+    ]);
+    assert_eq!(first["data"]["catalog"], expected, "{first}");
+    let during_outage = app.graphql(CATALOG, json!({})).await;
+    assert_eq!(
+        during_outage["data"]["catalog"], expected,
+        "stale copy while Stripe fails: {during_outage}"
+    );
+    let calls = stripe.received_requests().await.unwrap().len();
+    assert!(calls >= 2, "Stripe was asked again ({calls} calls)");
+}
+
+#[tokio::test]
+async fn the_sandbox_has_a_small_catalog() {
+    let app = crate::payments::app(600_000, |_| {}).await;
+    let body = app.graphql(CATALOG, json!({})).await;
+    assert_eq!(
+        body["data"]["catalog"].as_array().map(Vec::len),
+        Some(2),
+        "{body}"
+    );
+}

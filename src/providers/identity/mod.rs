@@ -3,7 +3,6 @@
 //! Every network call goes through the provider's [`ResilientProvider`]; the login service in
 //! `crate::auth` only sees [`IdentityProvider`].
 
-mod cache;
 mod dev;
 mod github;
 mod http;

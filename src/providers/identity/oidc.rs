@@ -10,13 +10,13 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use url::Url;
 
-use super::cache::Cached;
 use super::http::get_json;
 use super::oauth::{self, Tokens};
 use super::{
     AuthorizationRequest, CodeExchange, IdentityError, IdentityProvider, VerifiedIdentity,
 };
 use crate::config::ProviderConfig;
+use crate::providers::cache::Cached;
 use crate::providers::resilience::{ProviderError, ResilientProvider};
 
 /// How long discovery and JWKS documents are trusted before they are fetched again.

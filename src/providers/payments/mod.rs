@@ -68,6 +68,21 @@ pub struct ProviderCheckout {
     pub currency: String,
 }
 
+/// A price customers can buy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderPrice {
+    /// `price_...`.
+    pub id: String,
+    /// What is sold (the product's name when known, else its id).
+    pub product: Option<String>,
+    /// Minor units per unit.
+    pub unit_amount: i64,
+    /// Lower-case ISO-4217.
+    pub currency: String,
+    /// `month`, `year`... for subscriptions; `None` for one-time prices.
+    pub interval: Option<String>,
+}
+
 /// A refund as the provider reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderRefund {
@@ -107,6 +122,9 @@ pub trait PaymentProvider: Send + Sync {
         &self,
         request: &CheckoutRequest,
     ) -> Result<Option<ProviderCheckout>, ProviderError>;
+
+    /// The active prices, for the catalog.
+    async fn list_prices(&self) -> Result<Vec<ProviderPrice>, ProviderError>;
 
     /// Creates a PaymentIntent.
     async fn create_intent(&self, request: &IntentRequest)

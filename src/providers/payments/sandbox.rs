@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use super::{
     CheckoutRequest, IntentRequest, PaymentProvider, ProviderCheckout, ProviderIntent,
-    ProviderRefund,
+    ProviderPrice, ProviderRefund,
 };
 use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
 
@@ -94,6 +94,21 @@ impl PaymentProvider for SandboxProvider {
 
     fn resilience(&self) -> &ResilientProvider {
         &self.resilience
+    }
+
+    async fn list_prices(&self) -> Result<Vec<ProviderPrice>, ProviderError> {
+        // A small fixed catalog, so the quick start has something to show.
+        let price = |id: &str, product: &str, amount, interval: Option<&str>| ProviderPrice {
+            id: id.to_owned(),
+            product: Some(product.to_owned()),
+            unit_amount: amount,
+            currency: "usd".to_owned(),
+            interval: interval.map(str::to_owned),
+        };
+        Ok(vec![
+            price("price_sandbox_coffee", "Coffee beans", 1_800, None),
+            price("price_sandbox_club", "Coffee club", 2_500, Some("month")),
+        ])
     }
 
     async fn create_checkout(

@@ -19,7 +19,7 @@ use stripe_core::refund::CreateRefund;
 
 use super::{
     CheckoutRequest, IntentRequest, PaymentProvider, ProviderCheckout, ProviderIntent,
-    ProviderRefund,
+    ProviderPrice, ProviderRefund,
 };
 use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
 
@@ -86,6 +86,18 @@ impl StripeProvider {
                 }
             })
             .await
+    }
+}
+
+/// `GET /v1/prices?active=true`: the first 100 active prices.
+struct ListPrices;
+
+impl StripeRequest for ListPrices {
+    type Output = ();
+
+    fn build(&self) -> RequestBuilder {
+        RequestBuilder::new(StripeMethod::Get, "/prices")
+            .query(&[("active", "true"), ("limit", "100")])
     }
 }
 
@@ -220,6 +232,27 @@ impl PaymentProvider for StripeProvider {
 
     fn resilience(&self) -> &ResilientProvider {
         &self.resilience
+    }
+
+    async fn list_prices(&self) -> Result<Vec<ProviderPrice>, ProviderError> {
+        let page = self
+            .send(Operation::read("prices.list"), &ListPrices, None)
+            .await?;
+        Ok(page["data"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|price| {
+                Some(ProviderPrice {
+                    id: price["id"].as_str()?.to_owned(),
+                    product: price["product"].as_str().map(str::to_owned),
+                    unit_amount: price["unit_amount"].as_i64()?,
+                    currency: price["currency"].as_str()?.to_owned(),
+                    interval: price["recurring"]["interval"].as_str().map(str::to_owned),
+                })
+            })
+            .collect())
     }
 
     async fn create_checkout(

@@ -1,4 +1,4 @@
-//! A single cached document (discovery, JWKS) that is refreshed after a TTL and served stale
+//! A single cached document (discovery, JWKS, the price catalog) that is refreshed after a TTL and served stale
 //! while its provider cannot be reached.
 
 use std::future::Future;
