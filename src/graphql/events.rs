@@ -6,12 +6,14 @@ use async_graphql::{Context, ID, Object, Subscription};
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 
+use super::loaders::PaymentsLoader;
 use super::payments::Payment;
 use super::{SchemaDeps, cursor, viewer_state};
 use crate::error::AppError;
 use crate::events::{Start, feed};
 use crate::payments::PaymentStatus;
 use crate::store::{EventScope, PaymentEventRow};
+use async_graphql::dataloader::DataLoader;
 
 /// Cursor kind of payment events.
 const KIND: &str = "pe";
@@ -53,9 +55,10 @@ impl PaymentEvent {
 
     /// The payment as it is now (which may be later than this event).
     async fn payment(&self, ctx: &Context<'_>) -> Result<Payment, AppError> {
-        let store = &ctx.data_unchecked::<SchemaDeps>().store;
-        let payment = store
-            .payment_by_id(self.0.payment_id)
+        // Through the loader: a page of events reads its payments in one query.
+        let loader = ctx.data_unchecked::<DataLoader<PaymentsLoader>>();
+        let payment = loader
+            .load_one(self.0.payment_id)
             .await?
             .ok_or(AppError::NotFound("payment"))?;
         Ok(Payment(payment))

@@ -6,7 +6,7 @@ use async_graphql::dataloader::Loader;
 use uuid::Uuid;
 
 use crate::error::AppError;
-use crate::store::{Identity, RefundRow, Store};
+use crate::store::{Identity, PaymentRow, RefundRow, Store};
 
 /// Loads the identities of many users at once.
 pub struct IdentitiesLoader {
@@ -56,5 +56,27 @@ impl Loader<Uuid> for RefundsLoader {
             by_payment.entry(row.payment_id).or_default().push(row);
         }
         Ok(by_payment)
+    }
+}
+
+/// Loads many payments by id at once (e.g. the `payment` of each event in a page).
+pub struct PaymentsLoader {
+    store: Store,
+}
+
+impl PaymentsLoader {
+    /// A loader reading from `store`.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+impl Loader<Uuid> for PaymentsLoader {
+    type Value = PaymentRow;
+    type Error = AppError;
+
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = self.store.payments_by_ids(ids).await?;
+        Ok(rows.into_iter().map(|row| (row.id, row)).collect())
     }
 }

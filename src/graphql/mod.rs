@@ -103,10 +103,15 @@ pub fn build_schema(limits: &GraphqlLimits, deps: SchemaDeps) -> AppSchema {
         loaders::RefundsLoader::new(deps.store.clone()),
         tokio::spawn,
     );
+    let payments = DataLoader::new(
+        loaders::PaymentsLoader::new(deps.store.clone()),
+        tokio::spawn,
+    );
     builder(limits)
         .data(deps)
         .data(identities)
         .data(refunds)
+        .data(payments)
         .finish()
 }
 

@@ -43,6 +43,9 @@ pub trait PaymentRepo {
     /// Finds a payment by our id.
     async fn payment_by_id(&self, id: Uuid) -> Result<Option<PaymentRow>, StoreError>;
 
+    /// Finds many payments at once (for DataLoaders); unknown ids are simply absent.
+    async fn payments_by_ids(&self, ids: &[Uuid]) -> Result<Vec<PaymentRow>, StoreError>;
+
     /// Finds a payment by the provider's id.
     async fn payment_by_provider_id(
         &self,

@@ -78,6 +78,7 @@ pub(super) mod sql {
          currency, amount_refunded, description, metadata, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
     pub const PAYMENT_BY_ID: &str = "SELECT * FROM payments WHERE id = $1";
+    pub const PAYMENTS_BY_IDS: &str = "SELECT * FROM payments WHERE id IN ";
     pub const PAYMENT_BY_PROVIDER_ID: &str =
         "SELECT * FROM payments WHERE provider_payment_id = $1";
     pub const PAYMENTS_OF_USER: &str = "SELECT * FROM payments WHERE user_id = $1 \
@@ -211,6 +212,19 @@ macro_rules! impl_portable_repos {
                     .bind(id)
                     .fetch_optional(&self.pool)
                     .await?)
+            }
+
+            async fn payments_by_ids(
+                &self,
+                ids: &[uuid::Uuid],
+            ) -> Result<Vec<$crate::store::PaymentRow>, $crate::store::StoreError> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut query =
+                    sqlx::QueryBuilder::<$db>::new($crate::store::portable::sql::PAYMENTS_BY_IDS);
+                push_id_list(&mut query, ids);
+                Ok(query.build_query_as().fetch_all(&self.pool).await?)
             }
 
             async fn payment_by_provider_id(
