@@ -161,6 +161,11 @@ impl App {
         self.address
     }
 
+    /// The app's database (tests read its batch counters and data directly).
+    pub fn store(&self) -> Store {
+        self.state.store.clone()
+    }
+
     /// A handle that stops this app when asked.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle(self.state.shutdown.clone())

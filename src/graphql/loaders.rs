@@ -6,7 +6,7 @@ use async_graphql::dataloader::Loader;
 use uuid::Uuid;
 
 use crate::error::AppError;
-use crate::store::{Identity, PaymentRow, RefundRow, Store};
+use crate::store::{Identity, PaymentRow, RefundRow, Store, User};
 
 /// Loads the identities of many users at once.
 pub struct IdentitiesLoader {
@@ -77,6 +77,28 @@ impl Loader<Uuid> for PaymentsLoader {
 
     async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
         let rows = self.store.payments_by_ids(ids).await?;
+        Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+    }
+}
+
+/// Loads many users by id at once (e.g. the owners of a page of payments).
+pub struct UsersLoader {
+    store: Store,
+}
+
+impl UsersLoader {
+    /// A loader reading from `store`.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+impl Loader<Uuid> for UsersLoader {
+    type Value = User;
+    type Error = AppError;
+
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = self.store.users_by_ids(ids).await?;
         Ok(rows.into_iter().map(|row| (row.id, row)).collect())
     }
 }

@@ -103,6 +103,7 @@ pub fn build_schema(limits: &GraphqlLimits, deps: SchemaDeps) -> AppSchema {
         loaders::RefundsLoader::new(deps.store.clone()),
         tokio::spawn,
     );
+    let users = DataLoader::new(loaders::UsersLoader::new(deps.store.clone()), tokio::spawn);
     let payments = DataLoader::new(
         loaders::PaymentsLoader::new(deps.store.clone()),
         tokio::spawn,
@@ -112,6 +113,7 @@ pub fn build_schema(limits: &GraphqlLimits, deps: SchemaDeps) -> AppSchema {
         .data(identities)
         .data(refunds)
         .data(payments)
+        .data(users)
         .finish()
 }
 

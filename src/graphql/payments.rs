@@ -8,7 +8,8 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::loaders::RefundsLoader;
+use super::loaders::{RefundsLoader, UsersLoader};
+use super::types::User;
 use super::{SchemaDeps, cursor, viewer_state};
 use crate::error::AppError;
 use crate::payments::{CreateCheckout, CreateIntent, PaymentStatus};
@@ -78,6 +79,16 @@ impl Payment {
         map.into_iter()
             .map(|(key, value)| MetadataEntry { key, value })
             .collect()
+    }
+
+    /// Who pays.
+    async fn owner(&self, ctx: &Context<'_>) -> Result<User, AppError> {
+        let loader = ctx.data_unchecked::<DataLoader<UsersLoader>>();
+        let owner = loader
+            .load_one(self.0.user_id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        Ok(User(owner))
     }
 
     /// Refunds, oldest first.

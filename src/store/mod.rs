@@ -5,6 +5,7 @@
 //! for each pool type; anything dialect-specific lives in the backend's own module.
 
 mod auth;
+mod batch;
 mod error;
 mod models;
 mod payment_events;
@@ -22,6 +23,7 @@ use async_trait::async_trait;
 use crate::config::DatabaseUrl;
 
 pub use auth::AuthRepo;
+pub use batch::{BatchRead, BatchReads};
 pub use error::StoreError;
 pub use models::{
     EventScope, IdempotencyStart, Identity, InboxEvent, InboxStatus, LoginAttempt, NewIdentity,
@@ -49,6 +51,9 @@ pub trait Database:
 
     /// Cheap round trip proving the database answers (used by `/health/ready`).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Counts of the batched reads executed so far.
+    fn batch_reads(&self) -> &BatchReads;
 
     /// Closes every pooled connection; later calls fail.
     async fn close(&self);

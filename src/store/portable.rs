@@ -221,6 +221,7 @@ macro_rules! impl_portable_repos {
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }
+                self.batch_reads.record($crate::store::BatchRead::Payments);
                 let mut query =
                     sqlx::QueryBuilder::<$db>::new($crate::store::portable::sql::PAYMENTS_BY_IDS);
                 push_id_list(&mut query, ids);
@@ -346,6 +347,7 @@ macro_rules! impl_portable_repos {
                 if payment_ids.is_empty() {
                     return Ok(Vec::new());
                 }
+                self.batch_reads.record($crate::store::BatchRead::Refunds);
                 let mut query =
                     sqlx::QueryBuilder::<$db>::new($crate::store::portable::sql::REFUNDS_OF);
                 push_id_list(&mut query, payment_ids);
@@ -571,6 +573,7 @@ macro_rules! impl_portable_repos {
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }
+                self.batch_reads.record($crate::store::BatchRead::Users);
                 let mut query =
                     sqlx::QueryBuilder::<$db>::new($crate::store::portable::sql::USERS_BY_IDS);
                 push_id_list(&mut query, ids);
@@ -607,6 +610,8 @@ macro_rules! impl_portable_repos {
                 if user_ids.is_empty() {
                     return Ok(Vec::new());
                 }
+                self.batch_reads
+                    .record($crate::store::BatchRead::Identities);
                 let mut query =
                     sqlx::QueryBuilder::<$db>::new($crate::store::portable::sql::IDENTITIES_OF);
                 push_id_list(&mut query, user_ids);

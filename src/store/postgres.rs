@@ -12,6 +12,7 @@ use super::{Database, StoreError};
 /// A PostgreSQL database.
 pub struct PgStore {
     pool: PgPool,
+    batch_reads: super::BatchReads,
 }
 
 impl PgStore {
@@ -22,7 +23,10 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect(url)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            batch_reads: super::BatchReads::default(),
+        })
     }
 }
 
@@ -41,6 +45,10 @@ impl Database for PgStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    fn batch_reads(&self) -> &super::BatchReads {
+        &self.batch_reads
     }
 
     async fn close(&self) {

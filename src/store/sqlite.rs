@@ -13,6 +13,7 @@ use super::{Database, StoreError};
 /// A SQLite database file.
 pub struct SqliteStore {
     pool: SqlitePool,
+    batch_reads: super::BatchReads,
 }
 
 impl SqliteStore {
@@ -31,7 +32,10 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            batch_reads: super::BatchReads::default(),
+        })
     }
 }
 
@@ -48,6 +52,10 @@ impl Database for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    fn batch_reads(&self) -> &super::BatchReads {
+        &self.batch_reads
     }
 
     async fn close(&self) {

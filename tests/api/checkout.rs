@@ -213,3 +213,62 @@ async fn the_sandbox_has_a_small_catalog() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn declines_read_in_plain_words_and_bad_keys_are_internal() {
+    let stripe = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/customers"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "id": "cus_D1", "object": "customer" })),
+        )
+        .mount(&stripe)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(ResponseTemplate::new(402).set_body_json(json!({ "error": {
+            "type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds",
+            "message": "Your card has insufficient funds." } })))
+        .up_to_n_times(1)
+        .mount(&stripe)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({ "error": {
+            "type": "invalid_request_error", "message": "Invalid API Key provided: sk_test_***" } })))
+        .mount(&stripe)
+        .await;
+    let base = format!("{}/", stripe.uri());
+    let app = crate::payments::app(600_000, |s| {
+        s.stripe_secret_key = "sk_test_declines".into();
+        s.stripe_api_base = base;
+    })
+    .await;
+    let vic = Client::sign_in(&app, "vic").await;
+    let body = vic
+        .create(json!({ "amount": 5000, "currency": "usd" }), "d1")
+        .await;
+    let error = single_error(&body, "PAYMENT_DECLINED");
+    assert_eq!(
+        error["message"],
+        "The card has insufficient funds. Try another card."
+    );
+    assert_eq!(error["extensions"]["declineCode"], "insufficient_funds");
+    let body = vic
+        .create(json!({ "amount": 5000, "currency": "usd" }), "d2")
+        .await;
+    let error = single_error(&body, "INTERNAL");
+    assert!(
+        !error["message"].as_str().unwrap().contains("API Key"),
+        "the cause stays in the logs: {body}"
+    );
+    let attempts = stripe
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/v1/payment_intents")
+        .count();
+    assert_eq!(attempts, 2, "neither a decline nor a bad key is retried");
+}

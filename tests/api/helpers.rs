@@ -145,6 +145,8 @@ pub fn config_with(change: impl FnOnce(&mut Settings)) -> Config {
 /// A running server with its own database.
 pub struct TestApp {
     pub address: String,
+    /// The server's own store handle (for its batch-read counters).
+    pub store: switchboard::store::Store,
     pub client: reqwest::Client,
     pub database: TestDatabase,
     shutdown: ShutdownHandle,
@@ -186,6 +188,7 @@ impl TestApp {
         let app = App::build(config).await.expect("app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         let shutdown = app.shutdown_handle();
+        let store = app.store();
         let task = tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -194,6 +197,7 @@ impl TestApp {
             .expect("http client");
         TestApp {
             address,
+            store,
             client,
             database,
             shutdown,

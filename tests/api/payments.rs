@@ -331,3 +331,53 @@ async fn payments_page_newest_first_and_filter_by_status() {
     let none = hal.gql(page, json!({ "s": "SUCCEEDED" })).await;
     assert_eq!(none["data"]["payments"]["edges"], json!([]));
 }
+
+#[tokio::test]
+async fn a_page_of_payments_loads_related_rows_in_one_read_each() {
+    use switchboard::store::BatchRead;
+    let app = app(20, |_| {}).await;
+    let uma = Client::sign_in(&app, "uma").await;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let body = uma.create(usd(1000), &format!("n{i}")).await;
+        ids.push(body["data"]["createPaymentIntent"]["payment"]["id"].clone());
+    }
+    for id in &ids {
+        uma.until_status(id, "SUCCEEDED").await;
+        let refund = "mutation($id: ID!, $k: String!) { refundPayment(paymentId: $id, amount: 100, idempotencyKey: $k) { id } }";
+        let key = format!("refund-{id}");
+        assert!(
+            uma.gql(refund, json!({ "id": id, "k": key })).await["data"]["refundPayment"]
+                .is_object()
+        );
+    }
+    let reads = app.store.batch_reads();
+    let (refunds, users) = (
+        reads.count(BatchRead::Refunds),
+        reads.count(BatchRead::Users),
+    );
+    let page = uma
+        .gql(
+            "{ payments(first: 6) { edges { node { refunds { amount } owner { name } } } } }",
+            json!({}),
+        )
+        .await;
+    let edges = page["data"]["payments"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 6, "{page}");
+    assert!(
+        edges
+            .iter()
+            .all(|e| e["node"]["refunds"] == json!([{ "amount": 100 }])
+                && e["node"]["owner"]["name"] == "uma")
+    );
+    assert_eq!(
+        reads.count(BatchRead::Refunds) - refunds,
+        1,
+        "refunds of six payments in one read"
+    );
+    assert_eq!(
+        reads.count(BatchRead::Users) - users,
+        1,
+        "owners of six payments in one read"
+    );
+}
