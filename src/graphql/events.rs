@@ -43,9 +43,7 @@ impl PaymentEvent {
 
     /// The payment's status after this change.
     async fn status(&self) -> Result<PaymentStatus, AppError> {
-        self.0.status.parse().map_err(|_| {
-            AppError::internal(anyhow::anyhow!("unknown stored status {:?}", self.0.status))
-        })
+        PaymentStatus::stored(&self.0.status).map_err(AppError::internal)
     }
 
     /// The payment's id.
@@ -123,6 +121,14 @@ impl EventsQuery {
     }
 }
 
+/// Where a subscription starts: after the client's cursor, or now.
+fn start_after(after: Option<&str>) -> Result<Start, AppError> {
+    Ok(match after {
+        Some(c) => Start::After(cursor::decode(KIND, c, "after")?),
+        None => Start::Now,
+    })
+}
+
 /// The root of every subscription.
 pub struct SubscriptionRoot;
 
@@ -144,10 +150,7 @@ impl SubscriptionRoot {
             .visible_payment(viewer, id)
             .await?
             .ok_or(AppError::NotFound("payment"))?;
-        let start = match after.as_deref() {
-            Some(c) => Start::After(cursor::decode(KIND, c, "after")?),
-            None => Start::Now,
-        };
+        let start = start_after(after.as_deref())?;
         let events = feed(
             deps.store.clone(),
             &deps.bus,
@@ -166,10 +169,7 @@ impl SubscriptionRoot {
         after: Option<String>,
     ) -> Result<impl Stream<Item = Result<PaymentEvent, AppError>> + use<>, AppError> {
         let viewer = viewer_state(ctx).require()?;
-        let start = match after.as_deref() {
-            Some(c) => Start::After(cursor::decode(KIND, c, "after")?),
-            None => Start::Now,
-        };
+        let start = start_after(after.as_deref())?;
         let deps = ctx.data_unchecked::<SchemaDeps>();
         let events = feed(
             deps.store.clone(),

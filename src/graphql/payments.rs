@@ -37,9 +37,7 @@ impl Payment {
 
     /// Where the payment is.
     async fn status(&self) -> Result<PaymentStatus, AppError> {
-        self.0.status.parse().map_err(|_| {
-            AppError::internal(anyhow::anyhow!("unknown stored status {:?}", self.0.status))
-        })
+        PaymentStatus::stored(&self.0.status).map_err(AppError::internal)
     }
 
     /// Amount in minor units of `currency` (cents for USD, yen for JPY).

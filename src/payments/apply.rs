@@ -59,9 +59,8 @@ impl PaymentService {
                     "payment {id} is not recorded yet"
                 )));
             };
-            let current: PaymentStatus = payment.status.parse().map_err(|_| {
-                ApplyError::Fatal(format!("stored status {:?} is unknown", payment.status))
-            })?;
+            let current = PaymentStatus::stored(&payment.status)
+                .map_err(|e| ApplyError::Fatal(e.to_string()))?;
             let Some(status) = current.transition(next) else {
                 return Ok(Applied::Unchanged);
             };

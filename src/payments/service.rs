@@ -450,10 +450,7 @@ impl PaymentService {
         amount: Option<i64>,
         key: &str,
     ) -> Result<RefundRow, AppError> {
-        let status: PaymentStatus = payment
-            .status
-            .parse()
-            .map_err(|_| AppError::internal(anyhow::anyhow!("bad stored status")))?;
+        let status = PaymentStatus::stored(&payment.status).map_err(AppError::internal)?;
         if !status.is_paid() {
             return Err(AppError::Conflict(format!(
                 "only paid payments can be refunded; this one is {}",

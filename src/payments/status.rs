@@ -61,6 +61,11 @@ impl PaymentStatus {
         }
     }
 
+    /// Parses a status read back from the database, where anything unknown is a bug.
+    pub fn stored(text: &str) -> Result<Self, UnknownStatus> {
+        text.parse().map_err(|()| UnknownStatus(text.to_owned()))
+    }
+
     /// Whether the payment has been paid (and so may be refunded).
     pub fn is_paid(self) -> bool {
         matches!(
@@ -91,6 +96,11 @@ impl PaymentStatus {
         allowed.then_some(next)
     }
 }
+
+/// A stored status this version does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown stored payment status {0:?}")]
+pub struct UnknownStatus(pub String);
 
 impl FromStr for PaymentStatus {
     type Err = ();
