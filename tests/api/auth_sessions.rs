@@ -1,14 +1,12 @@
 //! Sessions: the dev login, refresh rotation and reuse detection, expiry, and WebSocket
 //! authentication.
 
-use futures_util::StreamExt;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
-use tokio_tungstenite::tungstenite::Message;
 
 use crate::auth_support::*;
 use crate::helpers::{Backend, TestApp, single_error};
-use crate::websocket::{connect, receive, send};
+use crate::websocket::{close_code, connect, receive, send};
 
 const SIGNING_SECRET: &str = "a-test-signing-secret-of-more-than-32-characters";
 const ME: &str = "{ me { id name identities { provider subject } } }";
@@ -147,15 +145,7 @@ async fn sockets_authenticate_from_connection_init_and_close_on_logout() {
     )
     .await;
     assert_eq!(body["data"]["logout"], true);
-    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let Message::Close(Some(frame)) = closed else {
-        panic!("expected close, got {closed:?}")
-    };
-    assert_eq!(u16::from(frame.code), 4403);
+    assert_eq!(close_code(&mut socket).await, 4403);
 }
 
 #[tokio::test]
@@ -167,15 +157,7 @@ async fn sockets_with_bad_tokens_are_refused_with_4403() {
         json!({ "type": "connection_init", "payload": { "accessToken": "not-a-token" } }),
     )
     .await;
-    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let Message::Close(Some(frame)) = closed else {
-        panic!("expected close, got {closed:?}")
-    };
-    assert_eq!(u16::from(frame.code), 4403);
+    assert_eq!(close_code(&mut socket).await, 4403);
 }
 
 #[tokio::test]

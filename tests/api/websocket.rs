@@ -44,6 +44,19 @@ pub async fn receive(socket: &mut Socket) -> Value {
     }
 }
 
+/// Waits for the server's close frame and returns its code, failing after a deadline.
+pub async fn close_code(socket: &mut Socket) -> u16 {
+    let next = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+        .await
+        .expect("a close frame before the deadline")
+        .expect("a frame")
+        .expect("no socket error");
+    let Message::Close(Some(frame)) = next else {
+        panic!("expected a close frame, got {next:?}");
+    };
+    u16::from(frame.code)
+}
+
 #[tokio::test]
 async fn graphql_transport_ws_runs_an_operation() {
     let app = TestApp::spawn().await;
