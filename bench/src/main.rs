@@ -1,0 +1,175 @@
+//! switchboard's load harness. It starts the release server itself (SQLite or PostgreSQL),
+//! drives it over loopback sockets next to a bare axum ceiling, prints a table, writes JSON and
+//! draws SVG plots. `scripts/bench` builds everything and runs it; see docs/benchmarks.md.
+
+mod api;
+mod ceiling;
+mod load;
+mod report;
+mod results;
+mod scenarios;
+mod server;
+mod ws;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use results::Results;
+use scenarios::ingest::IngestPlan;
+use server::{Backend, Launcher};
+
+#[derive(Parser)]
+#[command(about = "Measures a release switchboard over loopback against a bare axum ceiling")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// The server binary (default: target/release/switchboard under CARGO_TARGET_DIR).
+    #[arg(long)]
+    server: Option<PathBuf>,
+    /// Names this run in the report and the output files (e.g. before, after).
+    #[arg(long, default_value = "current")]
+    label: String,
+    /// Scenarios to run.
+    #[arg(long, value_delimiter = ',', default_value = "startup,read,fanout,ingest,resilience")]
+    scenarios: Vec<Scenario>,
+    /// Database of the read scenario (fan-out always uses SQLite).
+    #[arg(long, value_enum, default_value = "sqlite")]
+    read_backend: Backend,
+    /// Backends of the ingest scenario.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "sqlite,postgres")]
+    ingest_backends: Vec<Backend>,
+    /// Connection counts of the read scenario.
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16,32,64")]
+    connections: Vec<usize>,
+    /// Seconds measured per read point and per ingest run.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// Subscriber counts of the fan-out scenario, ascending.
+    #[arg(long, value_delimiter = ',', default_value = "1000,5000,10000")]
+    subscribers: Vec<usize>,
+    /// Fixed webhook rate, events per second.
+    #[arg(long, default_value_t = 500)]
+    rate: u64,
+    /// Closed-loop webhook senders in the flat-out run.
+    #[arg(long, default_value_t = 32)]
+    ingest_connections: usize,
+    /// PostgreSQL server where the harness may create `switchboard_bench`.
+    #[arg(long, env = "BENCH_POSTGRES", default_value = "postgres://postgres@127.0.0.1:5432")]
+    postgres: String,
+    /// Directory for JSON, plots and server logs.
+    #[arg(long, default_value = "bench/results")]
+    out: PathBuf,
+    /// An earlier run's JSON, drawn dashed in the plots for comparison.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serves the bare axum ceiling (started by the harness itself).
+    Ceiling,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    Startup,
+    Read,
+    Fanout,
+    Ingest,
+    Resilience,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Some(Command::Ceiling) = cli.command {
+        return ceiling::serve().await;
+    }
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"));
+    let binary = cli
+        .server
+        .clone()
+        .unwrap_or_else(|| target_dir.join("release/switchboard"));
+    anyhow::ensure!(
+        binary.exists(),
+        "no server binary at {}; build it with `cargo build --release` or pass --server",
+        binary.display()
+    );
+    std::fs::create_dir_all(&cli.out)?;
+    let launcher = Launcher {
+        binary: binary.canonicalize()?,
+        work_dir: std::env::temp_dir().join("switchboard-bench"),
+        postgres: cli.postgres.clone(),
+    };
+    let mut results = Results {
+        label: cli.label.clone(),
+        machine: machine(),
+        ..Results::default()
+    };
+    let wants = |s: Scenario| cli.scenarios.contains(&s);
+    if wants(Scenario::Startup) {
+        results.startup = Some(scenarios::startup::run(&launcher, 5).await?);
+    }
+    if wants(Scenario::Read) {
+        results.read =
+            scenarios::read::run(&launcher, cli.read_backend, &cli.connections, cli.seconds)
+                .await?;
+    }
+    if wants(Scenario::Fanout) {
+        results.fanout = scenarios::fanout::run(&launcher, &cli.subscribers).await?;
+    }
+    if wants(Scenario::Ingest) {
+        let plan = IngestPlan {
+            rate: cli.rate,
+            seconds: cli.seconds,
+            connections: cli.ingest_connections,
+        };
+        for &backend in &cli.ingest_backends {
+            results
+                .ingest
+                .push(scenarios::ingest::run(&launcher, backend, &plan).await?);
+        }
+    }
+    if wants(Scenario::Resilience) {
+        results.resilience = scenarios::resilience::read(&target_dir);
+    }
+    report::print(&results);
+    write_outputs(&cli, &results)
+}
+
+fn write_outputs(cli: &Cli, results: &Results) -> anyhow::Result<()> {
+    let json_path = cli.out.join(format!("{}.json", cli.label));
+    std::fs::write(&json_path, serde_json::to_string_pretty(results)?)?;
+    let baseline: Option<Results> = match &cli.baseline {
+        Some(path) => Some(
+            serde_json::from_slice(&std::fs::read(path)?)
+                .with_context(|| format!("{} is not a harness result", path.display()))?,
+        ),
+        None => None,
+    };
+    if !results.read.is_empty() {
+        report::plot_read(&cli.out.join(format!("{}-read.svg", cli.label)), results, baseline.as_ref())?;
+    }
+    if !results.fanout.is_empty() {
+        report::plot_fanout(&cli.out.join(format!("{}-fanout.svg", cli.label)), results, baseline.as_ref())?;
+    }
+    eprintln!("wrote {} and plots to {}", json_path.display(), cli.out.display());
+    Ok(())
+}
+
+/// CPU model and count, from /proc/cpuinfo.
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split(':').nth(1)))
+        .unwrap_or("unknown CPU")
+        .trim()
+        .to_owned();
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cpus} × {model}")
+}

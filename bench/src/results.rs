@@ -1,0 +1,116 @@
+//! What a run measured, as written to JSON and read back for before/after comparisons.
+
+use serde::{Deserialize, Serialize};
+
+/// Every figure of one harness run.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Results {
+    /// Names the run (e.g. `before`, `after`).
+    pub label: String,
+    /// The machine, as `/proc` describes it.
+    pub machine: String,
+    /// Time to ready and idle footprint.
+    pub startup: Option<Startup>,
+    /// Closed-loop reads, one point per target and connection count.
+    pub read: Vec<ReadPoint>,
+    /// Subscription fan-out, one point per subscriber count.
+    pub fanout: Vec<FanoutPoint>,
+    /// Webhook ingest, per backend.
+    pub ingest: Vec<IngestResult>,
+    /// The provider layer's criterion figures.
+    pub resilience: Vec<ResiliencePoint>,
+}
+
+/// Start-up and footprint.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Startup {
+    /// How many starts were timed.
+    pub runs: usize,
+    /// Median spawn-to-ready time.
+    pub ready_ms_median: f64,
+    /// Slowest spawn-to-ready time.
+    pub ready_ms_max: f64,
+    /// Median resident memory once ready and idle.
+    pub idle_rss_mib: f64,
+    /// Size of the server binary.
+    pub binary_mib: f64,
+}
+
+/// One closed-loop read measurement.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReadPoint {
+    /// `ceiling`, `me` or `payments`.
+    pub target: String,
+    /// Concurrent keep-alive connections.
+    pub connections: usize,
+    /// Successful requests per second.
+    pub throughput: f64,
+    /// Latency percentiles in milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// 99.9th percentile.
+    pub p999_ms: f64,
+    /// Failed requests in the window.
+    pub errors: u64,
+}
+
+/// One fan-out round.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FanoutPoint {
+    /// Open subscriptions.
+    pub subscribers: usize,
+    /// Time from posting the webhook until a subscriber had the event, in milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// The last subscriber.
+    pub max_ms: f64,
+    /// Subscribers that never got the event within the deadline.
+    pub missing: usize,
+    /// Server resident memory with all subscribers connected.
+    pub server_rss_mib: f64,
+    /// Growth of server memory per subscriber since before the first one connected.
+    pub rss_kib_per_subscriber: f64,
+}
+
+/// Webhook ingest on one backend.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IngestResult {
+    /// `sqlite` or `postgres`.
+    pub backend: String,
+    /// Accepted events per second with closed-loop senders.
+    pub flat_out_per_s: f64,
+    /// Senders in the flat-out run.
+    pub flat_out_connections: usize,
+    /// 99th percentile response time in the flat-out run, in milliseconds.
+    pub flat_out_p99_ms: f64,
+    /// Target rate of the fixed-rate run, events per second.
+    pub rate: u64,
+    /// Events sent in the fixed-rate run.
+    pub sent: usize,
+    /// Of those, delivered to the subscriber.
+    pub delivered: usize,
+    /// Webhook response time at the fixed rate, 99th percentile in milliseconds.
+    pub http_p99_ms: f64,
+    /// From the scheduled send to the subscriber having the change, in milliseconds.
+    pub e2e_p50_ms: f64,
+    /// 99th percentile.
+    pub e2e_p99_ms: f64,
+    /// Slowest.
+    pub e2e_max_ms: f64,
+}
+
+/// A criterion estimate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResiliencePoint {
+    /// The benchmark.
+    pub name: String,
+    /// Mean time per call in nanoseconds.
+    pub ns_per_call: f64,
+}
+
+/// A histogram percentile (recorded in microseconds) in milliseconds.
+pub fn ms(histogram: &hdrhistogram::Histogram<u64>, quantile: f64) -> f64 {
+    histogram.value_at_quantile(quantile) as f64 / 1000.0
+}

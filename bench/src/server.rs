@@ -1,0 +1,174 @@
+//! Starting the server under test: a release binary in its own process, with a fresh database,
+//! reached over loopback like any client would.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use tokio::process::{Child, Command};
+
+/// The webhook signing secret the server is started with; the harness signs with it too.
+pub const WEBHOOK_SECRET: &str = "whsec_switchboard_bench_0123456789abcdef";
+
+/// Which database the server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// An embedded SQLite file in a fresh temporary directory.
+    Sqlite,
+    /// A freshly created PostgreSQL database.
+    Postgres,
+}
+
+impl Backend {
+    /// Lower-case name, as in tables and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// How to start servers.
+#[derive(Debug, Clone)]
+pub struct Launcher {
+    /// The release binary.
+    pub binary: PathBuf,
+    /// Where logs and SQLite files go.
+    pub work_dir: PathBuf,
+    /// `postgres://user@host:port` of a server where the harness may create databases.
+    pub postgres: String,
+}
+
+/// A running server.
+pub struct Server {
+    child: Child,
+    /// Its address.
+    pub addr: SocketAddr,
+    /// From spawn to the first successful `GET /health/ready`.
+    pub startup: Duration,
+}
+
+impl Launcher {
+    /// Starts a server on `backend` with a fresh database and waits until it is ready.
+    pub async fn start(&self, backend: Backend, name: &str) -> anyhow::Result<Server> {
+        let dir = self.work_dir.join(name);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir_all(&dir)?;
+        let database_url = match backend {
+            Backend::Sqlite => format!("sqlite://{}", dir.join("switchboard.db").display()),
+            Backend::Postgres => fresh_postgres_database(&self.postgres, "switchboard_bench")?,
+        };
+        let addr = free_loopback_port()?;
+        let log = std::fs::File::create(dir.join("server.log"))?;
+        let started = Instant::now();
+        let child = Command::new(&self.binary)
+            .current_dir(&dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("APP_ENV", "development")
+            .env("LISTEN_ADDR", addr.to_string())
+            .env("PUBLIC_URL", format!("http://{addr}"))
+            .env("DATABASE_URL", &database_url)
+            .env("AUTH_DEV_LOGIN", "true")
+            .env("STRIPE_WEBHOOK_SECRETS", WEBHOOK_SECRET)
+            // The sandbox must not move payments on its own while the harness drives them (its
+            // longest step is ten minutes, longer than any scenario).
+            .env("SANDBOX_STEP_MS", "600000")
+            .env("RECONCILE_INTERVAL_SECONDS", "0")
+            .env("LOG_FORMAT", "json")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {}", self.binary.display()))?;
+        let mut server = Server {
+            child,
+            addr,
+            startup: Duration::ZERO,
+        };
+        server.wait_ready(started, &dir).await?;
+        Ok(server)
+    }
+}
+
+impl Server {
+    /// `http://addr`.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Resident set size of the server process, in KiB.
+    pub fn rss_kib(&self) -> anyhow::Result<u64> {
+        let pid = self.child.id().context("server has exited")?;
+        rss_kib(pid)
+    }
+
+    async fn wait_ready(&mut self, started: Instant, dir: &Path) -> anyhow::Result<()> {
+        let url = format!("{}/health/ready", self.base());
+        let deadline = started + Duration::from_secs(30);
+        let client = reqwest::Client::new();
+        loop {
+            if let Ok(response) = client.get(&url).send().await
+                && response.status().is_success()
+            {
+                self.startup = started.elapsed();
+                return Ok(());
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "server exited with {status}; see {}",
+                    dir.join("server.log").display()
+                );
+            }
+            if Instant::now() > deadline {
+                bail!("server not ready after 30 s; see {}", dir.join("server.log").display());
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    /// Stops the server.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// VmRSS of a process, in KiB.
+pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS in /proc status")
+}
+
+/// A port nobody listens on right now.
+fn free_loopback_port() -> anyhow::Result<SocketAddr> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+/// Drops and recreates `name` on the PostgreSQL server at `admin_url` (needs `psql`).
+fn fresh_postgres_database(admin_url: &str, name: &str) -> anyhow::Result<String> {
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        let output = std::process::Command::new("psql")
+            .arg(format!("{admin_url}/postgres"))
+            .args(["-v", "ON_ERROR_STOP=1", "-qc", &sql])
+            .output()
+            .context("psql is needed to create the PostgreSQL database")?;
+        if !output.status.success() {
+            bail!("{sql}: {}", String::from_utf8_lossy(&output.stderr));
+        }
+    }
+    Ok(format!("{admin_url}/{name}"))
+}
