@@ -12,7 +12,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::AuthService;
 use crate::config::{Config, DatabaseUrl};
 use crate::events::EventBus;
-use crate::graphql::{SchemaDeps, build_schema};
+use crate::graphql::{DocumentCache, SchemaDeps, build_schema};
 use crate::http::{AppState, graphql::graphiql_page, router};
 use crate::payments::PaymentService;
 use crate::providers::payments::{PaymentProvider, SandboxEvent, SandboxProvider, StripeProvider};
@@ -109,6 +109,7 @@ impl App {
                 ..ProcessorSettings::default()
             },
         );
+        let documents = DocumentCache::new(crate::graphql::DOCUMENT_CACHE_CAPACITY);
         let schema = build_schema(
             &config.graphql,
             SchemaDeps {
@@ -121,6 +122,7 @@ impl App {
                 webhooks: webhooks.clone(),
                 reconciler: reconciler.clone(),
             },
+            documents.clone(),
         );
         let graphiql_html = config
             .graphql
@@ -135,6 +137,7 @@ impl App {
             webhooks,
             metrics,
             graphiql_html,
+            documents,
             shutdown,
             ws_tasks: TaskTracker::new(),
         };

@@ -25,7 +25,8 @@ use server::{Backend, Launcher};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// The server binary (default: target/release/switchboard under CARGO_TARGET_DIR).
+    /// The server binary (default: `switchboard` beside this harness, as `cargo build --release`
+    /// leaves it).
     #[arg(long)]
     server: Option<PathBuf>,
     /// Names this run in the report and the output files (e.g. before, after).
@@ -87,13 +88,16 @@ async fn main() -> anyhow::Result<()> {
     if let Some(Command::Ceiling) = cli.command {
         return ceiling::serve().await;
     }
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("target"));
+    // The harness is built into <target>/release, beside the server and criterion's output.
+    let release_dir = std::env::current_exe()?
+        .parent()
+        .context("the harness has no directory")?
+        .to_path_buf();
+    let target_dir = release_dir.parent().unwrap_or(&release_dir).to_path_buf();
     let binary = cli
         .server
         .clone()
-        .unwrap_or_else(|| target_dir.join("release/switchboard"));
+        .unwrap_or_else(|| release_dir.join("switchboard"));
     anyhow::ensure!(
         binary.exists(),
         "no server binary at {}; build it with `cargo build --release` or pass --server",

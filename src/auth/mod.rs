@@ -4,6 +4,7 @@
 
 pub mod cookies;
 mod login;
+mod session_cache;
 mod sessions;
 pub mod sockets;
 pub mod tokens;
@@ -54,6 +55,7 @@ pub struct AuthService {
     admin_identities: Vec<(String, String)>,
     secure_cookies: bool,
     sockets: SessionSockets,
+    session_cache: session_cache::SessionCache,
 }
 
 impl AuthService {
@@ -123,6 +125,7 @@ impl AuthService {
             session_ttl: config.auth.session_ttl,
             secure_cookies: !config.is_local_http(),
             sockets: SessionSockets::default(),
+            session_cache: Default::default(),
         })
     }
 

@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 
+use super::session_cache::VerifiedSession;
 use super::tokens::{TokenError, random_token, token_hash};
 use super::{AuthService, Credentials, IssuedSession, Viewer, ViewerState};
 use crate::error::AppError;
@@ -56,6 +57,7 @@ impl AuthService {
             Rotation::Rotated(session) => session,
             Rotation::Reused(session_id) => {
                 tracing::warn!(%session_id, "a spent refresh token was presented again; session revoked");
+                self.session_cache.forget(&[session_id]);
                 self.sockets.end(&[session_id]);
                 return Err(AppError::Unauthenticated(
                     "this refresh token was already used; the session has been ended for safety, sign in again".into(),
@@ -92,6 +94,7 @@ impl AuthService {
             self.store.revoke_session(viewer.session_id, now).await?;
             vec![viewer.session_id]
         };
+        self.session_cache.forget(&ended);
         self.sockets.end(&ended);
         tracing::info!(user_id = %viewer.user_id, sessions = ended.len(), "signed out");
         Ok(())
@@ -134,9 +137,9 @@ impl AuthService {
             }
         })?;
         let session = self
-            .store
-            .session_by_id(claims.sid)
+            .verified_session(claims.sid)
             .await?
+            .map(|verified| verified.session)
             .filter(|s| s.is_active(Utc::now()) && s.user_id == claims.sub)
             .ok_or_else(|| {
                 AppError::Unauthenticated("this session has ended; sign in again".into())
@@ -148,5 +151,37 @@ impl AuthService {
             source,
         };
         Ok((viewer, session))
+    }
+
+    /// The signed-in user behind `viewer`; no database read when the session was verified in
+    /// the last few seconds.
+    pub async fn viewer_user(&self, viewer: &Viewer) -> Result<Option<User>, AppError> {
+        Ok(self
+            .verified_session(viewer.session_id)
+            .await?
+            .map(|verified| verified.user)
+            .filter(|user| user.id == viewer.user_id))
+    }
+
+    /// A session and its user, from the cache of recently verified sessions or the database.
+    async fn verified_session(
+        &self,
+        session_id: uuid::Uuid,
+    ) -> Result<Option<VerifiedSession>, AppError> {
+        if let Some(verified) = self.session_cache.get(session_id) {
+            return Ok(Some(verified));
+        }
+        let Some(session) = self.store.session_by_id(session_id).await? else {
+            return Ok(None);
+        };
+        let Some(user) = self.store.user_by_id(session.user_id).await? else {
+            return Ok(None);
+        };
+        let verified = VerifiedSession { session, user };
+        // Only active sessions are worth remembering; an ended one is refused either way.
+        if verified.session.is_active(Utc::now()) {
+            self.session_cache.put(verified.clone());
+        }
+        Ok(Some(verified))
     }
 }

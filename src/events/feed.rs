@@ -8,6 +8,9 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use tokio::sync::broadcast::{self, error::RecvError};
 
+use std::sync::Arc;
+
+use super::shared_reads::SharedReads;
 use super::{BusMessage, EventBus};
 use crate::store::{EventScope, PaymentEventRow, Store, StoreError};
 
@@ -25,12 +28,17 @@ pub enum Start {
 
 struct Feed {
     store: Store,
+    reads: Arc<SharedReads>,
     receiver: broadcast::Receiver<BusMessage>,
     scope: EventScope,
     cursor: i64,
     buffer: VecDeque<PaymentEventRow>,
     /// More events than one page may be waiting.
     behind: bool,
+    /// What the next read must see: `Some(cursor)` when a notice said that event exists, so a
+    /// read shared with other feeds will do if it reaches it; `None` when only a read of our
+    /// own, started now, is sure to see everything (at the start, after missed notices).
+    must_reach: Option<i64>,
 }
 
 /// A subscriber's stream of payment events.
@@ -46,11 +54,12 @@ pub fn feed(
     // Subscribe now, before the store is read: a change committed between the read and the
     // subscription would otherwise be missed.
     let receiver = bus.subscribe();
-    feed_from(store, receiver, scope, start)
+    feed_from(store, bus.reads.clone(), receiver, scope, start)
 }
 
 async fn feed_from(
     store: Store,
+    reads: Arc<SharedReads>,
     receiver: broadcast::Receiver<BusMessage>,
     scope: EventScope,
     start: Start,
@@ -71,11 +80,14 @@ async fn feed_from(
     };
     let state = Feed {
         store,
+        reads,
         receiver,
         scope,
         cursor,
         buffer,
         behind,
+        // Whatever happened before the first read was announced before we listened.
+        must_reach: if behind { None } else { Some(0) },
     };
     Ok(futures_util::stream::unfold(state, |mut feed| async move {
         let next = feed.next().await;
@@ -101,10 +113,16 @@ impl Feed {
             }
             match self.receiver.recv().await {
                 Ok(BusMessage::Changed(notice)) => {
-                    self.behind = self.concerns(&notice) && notice.cursor > self.cursor
+                    if self.concerns(&notice) && notice.cursor > self.cursor {
+                        self.behind = true;
+                        self.must_reach = self.must_reach.map(|c| c.max(notice.cursor));
+                    }
                 }
                 // Missed notices (a lagging receiver or a reconnected listener): catch up.
-                Ok(BusMessage::Resync) | Err(RecvError::Lagged(_)) => self.behind = true,
+                Ok(BusMessage::Resync) | Err(RecvError::Lagged(_)) => {
+                    self.behind = true;
+                    self.must_reach = None;
+                }
                 Err(RecvError::Closed) => return None,
             }
         }
@@ -118,12 +136,34 @@ impl Feed {
     }
 
     async fn refill(&mut self) -> Result<(), StoreError> {
-        let page = self
-            .store
-            .payment_events_after(self.scope, self.cursor, PAGE)
-            .await?;
+        let shared = match self.must_reach {
+            Some(_) => Some(
+                self.reads
+                    .events_after(&self.store, self.scope, self.cursor, PAGE)
+                    .await?,
+            ),
+            None => None,
+        };
+        let page = match shared {
+            Some(page) if self.reaches(&page) => page,
+            // The shared read began before our notice was sent: ask on our own.
+            _ => {
+                self.store
+                    .payment_events_after(self.scope, self.cursor, PAGE)
+                    .await?
+            }
+        };
         self.behind = page.len() as i64 == PAGE;
+        if !self.behind {
+            self.must_reach = Some(0);
+        }
         self.buffer.extend(page);
         Ok(())
+    }
+
+    /// Whether `page` includes the event we were told of (a full page leads on to it).
+    fn reaches(&self, page: &[PaymentEventRow]) -> bool {
+        let wanted = self.must_reach.unwrap_or(i64::MAX);
+        page.len() as i64 == PAGE || page.last().is_some_and(|event| event.cursor >= wanted)
     }
 }

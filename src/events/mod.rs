@@ -8,8 +8,11 @@
 
 mod feed;
 mod postgres;
+mod shared_reads;
 
 pub use feed::{EventStream, Start, feed};
+
+use std::sync::Arc;
 
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -64,6 +67,8 @@ enum Transport {
 pub struct EventBus {
     local: broadcast::Sender<BusMessage>,
     transport: Transport,
+    /// Store reads shared by the feeds a notice wakes together.
+    reads: Arc<shared_reads::SharedReads>,
 }
 
 /// Channel capacity per process; a subscriber further behind than this resynchronises.
@@ -81,6 +86,7 @@ impl EventBus {
         Self {
             local,
             transport: Transport::InProcess,
+            reads: Arc::default(),
         }
     }
 
@@ -92,6 +98,7 @@ impl EventBus {
         Ok(Self {
             local,
             transport: Transport::Postgres(notifier),
+            reads: Arc::default(),
         })
     }
 

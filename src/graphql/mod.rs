@@ -5,6 +5,7 @@
 mod admin;
 mod auth;
 mod cursor;
+mod documents;
 mod errors;
 mod events;
 mod loaders;
@@ -22,6 +23,7 @@ use crate::config::{AppEnv, GraphqlLimits};
 use crate::providers::resilience::ProviderRegistry;
 use crate::store::Store;
 
+pub use documents::{DEFAULT_CAPACITY as DOCUMENT_CACHE_CAPACITY, DocumentCache};
 pub use errors::{ErrorReporting, RequestId, is_request_error};
 pub use events::SubscriptionRoot;
 
@@ -93,8 +95,13 @@ fn builder(limits: &GraphqlLimits) -> SchemaBuilder<QueryRoot, MutationRoot, Sub
     }
 }
 
-/// Builds the schema the server executes.
-pub fn build_schema(limits: &GraphqlLimits, deps: SchemaDeps) -> AppSchema {
+/// Builds the schema the server executes; it parses and validates repeated operations once,
+/// through `documents`.
+pub fn build_schema(
+    limits: &GraphqlLimits,
+    deps: SchemaDeps,
+    documents: Arc<DocumentCache>,
+) -> AppSchema {
     let identities = DataLoader::new(
         loaders::IdentitiesLoader::new(deps.store.clone()),
         tokio::spawn,
@@ -109,6 +116,7 @@ pub fn build_schema(limits: &GraphqlLimits, deps: SchemaDeps) -> AppSchema {
         tokio::spawn,
     );
     builder(limits)
+        .extension(documents::CachedDocuments(documents))
         .data(deps)
         .data(identities)
         .data(refunds)

@@ -19,8 +19,8 @@ impl CoreQuery {
         let Some(viewer) = viewer_state(ctx).viewer()? else {
             return Ok(None);
         };
-        let store = &ctx.data_unchecked::<SchemaDeps>().store;
-        Ok(store.user_by_id(viewer.user_id).await?.map(User))
+        let auth = &ctx.data_unchecked::<SchemaDeps>().auth;
+        Ok(auth.viewer_user(viewer).await?.map(User))
     }
 
     /// The ways to sign in, for login buttons.

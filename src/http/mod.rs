@@ -44,6 +44,8 @@ pub struct AppState {
     pub webhooks: Arc<crate::webhooks::WebhookService>,
     /// Renders `/metrics`.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Parsed documents of repeated operations, shared with the schema.
+    pub documents: Arc<crate::graphql::DocumentCache>,
     /// The GraphiQL page, when it is enabled.
     pub graphiql_html: Option<Arc<str>>,
     /// Cancelled when the server starts shutting down.

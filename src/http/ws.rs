@@ -54,8 +54,15 @@ pub async fn upgrade(
         .then(|| Credentials::from_headers(&headers))
         .filter(Credentials::uses_cookie);
     let tasks = state.ws_tasks.clone();
+    let max_message = state.config.http_max_body_bytes;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        // GraphQL messages are small and most sockets sit idle: the default 128 KiB buffers
+        // each way would dominate a server holding thousands of subscriptions.
+        .read_buffer_size(SOCKET_BUFFER_BYTES)
+        .write_buffer_size(0)
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
         .on_upgrade(move |socket| {
             tasks.track_future(serve(
                 socket,
@@ -66,6 +73,9 @@ pub async fn upgrade(
             ))
         })
 }
+
+/// Read buffer of each socket; larger messages still arrive, in more reads.
+const SOCKET_BUFFER_BYTES: usize = 4 * 1024;
 
 /// The first GraphQL subprotocol the client offers.
 fn subprotocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {

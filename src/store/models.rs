@@ -230,7 +230,7 @@ pub struct NewPaymentEvent {
 }
 
 /// Which events a reader wants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventScope {
     /// One payment's events (its owner is checked by the caller).
     Payment(Uuid),

@@ -36,7 +36,7 @@ pub async fn get(
         Ok(params) => params,
         Err(err) => return params_error(media, err),
     };
-    if params.selects_mutation() {
+    if params.selects_mutation(&state.documents) {
         let mut response = request_error(
             media,
             StatusCode::METHOD_NOT_ALLOWED,
@@ -77,7 +77,7 @@ async fn execute(
     // GET never runs mutations, so only a POST can need the CSRF check.
     let viewer = state
         .auth
-        .authenticate(&credentials, || params.selects_mutation())
+        .authenticate(&credentials, || params.selects_mutation(&state.documents))
         .await;
     let request = params
         .into_request()

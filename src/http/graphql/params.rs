@@ -2,6 +2,8 @@
 
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{Request, Variables};
+
+use crate::graphql::DocumentCache;
 use axum::http::{HeaderMap, header};
 use serde_json::{Map, Value};
 
@@ -74,8 +76,8 @@ impl Params {
     ///
     /// A document that does not parse or names no known operation is left to the engine, which
     /// reports it properly.
-    pub fn selects_mutation(&self) -> bool {
-        let Ok(document) = async_graphql::parser::parse_query(&self.query) else {
+    pub fn selects_mutation(&self, documents: &DocumentCache) -> bool {
+        let Some(document) = documents.parse(&self.query) else {
             return false;
         };
         let operation = match (&document.operations, &self.operation_name) {
@@ -204,9 +206,10 @@ mod tests {
             operation_name: name.map(Into::into),
             ..Default::default()
         };
-        assert!(params("mutation { a }", None).selects_mutation());
-        assert!(!params("{ a }", None).selects_mutation());
-        assert!(params("query A { a } mutation B { b }", Some("B")).selects_mutation());
-        assert!(!params("query A { a } mutation B { b }", Some("A")).selects_mutation());
+        let documents = DocumentCache::new(4);
+        assert!(params("mutation { a }", None).selects_mutation(&documents));
+        assert!(!params("{ a }", None).selects_mutation(&documents));
+        assert!(params("query A { a } mutation B { b }", Some("B")).selects_mutation(&documents));
+        assert!(!params("query A { a } mutation B { b }", Some("A")).selects_mutation(&documents));
     }
 }

@@ -1,0 +1,145 @@
+//! Parsed and validated documents of repeated operations.
+//!
+//! Clients send the same few operations over and over; parsing and validating each one again is
+//! most of the engine's work for a small query. The cache keeps the parsed document per query
+//! text and the validation outcome per (query, operation, variables), both bounded by LRU.
+//! Only successes are kept: a document that fails to parse or validate is checked again, so its
+//! errors are always reported fresh.
+
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
+    NextValidation,
+};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{Request, ServerError, ServerResult, ValidationResult, Variables};
+use lru::LruCache;
+
+/// Documents kept by default; a client set rarely uses more than a few hundred operations.
+pub const DEFAULT_CAPACITY: usize = 1024;
+
+/// The shared cache: the schema's extension and the HTTP transport both read it.
+pub struct DocumentCache {
+    parsed: Mutex<LruCache<Arc<str>, Arc<ExecutableDocument>>>,
+    validated: Mutex<LruCache<String, ValidationResult>>,
+}
+
+impl DocumentCache {
+    /// A cache holding up to `capacity` documents (and as many validation outcomes).
+    pub fn new(capacity: usize) -> Arc<Self> {
+        let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
+        Arc::new(Self {
+            parsed: Mutex::new(LruCache::new(capacity)),
+            validated: Mutex::new(LruCache::new(capacity)),
+        })
+    }
+
+    /// The parsed document of `query`, parsing it on a miss; `None` if it does not parse.
+    ///
+    /// A miss is not remembered: only the engine, which also applies the recursion and
+    /// directive limits while parsing, adds documents.
+    pub fn parse(&self, query: &str) -> Option<Arc<ExecutableDocument>> {
+        self.cached(query).or_else(|| {
+            async_graphql::parser::parse_query(query)
+                .ok()
+                .map(Arc::new)
+        })
+    }
+
+    fn cached(&self, query: &str) -> Option<Arc<ExecutableDocument>> {
+        lock(&self.parsed).get(query).cloned()
+    }
+
+    fn remember(&self, query: &str, document: Arc<ExecutableDocument>) {
+        lock(&self.parsed).put(Arc::from(query), document);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave an LRU inconsistent for our use: recover.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The schema extension that answers parsing and validation from the cache.
+pub struct CachedDocuments(pub Arc<DocumentCache>);
+
+impl ExtensionFactory for CachedDocuments {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(PerRequest {
+            cache: self.0.clone(),
+            validation_key: Mutex::new(None),
+        })
+    }
+}
+
+struct PerRequest {
+    cache: Arc<DocumentCache>,
+    /// Set in `prepare_request`, where the whole request is visible; read in `validation`.
+    validation_key: Mutex<Option<String>>,
+}
+
+/// What validation depends on besides the schema: the chosen operation, the variables
+/// (argument checks and complexity read them) and the text. The key is the exact text of all
+/// three, not a hash of it, so no crafted document can collide with one that passed.
+fn validation_key(request: &Request) -> Option<String> {
+    let variables = variables_text(&request.variables)?;
+    let operation = request.operation_name.as_deref().unwrap_or_default();
+    Some(format!("{operation}\u{0}{variables}\u{0}{}", request.query))
+}
+
+fn variables_text(variables: &Variables) -> Option<String> {
+    if variables.is_empty() {
+        return Some(String::new());
+    }
+    serde_json::to_string(variables).ok()
+}
+
+#[async_trait::async_trait]
+impl Extension for PerRequest {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        *lock(&self.validation_key) = validation_key(&request);
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        if let Some(document) = self.cache.cached(query) {
+            return Ok(ExecutableDocument::clone(&document));
+        }
+        // The engine also applies the recursion and directive limits here; only documents that
+        // passed them are remembered.
+        let document = next.run(ctx, query, variables).await?;
+        self.cache.remember(query, Arc::new(document.clone()));
+        Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let key = lock(&self.validation_key).take();
+        if let Some(key) = &key
+            && let Some(result) = lock(&self.cache.validated).get(key).copied()
+        {
+            return Ok(result);
+        }
+        let result = next.run(ctx).await?;
+        if let Some(key) = key {
+            lock(&self.cache.validated).put(key, result);
+        }
+        Ok(result)
+    }
+}
