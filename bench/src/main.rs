@@ -33,13 +33,22 @@ struct Cli {
     #[arg(long, default_value = "current")]
     label: String,
     /// Scenarios to run.
-    #[arg(long, value_delimiter = ',', default_value = "startup,read,fanout,ingest,resilience")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "startup,read,fanout,ingest,resilience"
+    )]
     scenarios: Vec<Scenario>,
     /// Database of the read scenario (fan-out always uses SQLite).
     #[arg(long, value_enum, default_value = "sqlite")]
     read_backend: Backend,
     /// Backends of the ingest scenario.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "sqlite,postgres")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "sqlite,postgres"
+    )]
     ingest_backends: Vec<Backend>,
     /// Connection counts of the read scenario.
     #[arg(long, value_delimiter = ',', default_value = "1,4,16,32,64")]
@@ -57,7 +66,11 @@ struct Cli {
     #[arg(long, default_value_t = 32)]
     ingest_connections: usize,
     /// PostgreSQL server where the harness may create `switchboard_bench`.
-    #[arg(long, env = "BENCH_POSTGRES", default_value = "postgres://postgres@127.0.0.1:5432")]
+    #[arg(
+        long,
+        env = "BENCH_POSTGRES",
+        default_value = "postgres://postgres@127.0.0.1:5432"
+    )]
     postgres: String,
     /// Directory for JSON, plots and server logs.
     #[arg(long, default_value = "bench/results")]
@@ -156,12 +169,24 @@ fn write_outputs(cli: &Cli, results: &Results) -> anyhow::Result<()> {
         None => None,
     };
     if !results.read.is_empty() {
-        report::plot_read(&cli.out.join(format!("{}-read.svg", cli.label)), results, baseline.as_ref())?;
+        report::plot_read(
+            &cli.out.join(format!("{}-read.svg", cli.label)),
+            results,
+            baseline.as_ref(),
+        )?;
     }
     if !results.fanout.is_empty() {
-        report::plot_fanout(&cli.out.join(format!("{}-fanout.svg", cli.label)), results, baseline.as_ref())?;
+        report::plot_fanout(
+            &cli.out.join(format!("{}-fanout.svg", cli.label)),
+            results,
+            baseline.as_ref(),
+        )?;
     }
-    eprintln!("wrote {} and plots to {}", json_path.display(), cli.out.display());
+    eprintln!(
+        "wrote {} and plots to {}",
+        json_path.display(),
+        cli.out.display()
+    );
     Ok(())
 }
 
@@ -170,7 +195,10 @@ fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()
-        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split(':').nth(1)))
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split(':').nth(1))
+        })
         .unwrap_or("unknown CPU")
         .trim()
         .to_owned();

@@ -128,7 +128,10 @@ impl Server {
                 );
             }
             if Instant::now() > deadline {
-                bail!("server not ready after 30 s; see {}", dir.join("server.log").display());
+                bail!(
+                    "server not ready after 30 s; see {}",
+                    dir.join("server.log").display()
+                );
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }

@@ -41,11 +41,8 @@ impl DocumentCache {
     /// A miss is not remembered: only the engine, which also applies the recursion and
     /// directive limits while parsing, adds documents.
     pub fn parse(&self, query: &str) -> Option<Arc<ExecutableDocument>> {
-        self.cached(query).or_else(|| {
-            async_graphql::parser::parse_query(query)
-                .ok()
-                .map(Arc::new)
-        })
+        self.cached(query)
+            .or_else(|| async_graphql::parser::parse_query(query).ok().map(Arc::new))
     }
 
     fn cached(&self, query: &str) -> Option<Arc<ExecutableDocument>> {

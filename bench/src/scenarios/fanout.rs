@@ -116,7 +116,10 @@ pub async fn run(launcher: &Launcher, levels: &[usize]) -> anyhow::Result<Vec<Fa
             .body(body)
             .send()
             .await?;
-        anyhow::ensure!(response.status().is_success(), "webhook refused: {response:?}");
+        anyhow::ensure!(
+            response.status().is_success(),
+            "webhook refused: {response:?}"
+        );
         let _ = wait_until("every subscriber notified", Duration::from_secs(60), || {
             board.received.load(Ordering::Relaxed) >= level
         })

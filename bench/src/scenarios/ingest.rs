@@ -34,12 +34,18 @@ pub async fn run(
     backend: Backend,
     plan: &IngestPlan,
 ) -> anyhow::Result<IngestResult> {
-    let server = launcher.start(backend, &format!("ingest-{}", backend.name())).await?;
+    let server = launcher
+        .start(backend, &format!("ingest-{}", backend.name()))
+        .await?;
     let api = Api::new(server.base());
     let token = api.sign_in("merchant").await?;
     let count = (plan.rate as f64 * plan.seconds) as usize;
     let payments = api.create_payments(&token, count + 1, 8).await?;
-    eprintln!("ingest {}: {} payments created", backend.name(), payments.len());
+    eprintln!(
+        "ingest {}: {} payments created",
+        backend.name(),
+        payments.len()
+    );
 
     // The subscriber reports which payment changed and when.
     let (arrivals, mut arrived) = mpsc::unbounded_channel::<(String, Instant)>();
@@ -61,7 +67,12 @@ pub async fn run(
     let client = reqwest::Client::new();
     // A first event proves the subscription is live before anything is timed.
     let (probe_id, probe_intent) = &payments[0];
-    post(&client, &webhook_url, intent_event("evt_probe", probe_intent, "processing")).await?;
+    post(
+        &client,
+        &webhook_url,
+        intent_event("evt_probe", probe_intent, "processing"),
+    )
+    .await?;
     loop {
         let (id, _) = tokio::time::timeout(Duration::from_secs(10), arrived.recv())
             .await?
@@ -84,7 +95,10 @@ pub async fn run(
         let body = intent_event(&format!("evt_rate_{i}"), intent, "succeeded");
         tokio::spawn(async move {
             if post(&client, &url, body).await.is_ok() {
-                latency.lock().expect("not poisoned").saturating_record(micros(due.elapsed()));
+                latency
+                    .lock()
+                    .expect("not poisoned")
+                    .saturating_record(micros(due.elapsed()));
             }
         });
     }
@@ -118,7 +132,12 @@ pub async fn run(
         let intent = &intents[n as usize % intents.len()];
         let body = intent_event(&format!("evt_flat_{n}"), intent, "processing");
         let signature = stripe_signature(&body);
-        json_post(addr, "/webhooks/stripe", &[("stripe-signature", signature)], Bytes::from(body))
+        json_post(
+            addr,
+            "/webhooks/stripe",
+            &[("stripe-signature", signature)],
+            Bytes::from(body),
+        )
     });
     let flat = closed_loop(
         server.addr,

@@ -10,7 +10,9 @@ pub async fn run(launcher: &Launcher, runs: usize) -> anyhow::Result<Startup> {
     let mut ready = Vec::new();
     let mut rss = Vec::new();
     for run in 0..runs {
-        let server = launcher.start(Backend::Sqlite, &format!("startup-{run}")).await?;
+        let server = launcher
+            .start(Backend::Sqlite, &format!("startup-{run}"))
+            .await?;
         ready.push(server.startup.as_secs_f64() * 1000.0);
         // Idle means after start-up work (migrations, first sweeps) has settled.
         tokio::time::sleep(Duration::from_millis(500)).await;
