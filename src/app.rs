@@ -13,7 +13,7 @@ use crate::auth::AuthService;
 use crate::config::{Config, DatabaseUrl};
 use crate::events::EventBus;
 use crate::graphql::{DocumentCache, SchemaDeps, build_schema};
-use crate::http::{AppState, graphql::graphiql_page, router};
+use crate::http::{AppState, Services, graphql::graphiql_page, router};
 use crate::payments::PaymentService;
 use crate::providers::payments::{PaymentProvider, SandboxEvent, SandboxProvider, StripeProvider};
 use crate::providers::resilience::ResilientProvider;
@@ -128,7 +128,7 @@ impl App {
             .graphql
             .graphiql
             .then(|| Arc::from(graphiql_page(&config.public_url)));
-        let state = AppState {
+        let state = AppState::new(Services {
             config: Arc::new(config),
             store,
             schema,
@@ -140,7 +140,7 @@ impl App {
             documents,
             shutdown,
             ws_tasks: TaskTracker::new(),
-        };
+        });
         Ok(App {
             listener,
             address,

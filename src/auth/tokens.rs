@@ -2,12 +2,15 @@
 //! out) and opaque refresh tokens (random, stored only as a hash).
 
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use lru::LruCache;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -18,6 +21,8 @@ use uuid::Uuid;
 const AUDIENCE: &str = "switchboard";
 /// Clock skew tolerated when verifying.
 const LEEWAY_SECONDS: u64 = 5;
+/// Tokens whose signature was checked, remembered so a client's next request skips the check.
+const VERIFIED_TOKENS: usize = 16_384;
 
 /// What an access token says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +62,11 @@ pub struct TokenSigner {
     signing_kid: String,
     signing_key: EncodingKey,
     verifying: HashMap<String, DecodingKey>,
+    validation: Validation,
+    /// Recently verified tokens and their claims. A client sends the same token for minutes, and
+    /// checking it (base64, JSON, HMAC) was the largest single cost of a small query. Keyed by
+    /// the whole token, so only a byte-identical token hits; expiry is checked on every hit.
+    verified: Mutex<LruCache<String, AccessClaims>>,
 }
 
 impl TokenSigner {
@@ -83,12 +93,17 @@ impl TokenSigner {
             })
             .collect::<Result<_, jsonwebtoken::errors::Error>>()?;
         let (signing_kid, secret) = &keys[0];
+        let issuer_for_validation = issuer.clone();
         Ok(Self {
             issuer,
             ttl,
             signing_kid: signing_kid.clone(),
             signing_key: EncodingKey::from_secret(secret.expose_secret().as_bytes())?,
             verifying,
+            validation: validation(&issuer_for_validation),
+            verified: Mutex::new(LruCache::new(
+                NonZeroUsize::new(VERIFIED_TOKENS).expect("capacity is not zero"),
+            )),
         })
     }
 
@@ -120,6 +135,25 @@ impl TokenSigner {
 
     /// Verifies signature, key id, issuer, audience and expiry.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let remembered = self.verified_tokens().get(token).cloned();
+        if let Some(claims) = remembered {
+            if claims.exp + (LEEWAY_SECONDS as i64) < Utc::now().timestamp() {
+                self.verified_tokens().pop(token);
+                return Err(TokenError::Expired);
+            }
+            return Ok(claims);
+        }
+        let claims = self.verify_signed(token)?;
+        self.verified_tokens().put(token.to_owned(), claims.clone());
+        Ok(claims)
+    }
+
+    fn verified_tokens(&self) -> std::sync::MutexGuard<'_, LruCache<String, AccessClaims>> {
+        // Every operation leaves the LRU consistent, so a panic elsewhere cannot corrupt it.
+        self.verified.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn verify_signed(&self, token: &str) -> Result<AccessClaims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         if header.alg != Algorithm::HS256 {
             return Err(TokenError::Invalid);
@@ -129,18 +163,23 @@ impl TokenSigner {
             .as_deref()
             .and_then(|kid| self.verifying.get(kid))
             .ok_or(TokenError::Invalid)?;
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = LEEWAY_SECONDS;
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[AUDIENCE]);
-        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        jsonwebtoken::decode::<AccessClaims>(token, key, &validation)
+        jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
             })
     }
+}
+
+/// What every access token must satisfy besides its signature.
+fn validation(issuer: &str) -> Validation {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = LEEWAY_SECONDS;
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[AUDIENCE]);
+    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+    validation
 }
 
 /// 32 random bytes, URL-safe base64: refresh tokens, state, nonces, CSRF tokens.
@@ -187,6 +226,28 @@ mod tests {
             Utc::now() - chrono::Duration::seconds(120),
         );
         assert_eq!(signer.verify(&old), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn remembered_tokens_answer_alike_and_still_expire() {
+        let signer = signer(&[key("k1", 'a')]);
+        let (token, _) = signer.issue(Uuid::now_v7(), Uuid::now_v7(), true, Utc::now());
+        let first = signer.verify(&token).unwrap();
+        assert_eq!(signer.verified_tokens().len(), 1);
+        assert_eq!(signer.verify(&token).unwrap(), first);
+        // The remembered claims pass their expiry: the next use is refused and forgotten.
+        let lapsed = AccessClaims {
+            exp: Utc::now().timestamp() - LEEWAY_SECONDS as i64 - 1,
+            ..first
+        };
+        signer.verified_tokens().put(token.clone(), lapsed);
+        assert_eq!(signer.verify(&token), Err(TokenError::Expired));
+        assert_eq!(signer.verified_tokens().len(), 0);
+        // A token differing in one byte is checked afresh, not matched.
+        let mut forged = token.clone();
+        forged.pop();
+        forged.push(if token.ends_with('A') { 'B' } else { 'A' });
+        assert_eq!(signer.verify(&forged), Err(TokenError::Invalid));
     }
 
     #[test]

@@ -27,9 +27,28 @@ use crate::store::Store;
 
 pub use request_id::{CurrentRequestId, REQUEST_ID};
 
-/// What every handler can reach.
+/// What every handler can reach. Handlers receive a clone per request, so it is one shared
+/// pointer to [`Services`].
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    /// Shares `services` with every handler.
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The server's services and settings, as handlers see them.
+pub struct Services {
     /// Validated configuration.
     pub config: Arc<Config>,
     /// The database.

@@ -75,7 +75,7 @@ pub async fn upgrade(
 }
 
 /// Read buffer of each socket; larger messages still arrive, in more reads.
-const SOCKET_BUFFER_BYTES: usize = 4 * 1024;
+const SOCKET_BUFFER_BYTES: usize = 1024;
 
 /// The first GraphQL subprotocol the client offers.
 fn subprotocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
