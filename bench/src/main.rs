@@ -78,6 +78,9 @@ struct Cli {
     /// An earlier run's JSON, drawn dashed in the plots for comparison.
     #[arg(long)]
     baseline: Option<PathBuf>,
+    /// Measure nothing: print and plot the run already written as `<out>/<label>.json`.
+    #[arg(long)]
+    replot: bool,
 }
 
 #[derive(Subcommand)]
@@ -100,6 +103,11 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Some(Command::Ceiling) = cli.command {
         return ceiling::serve().await;
+    }
+    if cli.replot {
+        let results = read_results(&cli.out.join(format!("{}.json", cli.label)))?;
+        report::print(&results);
+        return write_outputs(&cli, &results);
     }
     // The harness is built into <target>/release, beside the server and criterion's output.
     let release_dir = std::env::current_exe()?
@@ -161,13 +169,7 @@ async fn main() -> anyhow::Result<()> {
 fn write_outputs(cli: &Cli, results: &Results) -> anyhow::Result<()> {
     let json_path = cli.out.join(format!("{}.json", cli.label));
     std::fs::write(&json_path, serde_json::to_string_pretty(results)?)?;
-    let baseline: Option<Results> = match &cli.baseline {
-        Some(path) => Some(
-            serde_json::from_slice(&std::fs::read(path)?)
-                .with_context(|| format!("{} is not a harness result", path.display()))?,
-        ),
-        None => None,
-    };
+    let baseline = cli.baseline.as_deref().map(read_results).transpose()?;
     if !results.read.is_empty() {
         report::plot_read(
             &cli.out.join(format!("{}-read.svg", cli.label)),
@@ -188,6 +190,11 @@ fn write_outputs(cli: &Cli, results: &Results) -> anyhow::Result<()> {
         cli.out.display()
     );
     Ok(())
+}
+
+fn read_results(path: &std::path::Path) -> anyhow::Result<Results> {
+    serde_json::from_slice(&std::fs::read(path)?)
+        .with_context(|| format!("{} is not a harness result", path.display()))
 }
 
 /// CPU model and count, from /proc/cpuinfo.

@@ -11,7 +11,6 @@ mod events;
 mod graphql_http;
 mod health;
 mod helpers;
-mod latency;
 mod lifecycle;
 mod limits;
 mod payments;
