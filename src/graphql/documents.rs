@@ -140,3 +140,70 @@ impl Extension for PerRequest {
         Ok(result)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
+
+    use super::*;
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        /// `n` items; each costs one unit of complexity.
+        #[graphql(complexity = "n.max(0) as usize")]
+        async fn items(&self, n: i32) -> Vec<i32> {
+            (0..n).collect()
+        }
+    }
+
+    fn schema(cache: &Arc<DocumentCache>) -> Schema<Query, EmptyMutation, EmptySubscription> {
+        Schema::build(Query, EmptyMutation, EmptySubscription)
+            .limit_complexity(10)
+            .limit_recursive_depth(8)
+            .extension(CachedDocuments(cache.clone()))
+            .finish()
+    }
+
+    fn request(query: &str, n: i32) -> Request {
+        Request::new(query).variables(Variables::from_json(serde_json::json!({ "n": n })))
+    }
+
+    #[tokio::test]
+    async fn a_cached_validation_never_answers_for_other_variables() {
+        let cache = DocumentCache::new(8);
+        let schema = schema(&cache);
+        let query = "query($n: Int!) { items(n: $n) }";
+        for _ in 0..2 {
+            let small = schema.execute(request(query, 3)).await;
+            assert!(small.errors.is_empty(), "{:?}", small.errors);
+        }
+        assert!(cache.cached(query).is_some());
+        // Same text, variables that break the complexity limit: validated afresh and refused.
+        let large = schema.execute(request(query, 100)).await;
+        assert_eq!(large.errors.len(), 1, "{:?}", large.errors);
+        assert!(large.errors[0].message.contains("too complex"));
+        assert_eq!(lock(&cache.validated).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn failures_are_reported_every_time_and_never_cached() {
+        let cache = DocumentCache::new(8);
+        let schema = schema(&cache);
+        let deep = format!("{{ {}items(n: 1){} }}", "a { ".repeat(20), " }".repeat(20));
+        for query in ["{ items(n: ", "{ nope }", "{ items(n: 50) }", deep.as_str()] {
+            for _ in 0..2 {
+                let response = schema.execute(Request::new(query)).await;
+                assert_eq!(response.errors.len(), 1, "{query}: {:?}", response.errors);
+            }
+        }
+        // Only a document that parsed within the limits is kept; none was valid.
+        assert!(cache.cached("{ items(n: ").is_none());
+        assert!(cache.cached(&deep).is_none());
+        assert_eq!(lock(&cache.validated).len(), 0);
+        // The transport's own parse does not fill the cache either.
+        assert!(cache.parse(&deep).is_some());
+        assert!(cache.cached(&deep).is_none());
+    }
+}

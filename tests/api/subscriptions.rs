@@ -175,6 +175,52 @@ async fn a_subscriber_gets_live_events_and_resumes_after_its_cursor() {
     );
 }
 
+/// Many sockets of one user woken by the same notices share store reads; each must still get
+/// every event once, in order, however the notices and reads interleave.
+#[tokio::test]
+async fn watchers_woken_together_each_get_every_event_in_order() {
+    const WATCHERS: usize = 12;
+    const EVENTS: usize = 6;
+    let Some(app) = TestApp::spawn_with(Backend::Postgres, |_| {}).await else {
+        return;
+    };
+    let store = app.database.store().await;
+    let (token, me) = sign_in(&app, "eve").await;
+    let payment = Uuid::now_v7();
+    let mut sockets = Vec::new();
+    for i in 0..WATCHERS {
+        let mut socket = connect(&app, "graphql-transport-ws").await;
+        send(
+            &mut socket,
+            json!({ "type": "connection_init", "payload": { "authorization": bearer(&token) } }),
+        )
+        .await;
+        assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+        send(
+            &mut socket,
+            json!({ "id": format!("w{i}"), "type": "subscribe", "payload": {
+            "query": "subscription($after: String) { myPaymentEvents(after: $after) { sequence } }",
+            "variables": { "after": from_the_beginning() } } }),
+        )
+        .await;
+        sockets.push(socket);
+    }
+    // Back to back, so later notices arrive while reads for earlier ones are in flight.
+    for _ in 0..EVENTS {
+        let event = record(&store, payment, me, "PROCESSING").await;
+        announce(&app, &event).await;
+    }
+    let expected: Vec<Value> = (1..=EVENTS).map(|n| json!(n)).collect();
+    for socket in &mut sockets {
+        let mut sequences = Vec::new();
+        for _ in 0..EVENTS {
+            let message = receive(socket).await;
+            sequences.push(message["payload"]["data"]["myPaymentEvents"]["sequence"].clone());
+        }
+        assert_eq!(sequences, expected);
+    }
+}
+
 #[tokio::test]
 async fn graphql_ws_client_receives_events() {
     let Some(peers) = node_peers() else { return };
