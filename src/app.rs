@@ -69,9 +69,11 @@ impl App {
         let auth = Arc::new(AuthService::new(
             &config,
             store.clone(),
+            bus.clone(),
             http,
             &mut registry,
         )?);
+        auth.follow_ended_sessions(shutdown.clone());
         let (sandbox_events, sandbox_feed) = mpsc::unbounded_channel();
         let payment_provider = payment_provider(&config, &mut registry, sandbox_events)?;
         let payments = Arc::new(PaymentService::new(

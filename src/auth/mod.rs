@@ -17,6 +17,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::config::{Config, ProviderKind};
+use crate::events::EventBus;
 use crate::providers::identity::{
     DevProvider, GithubEndpoints, GithubProvider, IdentityProvider, OidcProvider,
 };
@@ -56,6 +57,8 @@ pub struct AuthService {
     secure_cookies: bool,
     sockets: SessionSockets,
     session_cache: session_cache::SessionCache,
+    /// Tells other instances about ended sessions, and this one about theirs.
+    bus: Arc<EventBus>,
 }
 
 impl AuthService {
@@ -64,6 +67,7 @@ impl AuthService {
     pub fn new(
         config: &Config,
         store: Store,
+        bus: Arc<EventBus>,
         http: reqwest::Client,
         registry: &mut ProviderRegistry,
     ) -> anyhow::Result<Self> {
@@ -126,6 +130,7 @@ impl AuthService {
             secure_cookies: !config.is_local_http(),
             sockets: SessionSockets::default(),
             session_cache: Default::default(),
+            bus,
         })
     }
 

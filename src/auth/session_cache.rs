@@ -2,8 +2,9 @@
 //!
 //! An access token is a signed JWT, but the session behind it can end early (logout, a reused
 //! refresh token). Checking that on every request costs a database read, so active sessions are
-//! remembered for [`TTL`]. This instance forgets a session the moment it ends it; another
-//! instance's logout takes effect here within [`TTL`].
+//! remembered for [`TTL`]. The instance that ends a session forgets it at once and tells the
+//! others over the event bus; should that notice be lost, [`TTL`] bounds how long another
+//! instance keeps accepting the session.
 
 use std::num::NonZeroUsize;
 use std::sync::{Mutex, PoisonError};
@@ -70,6 +71,11 @@ impl SessionCache {
         for id in session_ids {
             entries.pop(id);
         }
+    }
+
+    /// Forgets every session (when ends may have been missed).
+    pub fn clear(&self) {
+        self.lock().clear();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<Uuid, (VerifiedSession, Instant)>> {

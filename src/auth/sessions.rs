@@ -1,12 +1,17 @@
 //! Sessions: issuing tokens, refreshing with rotation (a reused refresh token revokes the whole
 //! session), logging out, and authenticating requests.
 
+use std::sync::Arc;
+
 use chrono::Utc;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
 
 use super::session_cache::VerifiedSession;
 use super::tokens::{TokenError, random_token, token_hash};
 use super::{AuthService, Credentials, IssuedSession, Viewer, ViewerState};
 use crate::error::AppError;
+use crate::events::BusMessage;
 use crate::store::{Rotation, Session, User};
 
 impl AuthService {
@@ -57,8 +62,7 @@ impl AuthService {
             Rotation::Rotated(session) => session,
             Rotation::Reused(session_id) => {
                 tracing::warn!(%session_id, "a spent refresh token was presented again; session revoked");
-                self.session_cache.forget(&[session_id]);
-                self.sockets.end(&[session_id]);
+                self.sessions_ended(&[session_id]).await;
                 return Err(AppError::Unauthenticated(
                     "this refresh token was already used; the session has been ended for safety, sign in again".into(),
                 ));
@@ -94,8 +98,7 @@ impl AuthService {
             self.store.revoke_session(viewer.session_id, now).await?;
             vec![viewer.session_id]
         };
-        self.session_cache.forget(&ended);
-        self.sockets.end(&ended);
+        self.sessions_ended(&ended).await;
         tracing::info!(user_id = %viewer.user_id, sessions = ended.len(), "signed out");
         Ok(())
     }
@@ -151,6 +154,41 @@ impl AuthService {
             source,
         };
         Ok((viewer, session))
+    }
+
+    /// Ends `sessions` here at once and tells the other instances.
+    async fn sessions_ended(&self, sessions: &[uuid::Uuid]) {
+        self.end_sessions_locally(sessions);
+        self.bus.publish_sessions_ended(sessions).await;
+    }
+
+    /// Forgets `sessions` and closes their sockets on this instance.
+    fn end_sessions_locally(&self, sessions: &[uuid::Uuid]) {
+        self.session_cache.forget(sessions);
+        self.sockets.end(sessions);
+    }
+
+    /// Follows sessions ended on any instance until `stop`: each is forgotten and its sockets
+    /// closed here too. When ends may have been missed, every remembered session is forgotten.
+    pub fn follow_ended_sessions(self: &Arc<Self>, stop: CancellationToken) {
+        let mut receiver = self.bus.subscribe();
+        let auth = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let message = tokio::select! {
+                    message = receiver.recv() => message,
+                    () = stop.cancelled() => return,
+                };
+                match message {
+                    Ok(BusMessage::SessionsEnded(sessions)) => auth.end_sessions_locally(&sessions),
+                    Ok(BusMessage::Resync) | Err(RecvError::Lagged(_)) => {
+                        auth.session_cache.clear();
+                    }
+                    Ok(BusMessage::Changed(_)) => {}
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
     }
 
     /// The signed-in user behind `viewer`; no database read when the session was verified in

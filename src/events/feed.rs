@@ -123,6 +123,7 @@ impl Feed {
                     self.behind = true;
                     self.must_reach = None;
                 }
+                Ok(BusMessage::SessionsEnded(_)) => {}
                 Err(RecvError::Closed) => return None,
             }
         }

@@ -47,12 +47,30 @@ impl Notice {
 }
 
 /// What subscribers receive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BusMessage {
     /// One payment changed.
     Changed(Notice),
     /// Notices may have been missed (a listener reconnected): read the store to catch up.
     Resync,
+    /// These login sessions ended (logout, a reused refresh token) on some instance: every
+    /// instance forgets them and closes their sockets.
+    SessionsEnded(Arc<[Uuid]>),
+}
+
+/// Session ids per NOTIFY, well inside PostgreSQL's 8,000-byte payload limit.
+const SESSIONS_PER_NOTICE: usize = 100;
+
+fn encode_sessions(sessions: &[Uuid]) -> String {
+    sessions
+        .iter()
+        .map(Uuid::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn decode_sessions(payload: &str) -> Option<Arc<[Uuid]>> {
+    payload.split(',').map(|id| id.parse().ok()).collect()
 }
 
 /// How notices travel.
@@ -121,6 +139,25 @@ impl EventBus {
         }
     }
 
+    /// Tells every instance, this one included, that `sessions` ended.
+    pub async fn publish_sessions_ended(&self, sessions: &[Uuid]) {
+        for chunk in sessions.chunks(SESSIONS_PER_NOTICE) {
+            match &self.transport {
+                Transport::InProcess => {
+                    let _ = self.local.send(BusMessage::SessionsEnded(chunk.into()));
+                }
+                Transport::Postgres(notifier) => {
+                    if let Err(err) = notifier.notify_sessions_ended(chunk).await {
+                        // Other instances stop accepting these sessions when their cache of
+                        // verified sessions expires (seconds); this one learns now.
+                        tracing::warn!(error = %err, "NOTIFY failed; ending sessions locally only");
+                        let _ = self.local.send(BusMessage::SessionsEnded(chunk.into()));
+                    }
+                }
+            }
+        }
+    }
+
     /// A receiver of every later message.
     pub fn subscribe(&self) -> broadcast::Receiver<BusMessage> {
         self.local.subscribe()
@@ -141,6 +178,37 @@ mod tests {
         assert_eq!(Notice::decode(&notice.encode()), Some(notice));
         assert_eq!(Notice::decode("1,2"), None);
         assert_eq!(Notice::decode(&format!("{},x", notice.encode())), None);
+    }
+
+    #[test]
+    fn ended_sessions_round_trip_through_text() {
+        let sessions: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+        assert_eq!(
+            decode_sessions(&encode_sessions(&sessions)).as_deref(),
+            Some(sessions.as_slice())
+        );
+        assert_eq!(decode_sessions("not-a-uuid"), None);
+        // The longest chunk fits a NOTIFY payload.
+        let many: Vec<Uuid> = (0..SESSIONS_PER_NOTICE).map(|_| Uuid::now_v7()).collect();
+        assert!(encode_sessions(&many).len() < 8000);
+    }
+
+    #[tokio::test]
+    async fn ended_sessions_reach_in_process_subscribers_in_chunks() {
+        let bus = EventBus::in_process();
+        let mut receiver = bus.subscribe();
+        let sessions: Vec<Uuid> = (0..SESSIONS_PER_NOTICE + 1)
+            .map(|_| Uuid::now_v7())
+            .collect();
+        bus.publish_sessions_ended(&sessions).await;
+        let mut heard = Vec::new();
+        for _ in 0..2 {
+            match receiver.recv().await.unwrap() {
+                BusMessage::SessionsEnded(ids) => heard.extend_from_slice(&ids),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(heard, sessions);
     }
 
     #[tokio::test]

@@ -5,10 +5,12 @@ use sqlx::postgres::{PgListener, PgPoolOptions};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::{BusMessage, Notice};
+use super::{BusMessage, Notice, decode_sessions, encode_sessions};
 
-/// The channel every instance listens on.
+/// The channel of payment notices, which every instance listens on.
 const CHANNEL: &str = "switchboard_payment_events";
+/// The channel of ended login sessions.
+const SESSIONS_CHANNEL: &str = "switchboard_sessions_ended";
 
 /// Sends NOTIFYs; its listener task rebroadcasts what arrives.
 pub struct Notifier {
@@ -24,7 +26,7 @@ impl Notifier {
     ) -> Result<Self, sqlx::Error> {
         let pool = PgPoolOptions::new().max_connections(2).connect(url).await?;
         let mut listener = PgListener::connect_with(&pool).await?;
-        listener.listen(CHANNEL).await?;
+        listener.listen_all([CHANNEL, SESSIONS_CHANNEL]).await?;
         tokio::spawn(async move {
             tokio::select! {
                 () = forward(&mut listener, &local) => {}
@@ -36,9 +38,18 @@ impl Notifier {
 
     /// Publishes one notice to every instance.
     pub async fn notify(&self, notice: &Notice) -> Result<(), sqlx::Error> {
+        self.send(CHANNEL, notice.encode()).await
+    }
+
+    /// Tells every instance that `sessions` ended.
+    pub async fn notify_sessions_ended(&self, sessions: &[uuid::Uuid]) -> Result<(), sqlx::Error> {
+        self.send(SESSIONS_CHANNEL, encode_sessions(sessions)).await
+    }
+
+    async fn send(&self, channel: &str, payload: String) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(notice.encode())
+            .bind(channel)
+            .bind(payload)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -48,15 +59,20 @@ impl Notifier {
 async fn forward(listener: &mut PgListener, local: &broadcast::Sender<BusMessage>) {
     loop {
         match listener.try_recv().await {
-            Ok(Some(notification)) => match Notice::decode(notification.payload()) {
-                Some(notice) => {
-                    let _ = local.send(BusMessage::Changed(notice));
+            Ok(Some(notification)) => {
+                let payload = notification.payload();
+                let message = if notification.channel() == SESSIONS_CHANNEL {
+                    decode_sessions(payload).map(BusMessage::SessionsEnded)
+                } else {
+                    Notice::decode(payload).map(BusMessage::Changed)
+                };
+                match message {
+                    Some(message) => {
+                        let _ = local.send(message);
+                    }
+                    None => tracing::warn!(payload, "ignoring a malformed bus notice"),
                 }
-                None => tracing::warn!(
-                    payload = notification.payload(),
-                    "ignoring a malformed bus notice"
-                ),
-            },
+            }
             Ok(None) => {
                 // The connection dropped and is being re-established: notices sent meanwhile
                 // are lost, so subscribers must catch up from the store.

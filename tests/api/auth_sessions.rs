@@ -148,6 +148,50 @@ async fn sockets_authenticate_from_connection_init_and_close_on_logout() {
     assert_eq!(close_code(&mut socket).await, 4403);
 }
 
+/// Each instance remembers verified sessions; a logout on one must still end the session on
+/// every other at once: its sockets close and its token is refused.
+#[tokio::test]
+async fn a_logout_on_one_instance_ends_the_session_on_another() {
+    let settings = |s: &mut switchboard::config::Settings| {
+        s.session_signing_keys = format!("k1:{SIGNING_SECRET}");
+    };
+    let Some(a) = TestApp::spawn_with(Backend::Postgres, settings).await else {
+        return;
+    };
+    let url = a.database.url().to_owned();
+    let b = TestApp::spawn_on(
+        crate::helpers::TestDatabase::Shared { url: url.clone() },
+        |s| {
+            settings(s);
+            s.database_url = url;
+        },
+    )
+    .await;
+    let (token, _) = dev_sign_in(&a, "gil").await;
+    // B verifies the session and remembers it.
+    assert_eq!(me(&b, &token).await["data"]["me"]["name"], "gil");
+    let mut socket = connect(&b, "graphql-transport-ws").await;
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": { "authorization": bearer(&token) } }),
+    )
+    .await;
+    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+
+    let body = graphql_with(
+        &a,
+        &[("authorization", &bearer(&token))],
+        "mutation { logout }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(body["data"]["logout"], true);
+    // Without the notice B's socket would live until the session's expiry, hours away.
+    assert_eq!(close_code(&mut socket).await, 4403);
+    let refused = me(&b, &token).await;
+    single_error(&refused, "UNAUTHENTICATED");
+}
+
 #[tokio::test]
 async fn sockets_with_bad_tokens_are_refused_with_4403() {
     let app = app().await;
