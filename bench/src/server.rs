@@ -137,8 +137,21 @@ impl Server {
         }
     }
 
-    /// Stops the server.
+    /// Stops the server like an orchestrator would: SIGTERM, then SIGKILL if it has not
+    /// drained within ten seconds.
     pub async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+            if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+                .await
+                .is_ok()
+            {
+                return;
+            }
+        }
         let _ = self.child.kill().await;
     }
 }
