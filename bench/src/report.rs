@@ -126,6 +126,7 @@ pub fn plot_read(path: &Path, results: &Results, baseline: Option<&Results>) -> 
         "GraphQL reads: p99 latency vs throughput (points: 1 to 64 connections)",
         "requests/s",
         "p99 latency (ms)",
+        SeriesLabelPosition::UpperRight,
         &series,
     )
 }
@@ -160,6 +161,7 @@ pub fn plot_fanout(
         "Subscription fan-out: webhook to every subscriber",
         "subscribers",
         "latency (ms)",
+        SeriesLabelPosition::UpperLeft,
         &series,
     )
 }
@@ -174,6 +176,7 @@ fn draw(
     title: &str,
     x_label: &str,
     y_label: &str,
+    legend: SeriesLabelPosition,
     series: &[Series],
 ) -> anyhow::Result<()> {
     let values = series.iter().flat_map(|s| s.3.iter());
@@ -215,7 +218,7 @@ fn draw(
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(legend)
         .border_style(BLACK)
         .background_style(WHITE.mix(0.9))
         .draw()?;
