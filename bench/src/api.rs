@@ -103,6 +103,23 @@ impl Api {
     }
 }
 
+/// Posts `body`, signed, to the webhook endpoint at `url`; fails unless it was accepted.
+pub async fn post_webhook(client: &reqwest::Client, url: &str, body: String) -> anyhow::Result<()> {
+    let response = client
+        .post(url)
+        .header("stripe-signature", stripe_signature(&body))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "webhook refused with {}",
+        response.status()
+    );
+    Ok(())
+}
+
 /// A Stripe-style event body for the PaymentIntent `intent` reaching `status`.
 pub fn intent_event(event_id: &str, intent: &str, status: &str) -> String {
     json!({

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::auth_support::*;
 use crate::helpers::{Backend, TestApp, single_error};
-use crate::websocket::{close_code, connect, receive, send};
+use crate::websocket::{close_code, connect, receive, send, signed_in_socket};
 
 const SIGNING_SECRET: &str = "a-test-signing-secret-of-more-than-32-characters";
 const ME: &str = "{ me { id name identities { provider subject } } }";
@@ -21,6 +21,18 @@ async fn app() -> TestApp {
 
 async fn me(app: &TestApp, token: &str) -> serde_json::Value {
     graphql_with(app, &[("authorization", &bearer(token))], ME, json!({})).await
+}
+
+/// Ends the session of `token` through the API.
+async fn log_out(app: &TestApp, token: &str) {
+    let body = graphql_with(
+        app,
+        &[("authorization", &bearer(token))],
+        "mutation { logout }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(body["data"]["logout"], true, "{body}");
 }
 
 #[tokio::test]
@@ -119,13 +131,7 @@ async fn expired_and_forged_access_tokens_are_unauthenticated() {
 async fn sockets_authenticate_from_connection_init_and_close_on_logout() {
     let app = app().await;
     let (token, _) = dev_sign_in(&app, "erin").await;
-    let mut socket = connect(&app, "graphql-transport-ws").await;
-    send(
-        &mut socket,
-        json!({ "type": "connection_init", "payload": { "authorization": bearer(&token) } }),
-    )
-    .await;
-    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+    let mut socket = signed_in_socket(&app, &token).await;
     send(
         &mut socket,
         json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ me { name } }" } }),
@@ -137,14 +143,7 @@ async fn sockets_authenticate_from_connection_init_and_close_on_logout() {
     );
     assert_eq!(receive(&mut socket).await["type"], "complete");
 
-    let body = graphql_with(
-        &app,
-        &[("authorization", &bearer(&token))],
-        "mutation { logout }",
-        json!({}),
-    )
-    .await;
-    assert_eq!(body["data"]["logout"], true);
+    log_out(&app, &token).await;
     assert_eq!(close_code(&mut socket).await, 4403);
 }
 
@@ -158,34 +157,13 @@ async fn a_logout_on_one_instance_ends_the_session_on_another() {
     let Some(a) = TestApp::spawn_with(Backend::Postgres, settings).await else {
         return;
     };
-    let url = a.database.url().to_owned();
-    let b = TestApp::spawn_on(
-        crate::helpers::TestDatabase::Shared { url: url.clone() },
-        |s| {
-            settings(s);
-            s.database_url = url;
-        },
-    )
-    .await;
+    let b = a.sibling(settings).await;
     let (token, _) = dev_sign_in(&a, "gil").await;
     // B verifies the session and remembers it.
     assert_eq!(me(&b, &token).await["data"]["me"]["name"], "gil");
-    let mut socket = connect(&b, "graphql-transport-ws").await;
-    send(
-        &mut socket,
-        json!({ "type": "connection_init", "payload": { "authorization": bearer(&token) } }),
-    )
-    .await;
-    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+    let mut socket = signed_in_socket(&b, &token).await;
 
-    let body = graphql_with(
-        &a,
-        &[("authorization", &bearer(&token))],
-        "mutation { logout }",
-        json!({}),
-    )
-    .await;
-    assert_eq!(body["data"]["logout"], true);
+    log_out(&a, &token).await;
     // Without the notice B's socket would live until the session's expiry, hours away.
     assert_eq!(close_code(&mut socket).await, 4403);
     let refused = me(&b, &token).await;

@@ -178,6 +178,17 @@ impl TestApp {
         )
     }
 
+    /// A second instance on this one's database, configured by `change` as the first was, so
+    /// the two share sessions and events the way instances behind a load balancer do.
+    pub async fn sibling(&self, change: impl FnOnce(&mut Settings)) -> TestApp {
+        let url = self.database.url().to_owned();
+        TestApp::spawn_on(TestDatabase::Shared { url: url.clone() }, |s| {
+            change(s);
+            s.database_url = url;
+        })
+        .await
+    }
+
     /// A server on an existing database (e.g. one a test prepared), with settings changed by
     /// `change` (which must set `database_url`).
     pub async fn spawn_on(database: TestDatabase, change: impl FnOnce(&mut Settings)) -> TestApp {

@@ -393,15 +393,7 @@ async fn a_localstripe_payment_reaches_a_subscriber_on_another_instance() {
     let Some(a) = TestApp::spawn_with(Backend::Postgres, settings).await else {
         return;
     };
-    let url = a.database.url().to_owned();
-    let b = TestApp::spawn_on(
-        crate::helpers::TestDatabase::Shared { url: url.clone() },
-        |s| {
-            settings(s);
-            s.database_url = url;
-        },
-    )
-    .await;
+    let b = a.sibling(settings).await;
     let hook = a.url("/webhooks/stripe");
     stripe
         .post(

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::auth_support::{bearer, complete_login, graphql_with, start_login};
 use crate::helpers::{Backend, TestApp, node_peers, single_error};
-use crate::websocket::{connect, receive, send};
+use crate::websocket::{receive, send, signed_in_socket};
 
 /// Signs `login` in; returns the access token and the user id.
 async fn sign_in(app: &TestApp, login: &str) -> (String, Uuid) {
@@ -127,13 +127,7 @@ async fn a_subscriber_gets_live_events_and_resumes_after_its_cursor() {
     let payment = Uuid::now_v7();
     let subscription = "subscription($after: String) { myPaymentEvents(after: $after) { cursor sequence status } }";
 
-    let mut socket = connect(&app, "graphql-transport-ws").await;
-    send(
-        &mut socket,
-        json!({ "type": "connection_init", "payload": { "authorization": bearer(&token) } }),
-    )
-    .await;
-    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+    let mut socket = signed_in_socket(&app, &token).await;
     // From the very beginning, so it does not matter whether the server has set the
     // subscription up before the first event is recorded.
     let start = json!({ "after": from_the_beginning() });
@@ -154,13 +148,7 @@ async fn a_subscriber_gets_live_events_and_resumes_after_its_cursor() {
         let event = record(&store, payment, me, status).await;
         announce(&app, &event).await;
     }
-    let mut socket = connect(&app, "graphql-transport-ws").await;
-    send(
-        &mut socket,
-        json!({ "type": "connection_init", "payload": { "authorization": bearer(&token) } }),
-    )
-    .await;
-    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+    let mut socket = signed_in_socket(&app, &token).await;
     send(&mut socket, json!({ "id": "r", "type": "subscribe", "payload": { "query": subscription, "variables": { "after": cursor } } })).await;
     let mut resumed = Vec::new();
     for _ in 0..2 {
@@ -189,13 +177,7 @@ async fn watchers_woken_together_each_get_every_event_in_order() {
     let payment = Uuid::now_v7();
     let mut sockets = Vec::new();
     for i in 0..WATCHERS {
-        let mut socket = connect(&app, "graphql-transport-ws").await;
-        send(
-            &mut socket,
-            json!({ "type": "connection_init", "payload": { "authorization": bearer(&token) } }),
-        )
-        .await;
-        assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+        let mut socket = signed_in_socket(&app, &token).await;
         send(
             &mut socket,
             json!({ "id": format!("w{i}"), "type": "subscribe", "payload": {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, TestDatabase, node_peers};
+use crate::helpers::{Backend, TestApp, node_peers};
 use crate::payments::Client;
 use crate::webhooks::{SECRET, post, stripe_signature};
 use crate::websocket::{connect, receive, send};
@@ -114,12 +114,7 @@ async fn a_webhook_on_one_instance_reaches_a_subscriber_on_another() {
     let Some(a) = TestApp::spawn_with(Backend::Postgres, settings).await else {
         return;
     };
-    let url = a.database.url().to_owned();
-    let b = TestApp::spawn_on(TestDatabase::Shared { url: url.clone() }, |s| {
-        settings(s);
-        s.database_url = url;
-    })
-    .await;
+    let b = a.sibling(settings).await;
 
     let jo = Client::sign_in(&a, "jo").await;
     let body = jo

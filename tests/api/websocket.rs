@@ -23,6 +23,15 @@ pub async fn connect(app: &TestApp, protocol: &str) -> Socket {
     socket
 }
 
+/// Opens a graphql-transport-ws socket authenticated by `token` in `connection_init`.
+pub async fn signed_in_socket(app: &TestApp, token: &str) -> Socket {
+    let mut socket = connect(app, "graphql-transport-ws").await;
+    let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } });
+    send(&mut socket, init).await;
+    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+    socket
+}
+
 /// Sends a JSON message.
 pub async fn send(socket: &mut Socket, message: Value) {
     socket

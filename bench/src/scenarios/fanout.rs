@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures_util::{StreamExt, TryStreamExt};
 use serde_json::json;
 
-use crate::api::{Api, intent_event, refund_event, stripe_signature};
+use crate::api::{Api, intent_event, post_webhook, refund_event};
 use crate::results::FanoutPoint;
 use crate::server::{Backend, Launcher};
 use crate::ws::{OnNext, subscribe};
@@ -109,17 +109,12 @@ pub async fn run(launcher: &Launcher, levels: &[usize]) -> anyhow::Result<Vec<Fa
             refund_event(&event_id, &intent, round as i64)
         };
         let sent = Instant::now();
-        let response = webhooks
-            .post(format!("{}/webhooks/stripe", server.base()))
-            .header("stripe-signature", stripe_signature(&body))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await?;
-        anyhow::ensure!(
-            response.status().is_success(),
-            "webhook refused: {response:?}"
-        );
+        post_webhook(
+            &webhooks,
+            &format!("{}/webhooks/stripe", server.base()),
+            body,
+        )
+        .await?;
         let _ = wait_until("every subscriber notified", Duration::from_secs(60), || {
             board.received.load(Ordering::Relaxed) >= level
         })

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::api::{Api, intent_event, stripe_signature};
+use crate::api::{Api, intent_event, post_webhook, stripe_signature};
 use crate::load::{RequestFactory, closed_loop, histogram, json_post, micros};
 use crate::results::{IngestResult, ms};
 use crate::server::{Backend, Launcher};
@@ -67,7 +67,7 @@ pub async fn run(
     let client = reqwest::Client::new();
     // A first event proves the subscription is live before anything is timed.
     let (probe_id, probe_intent) = &payments[0];
-    post(
+    post_webhook(
         &client,
         &webhook_url,
         intent_event("evt_probe", probe_intent, "processing"),
@@ -94,7 +94,7 @@ pub async fn run(
         let (client, url, latency) = (client.clone(), webhook_url.clone(), http_latency.clone());
         let body = intent_event(&format!("evt_rate_{i}"), intent, "succeeded");
         tokio::spawn(async move {
-            if post(&client, &url, body).await.is_ok() {
+            if post_webhook(&client, &url, body).await.is_ok() {
                 latency
                     .lock()
                     .expect("not poisoned")
@@ -168,20 +168,4 @@ pub async fn run(
         e2e_p99_ms: ms(&e2e, 0.99),
         e2e_max_ms: e2e.max() as f64 / 1000.0,
     })
-}
-
-async fn post(client: &reqwest::Client, url: &str, body: String) -> anyhow::Result<()> {
-    let response = client
-        .post(url)
-        .header("stripe-signature", stripe_signature(&body))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await?;
-    anyhow::ensure!(
-        response.status().is_success(),
-        "webhook refused with {}",
-        response.status()
-    );
-    Ok(())
 }
