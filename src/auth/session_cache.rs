@@ -7,6 +7,7 @@
 //! instance keeps accepting the session.
 
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -33,6 +34,9 @@ pub struct VerifiedSession {
 /// Sessions verified within the last [`TTL`].
 pub struct SessionCache {
     entries: Mutex<LruCache<Uuid, (VerifiedSession, Instant)>>,
+    /// Counts forgets. A session read from the database before a forget may predate the end
+    /// it announced, so it is only remembered if no forget happened since the read began.
+    generation: AtomicU64,
 }
 
 impl Default for SessionCache {
@@ -41,6 +45,7 @@ impl Default for SessionCache {
             entries: Mutex::new(LruCache::new(
                 NonZeroUsize::new(CAPACITY).expect("capacity is not zero"),
             )),
+            generation: AtomicU64::new(0),
         }
     }
 }
@@ -59,15 +64,24 @@ impl SessionCache {
         }
     }
 
-    /// Remembers a session just read from the database.
-    pub fn put(&self, verified: VerifiedSession) {
-        self.lock()
-            .put(verified.session.id, (verified, Instant::now()));
+    /// Taken before reading a session from the database, and handed back to [`Self::put`].
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Remembers a session read from the database since `generation` was taken, unless some
+    /// session was forgotten meanwhile (the read may have seen it before it ended).
+    pub fn put(&self, verified: VerifiedSession, generation: u64) {
+        let mut entries = self.lock();
+        if self.generation.load(Ordering::SeqCst) == generation {
+            entries.put(verified.session.id, (verified, Instant::now()));
+        }
     }
 
     /// Forgets sessions that just ended.
     pub fn forget(&self, session_ids: &[Uuid]) {
         let mut entries = self.lock();
+        self.generation.fetch_add(1, Ordering::SeqCst);
         for id in session_ids {
             entries.pop(id);
         }
@@ -75,11 +89,69 @@ impl SessionCache {
 
     /// Forgets every session (when ends may have been missed).
     pub fn clear(&self) {
-        self.lock().clear();
+        let mut entries = self.lock();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        entries.clear();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<Uuid, (VerifiedSession, Instant)>> {
         // Every operation leaves the LRU consistent, so a panic elsewhere cannot corrupt it.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+
+    fn verified() -> VerifiedSession {
+        let now = Utc::now();
+        let user = User {
+            id: Uuid::now_v7(),
+            email: None,
+            name: Some("ann".into()),
+            is_admin: false,
+            created_at: now,
+            updated_at: now,
+        };
+        VerifiedSession {
+            session: Session {
+                id: Uuid::now_v7(),
+                user_id: user.id,
+                provider: "dev".into(),
+                created_at: now,
+                expires_at: now + chrono::Duration::hours(1),
+                revoked_at: None,
+            },
+            user,
+        }
+    }
+
+    #[test]
+    fn remembered_sessions_are_forgotten_when_they_end() {
+        let cache = SessionCache::default();
+        let session = verified();
+        cache.put(session.clone(), cache.generation());
+        assert!(cache.get(session.session.id).is_some());
+        cache.forget(&[session.session.id]);
+        assert!(cache.get(session.session.id).is_none());
+    }
+
+    #[test]
+    fn a_read_that_raced_an_end_is_not_remembered() {
+        let cache = SessionCache::default();
+        let session = verified();
+        // A request starts reading the session; a logout ends it before the read returns.
+        let generation = cache.generation();
+        cache.forget(&[session.session.id]);
+        cache.put(session.clone(), generation);
+        assert!(cache.get(session.session.id).is_none());
+        // Reads that begin after the end are remembered again.
+        cache.put(session.clone(), cache.generation());
+        assert!(cache.get(session.session.id).is_some());
+        cache.clear();
+        assert!(cache.get(session.session.id).is_none());
     }
 }

@@ -209,6 +209,7 @@ impl AuthService {
         if let Some(verified) = self.session_cache.get(session_id) {
             return Ok(Some(verified));
         }
+        let generation = self.session_cache.generation();
         let Some(session) = self.store.session_by_id(session_id).await? else {
             return Ok(None);
         };
@@ -218,7 +219,7 @@ impl AuthService {
         let verified = VerifiedSession { session, user };
         // Only active sessions are worth remembering; an ended one is refused either way.
         if verified.session.is_active(Utc::now()) {
-            self.session_cache.put(verified.clone());
+            self.session_cache.put(verified.clone(), generation);
         }
         Ok(Some(verified))
     }
