@@ -86,7 +86,8 @@ async fn feed_from(
         cursor,
         buffer,
         behind,
-        // Whatever happened before the first read was announced before we listened.
+        // A first read must be our own: what was announced before we listened is only in the
+        // store, and a shared read may have begun before it was written.
         must_reach: if behind { None } else { Some(0) },
     };
     Ok(futures_util::stream::unfold(state, |mut feed| async move {
