@@ -28,6 +28,25 @@ pub struct LoadResult {
 }
 
 impl LoadResult {
+    /// Nothing measured yet, over no time.
+    pub fn empty() -> Self {
+        LoadResult {
+            ok: 0,
+            errors: 0,
+            elapsed: Duration::ZERO,
+            latency: histogram(),
+        }
+    }
+
+    /// Adds another measurement, made over its own window, to this one.
+    pub fn absorb(&mut self, other: &LoadResult) -> anyhow::Result<()> {
+        self.ok += other.ok;
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+        self.latency.add(&other.latency)?;
+        Ok(())
+    }
+
     /// Successful requests per second.
     pub fn throughput(&self) -> f64 {
         self.ok as f64 / self.elapsed.as_secs_f64()
@@ -57,18 +76,12 @@ pub async fn closed_loop(
             connection_loop(addr, measure_from, stop_at, request).await
         }));
     }
-    let mut total = LoadResult {
-        ok: 0,
-        errors: 0,
-        elapsed: duration,
-        latency: histogram(),
-    };
+    let mut total = LoadResult::empty();
     for task in tasks {
-        let part = task.await??;
-        total.ok += part.ok;
-        total.errors += part.errors;
-        total.latency.add(&part.latency)?;
+        total.absorb(&task.await??)?;
     }
+    // The connections measured the same window side by side.
+    total.elapsed = duration;
     Ok(total)
 }
 

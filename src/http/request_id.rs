@@ -6,6 +6,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+use rand::RngCore;
 
 /// The header carrying the id in both directions.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -47,8 +48,19 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
     response
 }
 
+/// A UUIDv7 (time-ordered, so ids sort like the log). Its random part comes from the
+/// thread-local generator: `Uuid::now_v7` asks the kernel for randomness on every call, one
+/// system call per request.
 fn new_id() -> String {
-    uuid::Uuid::now_v7().simple().to_string()
+    let mut random = [0u8; 10];
+    rand::rng().fill_bytes(&mut random);
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64);
+    uuid::Builder::from_unix_timestamp_millis(millis, &random)
+        .into_uuid()
+        .simple()
+        .to_string()
 }
 
 /// A client-supplied id is kept only when it cannot forge log lines or bloat them.
@@ -61,7 +73,7 @@ fn is_acceptable(id: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_acceptable;
+    use super::{is_acceptable, new_id};
 
     #[test]
     fn only_tame_ids_are_kept() {
@@ -70,5 +82,16 @@ mod tests {
         assert!(!is_acceptable("a b"));
         assert!(!is_acceptable("x\ny"));
         assert!(!is_acceptable(&"a".repeat(129)));
+    }
+
+    #[test]
+    fn new_ids_are_distinct_time_ordered_uuids() {
+        let (first, second) = (new_id(), new_id());
+        assert_ne!(first, second);
+        let parsed = uuid::Uuid::parse_str(&first).unwrap();
+        assert_eq!(parsed.get_version_num(), 7);
+        assert!(is_acceptable(&first));
+        // Ids made later never sort before earlier ones' milliseconds.
+        assert!(first[..12] <= second[..12]);
     }
 }
