@@ -15,6 +15,7 @@ pub mod http;
 pub mod payments;
 pub mod providers;
 pub mod store;
+pub(crate) mod sync;
 pub mod telemetry;
 pub mod webhooks;
 

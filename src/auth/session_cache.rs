@@ -8,7 +8,7 @@
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
@@ -94,9 +94,8 @@ impl SessionCache {
         entries.clear();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<Uuid, (VerifiedSession, Instant)>> {
-        // Every operation leaves the LRU consistent, so a panic elsewhere cannot corrupt it.
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, LruCache<Uuid, (VerifiedSession, Instant)>> {
+        crate::sync::lock(&self.entries)
     }
 }
 

@@ -7,6 +7,8 @@ use std::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::sync::lock;
+
 /// Cancellation handles of the sockets each session opened.
 #[derive(Default)]
 pub struct SessionSockets {
@@ -30,7 +32,7 @@ impl SessionSockets {
     /// new ones have registered as the last sweep left, so each registration costs O(1) on
     /// average with thousands open.
     pub fn register(&self, session: Uuid, socket: CancellationToken) {
-        let mut registry = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut registry = lock(&self.inner);
         registry.since_sweep += 1;
         if registry.since_sweep >= registry.after_sweep.max(MIN_SWEEP_INTERVAL) {
             registry.by_session.retain(|_, sockets| {
@@ -47,7 +49,7 @@ impl SessionSockets {
 
     /// Ends every socket of the given sessions.
     pub fn end(&self, sessions: &[Uuid]) {
-        let mut registry = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut registry = lock(&self.inner);
         for session in sessions {
             for socket in registry.by_session.remove(session).unwrap_or_default() {
                 socket.cancel();
@@ -58,7 +60,7 @@ impl SessionSockets {
     /// Sockets held, open or closed but not yet swept out.
     #[cfg(test)]
     fn held(&self) -> usize {
-        let registry = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let registry = lock(&self.inner);
         registry.by_session.values().map(Vec::len).sum()
     }
 }

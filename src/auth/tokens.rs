@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use base64::Engine;
@@ -93,14 +93,14 @@ impl TokenSigner {
             })
             .collect::<Result<_, jsonwebtoken::errors::Error>>()?;
         let (signing_kid, secret) = &keys[0];
-        let issuer_for_validation = issuer.clone();
+        let validation = validation(&issuer);
         Ok(Self {
             issuer,
             ttl,
             signing_kid: signing_kid.clone(),
             signing_key: EncodingKey::from_secret(secret.expose_secret().as_bytes())?,
             verifying,
-            validation: validation(&issuer_for_validation),
+            validation,
             verified: Mutex::new(LruCache::new(
                 NonZeroUsize::new(VERIFIED_TOKENS).expect("capacity is not zero"),
             )),
@@ -148,9 +148,8 @@ impl TokenSigner {
         Ok(claims)
     }
 
-    fn verified_tokens(&self) -> std::sync::MutexGuard<'_, LruCache<String, AccessClaims>> {
-        // Every operation leaves the LRU consistent, so a panic elsewhere cannot corrupt it.
-        self.verified.lock().unwrap_or_else(PoisonError::into_inner)
+    fn verified_tokens(&self) -> MutexGuard<'_, LruCache<String, AccessClaims>> {
+        crate::sync::lock(&self.verified)
     }
 
     fn verify_signed(&self, token: &str) -> Result<AccessClaims, TokenError> {

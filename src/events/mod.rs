@@ -123,36 +123,29 @@ impl EventBus {
     /// Announces a change. With PostgreSQL the notice comes back through the listener, so this
     /// instance's subscribers hear it exactly like everyone else's.
     pub async fn publish(&self, notice: Notice) {
-        match &self.transport {
-            Transport::InProcess => {
-                // No receiver is fine: nobody is watching.
-                let _ = self.local.send(BusMessage::Changed(notice));
-            }
-            Transport::Postgres(notifier) => {
-                if let Err(err) = notifier.notify(&notice).await {
-                    // Subscribers on this instance still learn; others catch up on their next
-                    // notice or resync.
-                    tracing::warn!(error = %err, "NOTIFY failed; delivering locally only");
-                    let _ = self.local.send(BusMessage::Changed(notice));
-                }
-            }
-        }
+        self.send(BusMessage::Changed(notice)).await;
     }
 
     /// Tells every instance, this one included, that `sessions` ended.
     pub async fn publish_sessions_ended(&self, sessions: &[Uuid]) {
         for chunk in sessions.chunks(SESSIONS_PER_NOTICE) {
-            match &self.transport {
-                Transport::InProcess => {
-                    let _ = self.local.send(BusMessage::SessionsEnded(chunk.into()));
-                }
-                Transport::Postgres(notifier) => {
-                    if let Err(err) = notifier.notify_sessions_ended(chunk).await {
-                        // Other instances stop accepting these sessions when their cache of
-                        // verified sessions expires (seconds); this one learns now.
-                        tracing::warn!(error = %err, "NOTIFY failed; ending sessions locally only");
-                        let _ = self.local.send(BusMessage::SessionsEnded(chunk.into()));
-                    }
+            self.send(BusMessage::SessionsEnded(chunk.into())).await;
+        }
+    }
+
+    async fn send(&self, message: BusMessage) {
+        match &self.transport {
+            Transport::InProcess => {
+                // No receiver is fine: nobody is watching.
+                let _ = self.local.send(message);
+            }
+            Transport::Postgres(notifier) => {
+                if let Err(err) = notifier.notify(&message).await {
+                    // This instance still learns. Others catch up on their next payment notice
+                    // or resync, and stop accepting ended sessions when their session cache
+                    // expires (seconds).
+                    tracing::warn!(error = %err, "NOTIFY failed; delivering on this instance only");
+                    let _ = self.local.send(message);
                 }
             }
         }

@@ -36,17 +36,14 @@ impl Notifier {
         Ok(Self { pool })
     }
 
-    /// Publishes one notice to every instance.
-    pub async fn notify(&self, notice: &Notice) -> Result<(), sqlx::Error> {
-        self.send(CHANNEL, notice.encode()).await
-    }
-
-    /// Tells every instance that `sessions` ended.
-    pub async fn notify_sessions_ended(&self, sessions: &[uuid::Uuid]) -> Result<(), sqlx::Error> {
-        self.send(SESSIONS_CHANNEL, encode_sessions(sessions)).await
-    }
-
-    async fn send(&self, channel: &str, payload: String) -> Result<(), sqlx::Error> {
+    /// Sends `message` to every instance, on its channel.
+    pub async fn notify(&self, message: &BusMessage) -> Result<(), sqlx::Error> {
+        let (channel, payload) = match message {
+            BusMessage::Changed(notice) => (CHANNEL, notice.encode()),
+            BusMessage::SessionsEnded(sessions) => (SESSIONS_CHANNEL, encode_sessions(sessions)),
+            // A resync is news about this instance's own listener, never sent to others.
+            BusMessage::Resync => return Ok(()),
+        };
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(channel)
             .bind(payload)

@@ -6,12 +6,13 @@
 //! it reaches the notice's cursor and reads alone otherwise (see `feed.rs`).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared, WeakShared};
 
 use crate::store::{EventScope, PaymentEventRow, Store, StoreError};
+use crate::sync::lock;
 
 type Rows = Arc<Vec<PaymentEventRow>>;
 type Read = Shared<BoxFuture<'static, Option<Rows>>>;
@@ -88,11 +89,6 @@ impl SharedReads {
         .boxed()
         .shared()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // The map stays consistent across a panic elsewhere: recover it.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

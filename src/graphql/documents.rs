@@ -7,7 +7,7 @@
 //! errors are always reported fresh.
 
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
@@ -16,6 +16,8 @@ use async_graphql::extensions::{
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, ServerError, ServerResult, ValidationResult, Variables};
 use lru::LruCache;
+
+use crate::sync::lock;
 
 /// Documents kept by default; a client set rarely uses more than a few hundred operations.
 pub const DEFAULT_CAPACITY: usize = 1024;
@@ -52,11 +54,6 @@ impl DocumentCache {
     fn remember(&self, query: &str, document: Arc<ExecutableDocument>) {
         lock(&self.parsed).put(Arc::from(query), document);
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding the lock cannot leave an LRU inconsistent for our use: recover.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The schema extension that answers parsing and validation from the cache.
