@@ -1,18 +1,18 @@
 //! A gapless, duplicate-free stream of payment events for one subscriber: subscribe to the bus
-//! first, then read the store after the subscriber's cursor, and read again whenever the bus
-//! says something relevant changed (or that notices may have been missed).
+//! first, then read the store after the subscriber's cursor; after that, deliver the events that
+//! notices carry while their `previous` links show nothing was missed, and read the store again
+//! only when the chain breaks (a lost or reordered notice, a lagging subscriber, a reconnect).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use std::sync::Arc;
-
 use super::shared_reads::SharedReads;
-use super::{BusMessage, EventBus};
-use crate::store::{EventScope, PaymentEventRow, Store, StoreError};
+use super::{BusMessage, EventBus, Notice};
+use crate::store::{EventPage, EventScope, PaymentEventRow, Store, StoreError};
 
 /// Events read from the store per round trip.
 const PAGE: i64 = 100;
@@ -26,23 +26,31 @@ pub enum Start {
     Now,
 }
 
+/// A store read the feed needs before it can go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// A read shared with other feeds will do if it shows the log up to this cursor.
+    Reaching(i64),
+    /// Only a read of our own, started now, is sure to see everything.
+    Own,
+}
+
 struct Feed {
     store: Store,
     reads: Arc<SharedReads>,
     receiver: broadcast::Receiver<BusMessage>,
     scope: EventScope,
+    /// The last event delivered.
     cursor: i64,
-    buffer: VecDeque<PaymentEventRow>,
-    /// More events than one page may be waiting.
-    behind: bool,
-    /// What the next read must see: `Some(cursor)` when a notice said that event exists, so a
-    /// read shared with other feeds will do if it reaches it; `None` when only a read of our
-    /// own, started now, is sure to see everything (at the start, after missed notices).
-    must_reach: Option<i64>,
+    /// Every event of the scope up to this cursor of the whole log has been delivered or is
+    /// buffered; `None` until a read says how far that is.
+    seen: Option<i64>,
+    buffer: VecDeque<Arc<PaymentEventRow>>,
+    pending: Option<Read>,
 }
 
 /// A subscriber's stream of payment events.
-pub type EventStream = BoxStream<'static, Result<PaymentEventRow, StoreError>>;
+pub type EventStream = BoxStream<'static, Result<Arc<PaymentEventRow>, StoreError>>;
 
 /// The events of `scope`, from `start`, then live, as heard on `bus`.
 pub fn feed(
@@ -64,19 +72,13 @@ async fn feed_from(
     scope: EventScope,
     start: Start,
 ) -> Result<EventStream, StoreError> {
-    let (cursor, buffer, behind) = match (start, scope) {
-        (Start::After(cursor), _) => (cursor, VecDeque::new(), true),
-        (Start::Now, EventScope::Payment(payment_id)) => {
-            match store.latest_payment_event(payment_id).await? {
-                Some(latest) => (latest.cursor - 1, VecDeque::new(), true),
-                None => (0, VecDeque::new(), true),
-            }
-        }
-        (Start::Now, EventScope::User(user_id)) => (
-            store.latest_user_cursor(user_id).await?,
-            VecDeque::new(),
-            false,
-        ),
+    let cursor = match (start, scope) {
+        (Start::After(cursor), _) => cursor,
+        (Start::Now, EventScope::Payment(payment_id)) => store
+            .latest_payment_event(payment_id)
+            .await?
+            .map_or(0, |latest| latest.cursor - 1),
+        (Start::Now, EventScope::User(user_id)) => store.latest_user_cursor(user_id).await?,
     };
     let state = Feed {
         store,
@@ -84,11 +86,11 @@ async fn feed_from(
         receiver,
         scope,
         cursor,
-        buffer,
-        behind,
-        // A first read must be our own: what was announced before we listened is only in the
+        seen: None,
+        buffer: VecDeque::new(),
+        // The first read must be our own: what was announced before we listened is only in the
         // store, and a shared read may have begun before it was written.
-        must_reach: if behind { None } else { Some(0) },
+        pending: Some(Read::Own),
     };
     Ok(futures_util::stream::unfold(state, |mut feed| async move {
         let next = feed.next().await;
@@ -98,74 +100,111 @@ async fn feed_from(
 }
 
 impl Feed {
-    async fn next(&mut self) -> Option<Result<PaymentEventRow, StoreError>> {
+    async fn next(&mut self) -> Option<Result<Arc<PaymentEventRow>, StoreError>> {
         loop {
             if let Some(event) = self.buffer.pop_front() {
                 self.cursor = event.cursor;
                 return Some(Ok(event));
             }
-            if self.behind {
-                if let Err(err) = self.refill().await {
+            if let Some(read) = self.pending.take() {
+                if let Err(err) = self.refill(read).await {
+                    // Asked again on the next poll, if the subscriber goes on.
+                    self.pending = Some(Read::Own);
                     return Some(Err(err));
                 }
-                if !self.buffer.is_empty() {
-                    continue;
-                }
+                continue;
             }
             match self.receiver.recv().await {
-                Ok(BusMessage::Changed(notice)) => {
-                    if self.concerns(&notice) && notice.cursor > self.cursor {
-                        self.behind = true;
-                        self.must_reach = self.must_reach.map(|c| c.max(notice.cursor));
-                    }
-                }
+                Ok(BusMessage::Changed(notice)) => self.hear(notice),
                 // Missed notices (a lagging receiver or a reconnected listener): catch up.
-                Ok(BusMessage::Resync) | Err(RecvError::Lagged(_)) => {
-                    self.behind = true;
-                    self.must_reach = None;
-                }
+                Ok(BusMessage::Resync) | Err(RecvError::Lagged(_)) => self.lost_track(),
                 Ok(BusMessage::SessionsEnded(_)) => {}
                 Err(RecvError::Closed) => return None,
             }
         }
     }
 
-    fn concerns(&self, notice: &super::Notice) -> bool {
+    /// Takes in one notice: delivers its event if it follows on from what we have seen.
+    fn hear(&mut self, notice: Notice) {
+        let Some(seen) = self.seen else {
+            return self.lost_track();
+        };
+        if notice.cursor <= seen {
+            // Already read from the store (or heard twice).
+            return;
+        }
+        if notice.previous != seen {
+            // Something between what we have seen and this event has not reached us (yet):
+            // only the store knows whether it concerns this feed.
+            self.seen = None;
+            self.pending = Some(Read::Reaching(notice.cursor));
+            return;
+        }
+        self.seen = Some(notice.cursor);
+        if !self.concerns(&notice) {
+            return;
+        }
+        match notice.event {
+            Some(event) => self.buffer.push_back(event),
+            // Too big to travel with its notice.
+            None => self.pending = Some(Read::Reaching(notice.cursor)),
+        }
+    }
+
+    fn lost_track(&mut self) {
+        self.seen = None;
+        self.pending = Some(Read::Own);
+    }
+
+    fn concerns(&self, notice: &Notice) -> bool {
         match self.scope {
             EventScope::Payment(id) => notice.payment_id == id,
             EventScope::User(id) => notice.user_id == id,
         }
     }
 
-    async fn refill(&mut self) -> Result<(), StoreError> {
-        let shared = match self.must_reach {
-            Some(_) => Some(
+    async fn refill(&mut self, read: Read) -> Result<(), StoreError> {
+        let shared = match read {
+            Read::Reaching(_) => Some(
                 self.reads
                     .events_after(&self.store, self.scope, self.cursor, PAGE)
                     .await?,
             ),
-            None => None,
+            Read::Own => None,
         };
         let page = match shared {
-            Some(page) if self.reaches(&page) => page,
+            Some(page) if reaches(&page, read) => page,
             // The shared read began before our notice was sent: ask on our own.
             _ => {
                 self.store
-                    .payment_events_after(self.scope, self.cursor, PAGE)
+                    .payment_events_page(self.scope, self.cursor, PAGE)
                     .await?
             }
         };
-        self.behind = page.len() as i64 == PAGE;
-        if !self.behind {
-            self.must_reach = Some(0);
+        let full = page.events.len() as i64 == PAGE;
+        let last = page.events.last().map_or(0, |event| event.cursor);
+        // Appends commit in cursor order, so the page holds every event of the scope up to its
+        // horizon and up to its own last event.
+        self.seen = (!full).then_some(page.horizon.max(last));
+        if full {
+            self.pending = Some(Read::Own);
         }
-        self.buffer.extend(page);
+        self.buffer.extend(
+            page.events
+                .into_iter()
+                .map(Arc::new)
+                .filter(|e| e.cursor > self.cursor),
+        );
         Ok(())
     }
+}
 
-    /// Whether `page` includes the event we were told of (a full page leads on to it).
-    fn reaches(&self, page: &[PaymentEventRow]) -> bool {
-        let wanted = self.must_reach.unwrap_or(i64::MAX);
-        page.len() as i64 == PAGE || page.last().is_some_and(|event| event.cursor >= wanted)
-    }
+/// Whether a shared `page` shows the log as far as `read` needs (a full page leads on to it).
+fn reaches(page: &EventPage, read: Read) -> bool {
+    let wanted = match read {
+        Read::Reaching(cursor) => cursor,
+        Read::Own => return false,
+    };
+    let last = page.events.last().map_or(0, |event| event.cursor);
+    page.events.len() as i64 == PAGE || page.horizon.max(last) >= wanted
 }

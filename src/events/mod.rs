@@ -1,10 +1,11 @@
 //! The event bus: tells subscribers that a payment changed. In one process it is a bounded
 //! broadcast channel; with PostgreSQL, `LISTEN/NOTIFY` carries notices between instances.
 //!
-//! A notice is only a wake-up (cursor, payment, owner): subscribers read what changed from the
-//! store, after the last cursor they delivered. So a lost or repeated notice, a lagging
-//! subscriber or a reconnecting listener costs a store read, never an event: on any doubt the
-//! bus says [`BusMessage::Resync`].
+//! A notice carries the event itself (when it fits a NOTIFY payload) and the cursor of the event
+//! logged just before it. Appends to the log are serialised, so those `previous` links chain
+//! every event: a feed that has seen the previous event delivers the new one without reading
+//! the store. A broken chain (a lost, late or reordered notice, a lagging subscriber, a
+//! reconnecting listener) costs a store read, never an event.
 
 mod feed;
 mod postgres;
@@ -18,33 +19,8 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// A payment changed: its event at `cursor` is in the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Notice {
-    /// Global cursor of the new payment event.
-    pub cursor: i64,
-    /// The payment.
-    pub payment_id: Uuid,
-    /// Its owner.
-    pub user_id: Uuid,
-}
-
-impl Notice {
-    /// The NOTIFY payload: small, no personal data.
-    fn encode(&self) -> String {
-        format!("{},{},{}", self.cursor, self.payment_id, self.user_id)
-    }
-
-    fn decode(payload: &str) -> Option<Notice> {
-        let mut parts = payload.split(',');
-        let notice = Notice {
-            cursor: parts.next()?.parse().ok()?,
-            payment_id: parts.next()?.parse().ok()?,
-            user_id: parts.next()?.parse().ok()?,
-        };
-        parts.next().is_none().then_some(notice)
-    }
-}
+use crate::store::LoggedEvent;
+pub use crate::store::Notice;
 
 /// What subscribers receive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,32 +96,42 @@ impl EventBus {
         })
     }
 
-    /// Announces a change. With PostgreSQL the notice comes back through the listener, so this
-    /// instance's subscribers hear it exactly like everyone else's.
-    pub async fn publish(&self, notice: Notice) {
-        self.send(BusMessage::Changed(notice)).await;
+    /// Announces changes just committed, in cursor order. With PostgreSQL the store has
+    /// announced them already and they come back through the listener, so this instance's
+    /// subscribers hear them like everyone else's.
+    pub async fn publish(&self, events: &[LoggedEvent]) {
+        match &self.transport {
+            Transport::InProcess => {
+                for notice in events.iter().map(Notice::from) {
+                    // No receiver is fine: nobody is watching.
+                    let _ = self.local.send(BusMessage::Changed(notice));
+                }
+            }
+            // The store sent them with NOTIFY inside the appending transaction, so every
+            // instance hears them in commit order, which is cursor order.
+            Transport::Postgres(_) => {}
+        }
     }
 
     /// Tells every instance, this one included, that `sessions` ended.
     pub async fn publish_sessions_ended(&self, sessions: &[Uuid]) {
         for chunk in sessions.chunks(SESSIONS_PER_NOTICE) {
-            self.send(BusMessage::SessionsEnded(chunk.into())).await;
-        }
-    }
-
-    async fn send(&self, message: BusMessage) {
-        match &self.transport {
-            Transport::InProcess => {
-                // No receiver is fine: nobody is watching.
-                let _ = self.local.send(message);
-            }
-            Transport::Postgres(notifier) => {
-                if let Err(err) = notifier.notify(&message).await {
-                    // This instance still learns. Others catch up on their next payment notice
-                    // or resync, and stop accepting ended sessions when their session cache
-                    // expires (seconds).
+            let notified = match &self.transport {
+                Transport::InProcess => Ok(()),
+                Transport::Postgres(notifier) => notifier.notify_sessions_ended(chunk).await,
+            };
+            match notified {
+                // With PostgreSQL the notice comes back through the listener.
+                Ok(()) if matches!(self.transport, Transport::Postgres(_)) => {}
+                Ok(()) => {
+                    // No receiver is fine: nobody is watching.
+                    let _ = self.local.send(BusMessage::SessionsEnded(chunk.into()));
+                }
+                Err(err) => {
+                    // This instance still learns. Others stop accepting ended sessions when
+                    // their session cache expires (seconds).
                     tracing::warn!(error = %err, "NOTIFY failed; delivering on this instance only");
-                    let _ = self.local.send(message);
+                    let _ = self.local.send(BusMessage::SessionsEnded(chunk.into()));
                 }
             }
         }
@@ -160,18 +146,6 @@ impl EventBus {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn notices_round_trip_through_text() {
-        let notice = Notice {
-            cursor: 42,
-            payment_id: Uuid::now_v7(),
-            user_id: Uuid::now_v7(),
-        };
-        assert_eq!(Notice::decode(&notice.encode()), Some(notice));
-        assert_eq!(Notice::decode("1,2"), None);
-        assert_eq!(Notice::decode(&format!("{},x", notice.encode())), None);
-    }
 
     #[test]
     fn ended_sessions_round_trip_through_text() {
@@ -208,12 +182,11 @@ mod tests {
     async fn in_process_subscribers_hear_published_notices() {
         let bus = EventBus::in_process();
         let mut receiver = bus.subscribe();
-        let notice = Notice {
-            cursor: 1,
-            payment_id: Uuid::now_v7(),
-            user_id: Uuid::now_v7(),
-        };
-        bus.publish(notice).await;
-        assert_eq!(receiver.recv().await.unwrap(), BusMessage::Changed(notice));
+        let event = crate::store::logged_event_for_tests(1, 0);
+        bus.publish(std::slice::from_ref(&event)).await;
+        assert_eq!(
+            receiver.recv().await.unwrap(),
+            BusMessage::Changed(Notice::from(&event))
+        );
     }
 }

@@ -5,10 +5,9 @@ use sqlx::postgres::{PgListener, PgPoolOptions};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::{BusMessage, Notice, decode_sessions, encode_sessions};
+use super::{BusMessage, decode_sessions, encode_sessions};
+use crate::store::{NOTICE_CHANNEL as CHANNEL, decode_notices};
 
-/// The channel of payment notices, which every instance listens on.
-const CHANNEL: &str = "switchboard_payment_events";
 /// The channel of ended login sessions.
 const SESSIONS_CHANNEL: &str = "switchboard_sessions_ended";
 
@@ -36,17 +35,12 @@ impl Notifier {
         Ok(Self { pool })
     }
 
-    /// Sends `message` to every instance, on its channel.
-    pub async fn notify(&self, message: &BusMessage) -> Result<(), sqlx::Error> {
-        let (channel, payload) = match message {
-            BusMessage::Changed(notice) => (CHANNEL, notice.encode()),
-            BusMessage::SessionsEnded(sessions) => (SESSIONS_CHANNEL, encode_sessions(sessions)),
-            // A resync is news about this instance's own listener, never sent to others.
-            BusMessage::Resync => return Ok(()),
-        };
+    /// Sends ended sessions to every instance. (Payment notices are sent by the store, inside
+    /// the transaction that appends their events.)
+    pub async fn notify_sessions_ended(&self, sessions: &[uuid::Uuid]) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(channel)
-            .bind(payload)
+            .bind(SESSIONS_CHANNEL)
+            .bind(encode_sessions(sessions))
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -58,16 +52,24 @@ async fn forward(listener: &mut PgListener, local: &broadcast::Sender<BusMessage
         match listener.try_recv().await {
             Ok(Some(notification)) => {
                 let payload = notification.payload();
-                let message = if notification.channel() == SESSIONS_CHANNEL {
-                    decode_sessions(payload).map(BusMessage::SessionsEnded)
-                } else {
-                    Notice::decode(payload).map(BusMessage::Changed)
-                };
-                match message {
-                    Some(message) => {
-                        let _ = local.send(message);
+                let messages: Option<Vec<BusMessage>> =
+                    if notification.channel() == SESSIONS_CHANNEL {
+                        decode_sessions(payload).map(|s| vec![BusMessage::SessionsEnded(s)])
+                    } else {
+                        decode_notices(payload)
+                            .map(|n| n.into_iter().map(BusMessage::Changed).collect())
+                    };
+                match messages {
+                    Some(messages) => {
+                        for message in messages {
+                            let _ = local.send(message);
+                        }
                     }
-                    None => tracing::warn!(payload, "ignoring a malformed bus notice"),
+                    // Something we cannot read may have been a notice: catch up from the store.
+                    None => {
+                        tracing::warn!(payload, "ignoring a malformed bus notice");
+                        let _ = local.send(BusMessage::Resync);
+                    }
                 }
             }
             Ok(None) => {

@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared, WeakShared};
 
-use crate::store::{EventScope, PaymentEventRow, Store, StoreError};
+use crate::store::{EventPage, EventScope, Store, StoreError};
 use crate::sync::lock;
 
-type Rows = Arc<Vec<PaymentEventRow>>;
+type Rows = Arc<EventPage>;
 type Read = Shared<BoxFuture<'static, Option<Rows>>>;
 
 /// Entries held before the ones nobody waits for any more are swept out.
@@ -37,7 +37,7 @@ pub struct SharedReads {
 }
 
 impl SharedReads {
-    /// Events of `scope` after `after`, at most `limit`: the answer of a read in flight for the
+    /// Events of `scope` after `after`, at most `limit`, with the log's horizon: the answer of a read in flight for the
     /// same question, or of a new read that later callers may share.
     pub async fn events_after(
         self: &Arc<Self>,
@@ -45,7 +45,7 @@ impl SharedReads {
         scope: EventScope,
         after: i64,
         limit: i64,
-    ) -> Result<Vec<PaymentEventRow>, StoreError> {
+    ) -> Result<EventPage, StoreError> {
         let question = Question {
             scope,
             after,
@@ -70,7 +70,7 @@ impl SharedReads {
         match read.await {
             Some(rows) => Ok(rows.as_ref().clone()),
             // Errors are not shared (they cannot be cloned); asking alone reports the cause.
-            None => store.payment_events_after(scope, after, limit).await,
+            None => store.payment_events_page(scope, after, limit).await,
         }
     }
 
@@ -78,7 +78,7 @@ impl SharedReads {
         let reads = Arc::downgrade(self);
         async move {
             let rows = store
-                .payment_events_after(question.scope, question.after, question.limit)
+                .payment_events_page(question.scope, question.after, question.limit)
                 .await;
             // Answered: later callers must ask again, since newer events may exist by then.
             if let Some(reads) = reads.upgrade() {
@@ -132,7 +132,7 @@ mod tests {
         )
         .await
         .expect("the abandoned read still holds the connection");
-        assert!(other.unwrap().is_empty());
+        assert!(other.unwrap().events.is_empty());
     }
 
     #[tokio::test]

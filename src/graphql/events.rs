@@ -1,6 +1,8 @@
 //! Payment events in the schema: delta sync for offline clients (`paymentEvents`) and live
 //! subscriptions (`myPaymentEvents`).
 
+use std::sync::Arc;
+
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, Object, Subscription};
 use chrono::{DateTime, Utc};
@@ -21,7 +23,7 @@ const KIND: &str = "pe";
 const MAX_PAGE: i32 = 500;
 
 /// One change to a payment, in order. Resume after `cursor` to miss nothing.
-pub struct PaymentEvent(pub PaymentEventRow);
+pub struct PaymentEvent(pub Arc<PaymentEventRow>);
 
 /// One change to a payment, in order. Resume after `cursor` to miss nothing.
 #[Object]
@@ -113,10 +115,12 @@ impl EventsQuery {
         let has_next = rows.len() > first as usize;
         rows.truncate(first as usize);
         let mut connection = Connection::new(after > 0, has_next);
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|row| Edge::new(cursor::encode(KIND, row.cursor), PaymentEvent(row))),
-        );
+        connection.edges.extend(rows.into_iter().map(|row| {
+            Edge::new(
+                cursor::encode(KIND, row.cursor),
+                PaymentEvent(Arc::new(row)),
+            )
+        }));
         Ok(connection)
     }
 }

@@ -12,13 +12,11 @@ use super::{PaymentStatus, money};
 use crate::auth::Viewer;
 use crate::config::url_on_allowed_origin;
 use crate::error::AppError;
-use crate::events::{EventBus, Notice};
+use crate::events::EventBus;
 use crate::providers::cache::Cached;
 use crate::providers::payments::{CheckoutRequest, IntentRequest, PaymentProvider, ProviderPrice};
 use crate::providers::resilience::ProviderError;
-use crate::store::{
-    IdempotencyStart, PaymentChange, PaymentEventRow, PaymentRow, RefundRow, Store,
-};
+use crate::store::{IdempotencyStart, LoggedEvent, PaymentChange, PaymentRow, RefundRow, Store};
 
 /// Input of `createPaymentIntent`.
 #[derive(Debug, Clone, Serialize)]
@@ -565,14 +563,8 @@ impl PaymentService {
         Ok(self.store.refunds_of(payment_ids).await?)
     }
 
-    pub(super) async fn announce(&self, event: &PaymentEventRow) {
-        self.bus
-            .publish(Notice {
-                cursor: event.cursor,
-                payment_id: event.payment_id,
-                user_id: event.user_id,
-            })
-            .await;
+    pub(super) async fn announce(&self, event: &LoggedEvent) {
+        self.bus.publish(std::slice::from_ref(event)).await;
     }
 
     fn provider_error(&self, err: ProviderError) -> AppError {

@@ -8,6 +8,7 @@ mod auth;
 mod batch;
 mod error;
 mod models;
+mod notice;
 mod payment_events;
 mod payments;
 mod portable;
@@ -26,10 +27,13 @@ pub use auth::AuthRepo;
 pub use batch::{BatchRead, BatchReads};
 pub use error::StoreError;
 pub use models::{
-    EventScope, IdempotencyStart, Identity, InboxEvent, InboxStatus, LoginAttempt, NewIdentity,
-    NewInboxEvent, NewPaymentEvent, NewUser, PaymentChange, PaymentEventRow, PaymentRow, RefundRow,
-    Rotation, Session, User,
+    BatchStep, EventPage, EventScope, IdempotencyStart, Identity, InboxEvent, InboxStatus,
+    LoggedEvent, LoginAttempt, NewIdentity, NewInboxEvent, NewPaymentEvent, NewUser, PaymentChange,
+    PaymentEventRow, PaymentRow, RefundRow, Rotation, Session, StepAction, StepResult, User,
 };
+#[cfg(test)]
+pub(crate) use notice::logged as logged_event_for_tests;
+pub use notice::{NOTICE_CHANNEL, Notice, decode_notices, encode_notices};
 pub use payment_events::PaymentEventRepo;
 pub use payments::PaymentRepo;
 pub use users::UserRepo;

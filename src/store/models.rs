@@ -190,7 +190,7 @@ pub struct NewInboxEvent {
 }
 
 /// One change applied to a payment.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct PaymentEventRow {
     /// Global, increasing position: clients resume after it.
     pub cursor: i64,
@@ -316,4 +316,58 @@ pub struct PaymentChange {
     pub kind: String,
     /// Provider event behind it.
     pub source_event_id: Option<String>,
+}
+
+/// An event just appended to the log, with the cursor of the event logged right before it (in
+/// any scope). Appends are serialised, so `previous` chains every event of the log: a reader
+/// that has seen `previous` and now sees this event knows nothing lies between them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedEvent {
+    /// The event.
+    pub event: PaymentEventRow,
+    /// Cursor of the event before it in the whole log (0 for the first).
+    pub previous: i64,
+}
+
+/// Events of one scope read at one moment, with how far the whole log was complete then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventPage {
+    /// Every event at or below this cursor had committed before the events were read, so the
+    /// page holds every event of its scope up to here (or up to its last event, if later).
+    pub horizon: i64,
+    /// The events, oldest first.
+    pub events: Vec<PaymentEventRow>,
+}
+
+/// One step of a batch of inbox work, written in order in one transaction.
+#[derive(Debug, Clone)]
+pub struct BatchStep {
+    /// The inbox event this step finishes, if any.
+    pub inbox_seq: Option<i64>,
+    /// The payment the step concerns: once a change to it is refused, its later steps in the
+    /// batch are not written (they were decided from the state the refused change assumed).
+    pub payment_id: Option<Uuid>,
+    /// What to write.
+    pub action: StepAction,
+}
+
+/// What a batch step writes.
+#[derive(Debug, Clone)]
+pub enum StepAction {
+    /// Apply a payment change (its inbox event, if any, is then finished as applied).
+    Change(PaymentChange),
+    /// Only finish the inbox event with this status (unchanged, ignored).
+    Finish(InboxStatus),
+}
+
+/// What happened to a batch step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepResult {
+    /// The change was applied and logged.
+    Changed(LoggedEvent),
+    /// The inbox event was finished without a change.
+    Finished,
+    /// The payment was not as the step assumed (another writer got there first): nothing was
+    /// written for this step; decide again from fresh state.
+    Contended,
 }

@@ -4,7 +4,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{IdempotencyStart, PaymentChange, PaymentEventRow, PaymentRow, RefundRow, StoreError};
+use super::{
+    BatchStep, IdempotencyStart, LoggedEvent, PaymentChange, PaymentRow, RefundRow, StepResult,
+    StoreError,
+};
 
 /// Persistence of payments.
 #[async_trait]
@@ -38,7 +41,7 @@ pub trait PaymentRepo {
     ) -> Result<(), StoreError>;
 
     /// Records a new payment and its first event, atomically.
-    async fn insert_payment(&self, payment: &PaymentRow) -> Result<PaymentEventRow, StoreError>;
+    async fn insert_payment(&self, payment: &PaymentRow) -> Result<LoggedEvent, StoreError>;
 
     /// Finds a payment by our id.
     async fn payment_by_id(&self, id: Uuid) -> Result<Option<PaymentRow>, StoreError>;
@@ -51,6 +54,10 @@ pub trait PaymentRepo {
         &self,
         provider_payment_id: &str,
     ) -> Result<Option<PaymentRow>, StoreError>;
+
+    /// Finds many payments by the provider's ids (one query); unknown ids are simply absent.
+    async fn payments_by_provider_ids(&self, ids: &[String])
+    -> Result<Vec<PaymentRow>, StoreError>;
 
     /// A user's payments, newest first, with ids below `before` when given; optionally only one status.
     async fn payments_of_user(
@@ -66,7 +73,12 @@ pub trait PaymentRepo {
     async fn apply_payment_change(
         &self,
         change: &PaymentChange,
-    ) -> Result<Option<PaymentEventRow>, StoreError>;
+    ) -> Result<Option<LoggedEvent>, StoreError>;
+
+    /// Writes `steps` in order in one transaction: payment changes (each guarded like
+    /// [`PaymentRepo::apply_payment_change`]), their events, and the inbox events they finish.
+    /// Returns one result per step.
+    async fn apply_steps(&self, steps: &[BatchStep]) -> Result<Vec<StepResult>, StoreError>;
 
     /// The provider's customer id for a user, if one was recorded.
     async fn payment_customer(

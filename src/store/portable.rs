@@ -59,6 +59,16 @@ pub(super) mod sql {
          (payment_id, user_id, sequence, kind, status, amount_refunded, source_event_id, occurred_at) \
          VALUES ($1, $2, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM payment_events WHERE payment_id = $1), \
          $3, $4, $5, $6, $7) RETURNING *";
+    pub const PREVIOUS_CURSOR: &str =
+        "SELECT COALESCE(MAX(cursor), 0) FROM payment_events WHERE cursor < $1";
+    pub const LOG_HORIZON: &str = "SELECT COALESCE(MAX(cursor), 0) FROM payment_events";
+    pub const FINISH_INBOX_EVENTS: &str = "UPDATE webhook_inbox SET locked_until = NULL, status = ";
+    pub const RENEW_INBOX_CLAIMS: &str = "UPDATE webhook_inbox SET locked_until = ";
+    pub const NEXT_INBOX_WAKEUP: &str = "SELECT MIN(CASE WHEN locked_until IS NOT NULL \
+         AND locked_until > next_attempt_at THEN locked_until ELSE next_attempt_at END) \
+         FROM webhook_inbox WHERE status = 'pending'";
+    pub const PAYMENTS_BY_PROVIDER_IDS: &str =
+        "SELECT * FROM payments WHERE provider_payment_id IN ";
     pub const PAYMENT_EVENTS_OF_PAYMENT: &str = "SELECT * FROM payment_events WHERE payment_id = $1 AND cursor > $2 ORDER BY cursor LIMIT $3";
     pub const PAYMENT_EVENTS_OF_USER: &str =
         "SELECT * FROM payment_events WHERE user_id = $1 AND cursor > $2 ORDER BY cursor LIMIT $3";
@@ -98,9 +108,12 @@ pub(super) mod sql {
 }
 
 /// Implements the portable repository traits for `$store`, whose `pool` field is a `Pool<$db>`.
-/// `$claim_sql` is the backend's query for claiming due inbox events.
+/// `$claim_sql` is the backend's query for claiming due inbox events; `$append_lock` the statement
+/// that serialises appends to the event log until the transaction ends (empty where the backend
+/// already runs one writer at a time); `$notify` whether appends announce themselves with
+/// `NOTIFY` in the same transaction.
 macro_rules! impl_portable_repos {
-    ($store:ty, $db:ty, $claim_sql:expr) => {
+    ($store:ty, $db:ty, $claim_sql:expr, $append_lock:expr, $notify:expr) => {
         #[async_trait::async_trait]
         impl $crate::store::PaymentRepo for $store {
             async fn begin_idempotent(
@@ -174,7 +187,7 @@ macro_rules! impl_portable_repos {
             async fn insert_payment(
                 &self,
                 p: &$crate::store::PaymentRow,
-            ) -> Result<$crate::store::PaymentEventRow, $crate::store::StoreError> {
+            ) -> Result<$crate::store::LoggedEvent, $crate::store::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query($crate::store::portable::sql::INSERT_PAYMENT)
                     .bind(p.id)
@@ -199,9 +212,9 @@ macro_rules! impl_portable_repos {
                     amount_refunded: p.amount_refunded,
                     source_event_id: None,
                 };
-                let row = append_payment_event(&mut *tx, &event).await?;
+                let mut logged = append_events(&mut *tx, std::slice::from_ref(&event)).await?;
                 tx.commit().await?;
-                Ok(row)
+                Ok(logged.remove(0))
             }
 
             async fn payment_by_id(
@@ -240,6 +253,20 @@ macro_rules! impl_portable_repos {
                 )
             }
 
+            async fn payments_by_provider_ids(
+                &self,
+                ids: &[String],
+            ) -> Result<Vec<$crate::store::PaymentRow>, $crate::store::StoreError> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut query = sqlx::QueryBuilder::<$db>::new(
+                    $crate::store::portable::sql::PAYMENTS_BY_PROVIDER_IDS,
+                );
+                push_list(&mut query, ids.iter().map(String::as_str));
+                Ok(query.build_query_as().fetch_all(&self.pool).await?)
+            }
+
             async fn payments_of_user(
                 &self,
                 user_id: uuid::Uuid,
@@ -261,31 +288,62 @@ macro_rules! impl_portable_repos {
             async fn apply_payment_change(
                 &self,
                 change: &$crate::store::PaymentChange,
-            ) -> Result<Option<$crate::store::PaymentEventRow>, $crate::store::StoreError> {
-                let mut tx = self.pool.begin().await?;
-                let updated = sqlx::query($crate::store::portable::sql::CHANGE_PAYMENT)
-                    .bind(change.payment_id)
-                    .bind(&change.from_status)
-                    .bind(change.from_refunded)
-                    .bind(&change.status)
-                    .bind(change.amount_refunded)
-                    .bind(chrono::Utc::now())
-                    .execute(&mut *tx)
-                    .await?;
-                if updated.rows_affected() != 1 {
-                    return Ok(None);
-                }
-                let event = $crate::store::NewPaymentEvent {
-                    payment_id: change.payment_id,
-                    user_id: change.user_id,
-                    kind: change.kind.clone(),
-                    status: change.status.clone(),
-                    amount_refunded: change.amount_refunded,
-                    source_event_id: change.source_event_id.clone(),
+            ) -> Result<Option<$crate::store::LoggedEvent>, $crate::store::StoreError> {
+                let step = $crate::store::BatchStep {
+                    inbox_seq: None,
+                    payment_id: Some(change.payment_id),
+                    action: $crate::store::StepAction::Change(change.clone()),
                 };
-                let row = append_payment_event(&mut *tx, &event).await?;
+                Ok(
+                    match self.apply_steps(std::slice::from_ref(&step)).await?.pop() {
+                        Some($crate::store::StepResult::Changed(logged)) => Some(logged),
+                        _ => None,
+                    },
+                )
+            }
+
+            async fn apply_steps(
+                &self,
+                steps: &[$crate::store::BatchStep],
+            ) -> Result<Vec<$crate::store::StepResult>, $crate::store::StoreError> {
+                use $crate::store::{InboxStatus, StepAction, StepResult};
+                let now = chrono::Utc::now();
+                let mut tx = self.pool.begin().await?;
+                let mut results = Vec::with_capacity(steps.len());
+                // Payments whose change was refused: their later steps assumed that change.
+                let mut refused: Vec<uuid::Uuid> = Vec::new();
+                let mut events = Vec::new();
+                let mut finished: Vec<(i64, InboxStatus)> = Vec::new();
+                for (index, step) in steps.iter().enumerate() {
+                    if step.payment_id.is_some_and(|p| refused.contains(&p)) {
+                        results.push(StepResult::Contended);
+                        continue;
+                    }
+                    let status = match &step.action {
+                        StepAction::Change(change) => {
+                            if !change_payment(&mut *tx, change, now).await? {
+                                refused.push(change.payment_id);
+                                results.push(StepResult::Contended);
+                                continue;
+                            }
+                            events.push((index, new_event(change)));
+                            InboxStatus::Applied
+                        }
+                        StepAction::Finish(status) => *status,
+                    };
+                    if let Some(seq) = step.inbox_seq {
+                        finished.push((seq, status));
+                    }
+                    results.push(StepResult::Finished);
+                }
+                finish_inbox_events(&mut *tx, &finished, now).await?;
+                let new: Vec<_> = events.iter().map(|(_, event)| event.clone()).collect();
+                let logged = append_events(&mut *tx, &new).await?;
                 tx.commit().await?;
-                Ok(Some(row))
+                for ((index, _), logged) in events.into_iter().zip(logged) {
+                    results[index] = StepResult::Changed(logged);
+                }
+                Ok(results)
             }
 
             async fn payment_customer(
@@ -361,9 +419,26 @@ macro_rules! impl_portable_repos {
             async fn append_payment_event(
                 &self,
                 event: &$crate::store::NewPaymentEvent,
-            ) -> Result<$crate::store::PaymentEventRow, $crate::store::StoreError> {
-                let mut conn = self.pool.acquire().await?;
-                append_payment_event(&mut *conn, event).await
+            ) -> Result<$crate::store::LoggedEvent, $crate::store::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let mut logged = append_events(&mut *tx, std::slice::from_ref(event)).await?;
+                tx.commit().await?;
+                Ok(logged.remove(0))
+            }
+
+            async fn payment_events_page(
+                &self,
+                scope: $crate::store::EventScope,
+                after: i64,
+                limit: i64,
+            ) -> Result<$crate::store::EventPage, $crate::store::StoreError> {
+                // The horizon first: everything at or below it has committed, so the read that
+                // follows sees all of it.
+                let horizon = sqlx::query_scalar($crate::store::portable::sql::LOG_HORIZON)
+                    .fetch_one(&self.pool)
+                    .await?;
+                let events = self.payment_events_after(scope, after, limit).await?;
+                Ok($crate::store::EventPage { horizon, events })
             }
 
             async fn payment_events_after(
@@ -413,7 +488,114 @@ macro_rules! impl_portable_repos {
             }
         }
 
-        /// Appends one payment event on `conn` (inside the caller's transaction when it has one).
+        /// Appends `events` in order inside the caller's transaction, after taking the log's append
+        /// lock: it is held until that transaction ends, so events commit in cursor order and
+        /// no reader can see a later cursor while an earlier one may still appear.
+        async fn append_events(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            events: &[$crate::store::NewPaymentEvent],
+        ) -> Result<Vec<$crate::store::LoggedEvent>, $crate::store::StoreError> {
+            let Some(first) = events.first() else {
+                return Ok(Vec::new());
+            };
+            let lock: &str = $append_lock;
+            if !lock.is_empty() {
+                sqlx::query(lock).execute(&mut *conn).await?;
+            }
+            let mut rows = vec![append_payment_event(&mut *conn, first).await?];
+            for event in &events[1..] {
+                rows.push(append_payment_event(&mut *conn, event).await?);
+            }
+            let mut previous: i64 =
+                sqlx::query_scalar($crate::store::portable::sql::PREVIOUS_CURSOR)
+                    .bind(rows[0].cursor)
+                    .fetch_one(&mut *conn)
+                    .await?;
+            let logged: Vec<$crate::store::LoggedEvent> = rows
+                .into_iter()
+                .map(|event| {
+                    let logged = $crate::store::LoggedEvent { previous, event };
+                    previous = logged.event.cursor;
+                    logged
+                })
+                .collect();
+            if $notify {
+                // Sent at commit, in commit order: listeners hear the log in cursor order.
+                let notices: Vec<_> = logged.iter().map($crate::store::Notice::from).collect();
+                for payload in $crate::store::encode_notices(&notices) {
+                    sqlx::query("SELECT pg_notify($1, $2)")
+                        .bind($crate::store::NOTICE_CHANNEL)
+                        .bind(payload)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+            }
+            Ok(logged)
+        }
+
+        /// Moves a payment as `change` says if it is still as `change` expects.
+        async fn change_payment(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            change: &$crate::store::PaymentChange,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<bool, $crate::store::StoreError> {
+            let updated = sqlx::query($crate::store::portable::sql::CHANGE_PAYMENT)
+                .bind(change.payment_id)
+                .bind(&change.from_status)
+                .bind(change.from_refunded)
+                .bind(&change.status)
+                .bind(change.amount_refunded)
+                .bind(now)
+                .execute(conn)
+                .await?;
+            Ok(updated.rows_affected() == 1)
+        }
+
+        /// The event logging `change`.
+        fn new_event(change: &$crate::store::PaymentChange) -> $crate::store::NewPaymentEvent {
+            $crate::store::NewPaymentEvent {
+                payment_id: change.payment_id,
+                user_id: change.user_id,
+                kind: change.kind.clone(),
+                status: change.status.clone(),
+                amount_refunded: change.amount_refunded,
+                source_event_id: change.source_event_id.clone(),
+            }
+        }
+
+        /// Marks inbox events finished, one statement per status.
+        async fn finish_inbox_events(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            finished: &[(i64, $crate::store::InboxStatus)],
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<(), $crate::store::StoreError> {
+            let mut statuses: Vec<$crate::store::InboxStatus> = Vec::new();
+            for (_, status) in finished {
+                if !statuses.contains(status) {
+                    statuses.push(*status);
+                }
+            }
+            for status in statuses {
+                let mut query = sqlx::QueryBuilder::<$db>::new(
+                    $crate::store::portable::sql::FINISH_INBOX_EVENTS,
+                );
+                query.push_bind(status.as_str());
+                query.push(", processed_at = ");
+                query.push_bind(now);
+                query.push(" WHERE seq IN ");
+                push_list(
+                    &mut query,
+                    finished
+                        .iter()
+                        .filter(|(_, s)| *s == status)
+                        .map(|(seq, _)| *seq),
+                );
+                query.build().execute(&mut *conn).await?;
+            }
+            Ok(())
+        }
+
+        /// Appends one payment event on `conn`, inside the caller's transaction.
         async fn append_payment_event(
             conn: &mut <$db as sqlx::Database>::Connection,
             event: &$crate::store::NewPaymentEvent,
@@ -465,6 +647,34 @@ macro_rules! impl_portable_repos {
                     .await?;
                 events.sort_by_key(|e| e.seq);
                 Ok(events)
+            }
+
+            async fn renew_inbox_claims(
+                &self,
+                seqs: &[i64],
+                until: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::store::StoreError> {
+                if seqs.is_empty() {
+                    return Ok(());
+                }
+                let mut query = sqlx::QueryBuilder::<$db>::new(
+                    $crate::store::portable::sql::RENEW_INBOX_CLAIMS,
+                );
+                query.push_bind(until);
+                query.push(" WHERE status = 'pending' AND seq IN ");
+                push_list(&mut query, seqs.iter().copied());
+                query.build().execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn next_inbox_wakeup(
+                &self,
+            ) -> Result<Option<chrono::DateTime<chrono::Utc>>, $crate::store::StoreError> {
+                Ok(
+                    sqlx::query_scalar($crate::store::portable::sql::NEXT_INBOX_WAKEUP)
+                        .fetch_one(&self.pool)
+                        .await?,
+                )
             }
 
             async fn finish_inbox_event(
@@ -839,6 +1049,19 @@ macro_rules! impl_portable_repos {
                     .fetch_one(conn)
                     .await?,
             )
+        }
+
+        /// Appends `(a, b, ...)` as bound parameters.
+        fn push_list<T>(query: &mut sqlx::QueryBuilder<$db>, items: impl IntoIterator<Item = T>)
+        where
+            T: for<'t> sqlx::Encode<'t, $db> + sqlx::Type<$db>,
+        {
+            query.push("(");
+            let mut separated = query.separated(", ");
+            for item in items {
+                separated.push_bind(item);
+            }
+            separated.push_unseparated(")");
         }
 
         /// Appends `(id1, id2, ...)` as bound parameters.

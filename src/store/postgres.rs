@@ -61,4 +61,8 @@ const CLAIM_DUE_EVENTS: &str = "UPDATE webhook_inbox SET locked_until = $1 WHERE
      SELECT seq FROM webhook_inbox WHERE status = 'pending' AND next_attempt_at <= $2 \
      AND (locked_until IS NULL OR locked_until <= $2) ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING *";
 
-impl_portable_repos!(PgStore, Postgres, CLAIM_DUE_EVENTS);
+/// Serialises appends to the event log (a transaction-scoped advisory lock, released at commit):
+/// events commit in cursor order, so a reader never passes one that may still appear.
+const APPEND_LOCK: &str = "SELECT pg_advisory_xact_lock(752601210001)";
+
+impl_portable_repos!(PgStore, Postgres, CLAIM_DUE_EVENTS, APPEND_LOCK, true);

@@ -68,4 +68,5 @@ const CLAIM_DUE_EVENTS: &str = "UPDATE webhook_inbox SET locked_until = $1 WHERE
      SELECT seq FROM webhook_inbox WHERE status = 'pending' AND next_attempt_at <= $2 \
      AND (locked_until IS NULL OR locked_until <= $2) ORDER BY seq LIMIT $3) RETURNING *";
 
-impl_portable_repos!(SqliteStore, Sqlite, CLAIM_DUE_EVENTS);
+// SQLite runs one writer at a time: appends commit in cursor order without a lock of ours.
+impl_portable_repos!(SqliteStore, Sqlite, CLAIM_DUE_EVENTS, "", false);

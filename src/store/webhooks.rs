@@ -19,13 +19,23 @@ pub trait WebhookRepo {
 
     /// Claims up to `limit` due events for `lease`, oldest first. On PostgreSQL concurrent
     /// processors skip each other's rows (`FOR UPDATE SKIP LOCKED`); a crashed processor's
-    /// claims expire with the lease.
+    /// claims expire with the lease unless renewed.
     async fn claim_due_events(
         &self,
         now: DateTime<Utc>,
         lease: Duration,
         limit: i64,
     ) -> Result<Vec<InboxEvent>, StoreError>;
+
+    /// Extends the claim on events this processor is still working on.
+    async fn renew_inbox_claims(
+        &self,
+        seqs: &[i64],
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// When the next pending event becomes due or its claim runs out, if any is pending.
+    async fn next_inbox_wakeup(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
 
     /// Marks an event applied, ignored or dead (with `error`), releasing its claim.
     async fn finish_inbox_event(

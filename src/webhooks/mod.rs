@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use crate::store::{NewInboxEvent, Store, StoreError};
 
 pub use envelope::Envelope;
-pub use processor::{Applied, ApplyError, EventHandler, IgnoreAll, Processor, ProcessorSettings};
+pub use processor::{Applied, ApplyError, EventHandler, Outcome, Processor, ProcessorSettings};
 pub use reconcile::{ReconcileError, Reconciler};
 pub use signature::SignatureError;
 

@@ -1,7 +1,8 @@
-//! The inbox processor: applies stored events in arrival order, retries failures with
-//! exponential backoff, and sets aside ("dead") events that keep failing. Work is claimed with a
-//! lease, so events claimed by a processor that crashed are picked up again when it expires,
-//! and several instances on PostgreSQL share the work without applying an event twice.
+//! The inbox processor: applies stored events in arrival order, in batches (one transaction
+//! each), retries failures with exponential backoff, and sets aside ("dead") events that keep
+//! failing. Work is claimed with a short lease that is renewed while the processor works on it,
+//! so events claimed by a processor that died are picked up again within seconds, and several
+//! instances on PostgreSQL share the work without applying an event twice.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +12,6 @@ use chrono::Utc;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::Envelope;
 use crate::store::{InboxEvent, InboxStatus, Store, StoreError};
 
 /// What applying an event did.
@@ -42,22 +42,26 @@ impl From<StoreError> for ApplyError {
     }
 }
 
-/// Applies one kind of provider event to our data.
-#[async_trait]
-pub trait EventHandler: Send + Sync {
-    /// Applies `event`, received from `source`. Must be idempotent: an event can be applied
-    /// again after a crash between applying and recording that it was.
-    async fn apply(&self, event: &Envelope, source: &str) -> Result<Applied, ApplyError>;
+/// What became of one event of a batch.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Applied, found to change nothing, or ignored; finished in the inbox in the same
+    /// transaction as its change.
+    Done(Applied),
+    /// Another writer changed the payment meanwhile: nothing was written; decide again.
+    Contended,
+    /// Not applied; the processor retries it later or sets it aside.
+    Failed(ApplyError),
 }
 
-/// A handler that acts on nothing (used when no payment provider handles events).
-pub struct IgnoreAll;
-
+/// Applies provider events to our data.
 #[async_trait]
-impl EventHandler for IgnoreAll {
-    async fn apply(&self, _event: &Envelope, _source: &str) -> Result<Applied, ApplyError> {
-        Ok(Applied::Ignored)
-    }
+pub trait EventHandler: Send + Sync {
+    /// Applies `events` in the order given and finishes each one it applied, left unchanged or
+    /// ignored in the inbox, in the same transaction as its change. Returns one outcome per
+    /// event, in order. Must be idempotent: an event whose claim ran out may be handed over
+    /// again.
+    async fn apply_batch(&self, events: &[InboxEvent]) -> Result<Vec<Outcome>, StoreError>;
 }
 
 /// Tuning of the processor.
@@ -65,7 +69,8 @@ impl EventHandler for IgnoreAll {
 pub struct ProcessorSettings {
     /// How often the inbox is swept even without a nudge.
     pub sweep_interval: Duration,
-    /// How long a claim lasts before another processor may take the event.
+    /// How long a claim lasts unless renewed; the processor renews it every third of this while
+    /// it works, so a processor that died gives its events up after at most this long.
     pub lease: Duration,
     /// Events claimed at once.
     pub batch: i64,
@@ -81,8 +86,8 @@ impl Default for ProcessorSettings {
     fn default() -> Self {
         Self {
             sweep_interval: Duration::from_secs(5),
-            lease: Duration::from_secs(60),
-            batch: 50,
+            lease: Duration::from_secs(5),
+            batch: 100,
             max_attempts: 10,
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(600),
@@ -96,6 +101,28 @@ pub struct Processor {
     handler: Arc<dyn EventHandler>,
     wake: Arc<Notify>,
     settings: ProcessorSettings,
+}
+
+/// Times a batch's contended events are decided again before they wait for a retry.
+const CONTENDED_ROUNDS: usize = 5;
+/// The shortest pause between drains, so claims held by a live peer are not polled in a loop.
+const MIN_WAIT: Duration = Duration::from_millis(20);
+
+fn lease_of(lease: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
+}
+
+fn outcome_label(applied: Applied) -> &'static str {
+    match applied {
+        Applied::Changed => "changed",
+        Applied::Unchanged => "unchanged",
+        Applied::Ignored => "ignored",
+    }
+}
+
+fn count(event: &InboxEvent, outcome: &'static str) {
+    metrics::counter!("webhook_events_total", "type" => event.event_type.clone(), "outcome" => outcome)
+        .increment(1);
 }
 
 impl Processor {
@@ -114,17 +141,31 @@ impl Processor {
         }
     }
 
-    /// Works until `stop` is cancelled: drains due events, then waits for a nudge or the sweep.
+    /// Works until `stop` is cancelled: drains due events, then waits for a nudge, the next
+    /// event to fall due (or claim to run out), or the sweep.
     pub async fn run(self, stop: CancellationToken) {
         loop {
             if let Err(err) = self.drain().await {
                 tracing::warn!(error = %err, "webhook inbox unavailable; will retry");
             }
+            let wait = self.next_wait().await;
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = self.wake.notified() => {}
-                () = tokio::time::sleep(self.settings.sweep_interval) => {}
+                () = tokio::time::sleep(wait) => {}
             }
+        }
+    }
+
+    /// Until the next pending event falls due or its claim runs out, within the sweep interval.
+    async fn next_wait(&self) -> Duration {
+        let sweep = self.settings.sweep_interval;
+        match self.store.next_inbox_wakeup().await {
+            Ok(Some(at)) => (at - Utc::now())
+                .to_std()
+                .unwrap_or_default()
+                .clamp(MIN_WAIT, sweep.max(MIN_WAIT)),
+            Ok(None) | Err(_) => sweep,
         }
     }
 
@@ -139,45 +180,89 @@ impl Processor {
             if batch.is_empty() {
                 return Ok(handled);
             }
-            for event in &batch {
-                self.process(event).await?;
-                handled += 1;
+            self.holding_claims(&batch, self.process(&batch)).await?;
+            handled += batch.len();
+        }
+    }
+
+    /// Runs `work` while renewing the claims on `batch`.
+    async fn holding_claims(
+        &self,
+        batch: &[InboxEvent],
+        work: impl Future<Output = Result<(), StoreError>>,
+    ) -> Result<(), StoreError> {
+        let seqs: Vec<i64> = batch.iter().map(|e| e.seq).collect();
+        let every = self.settings.lease / 3;
+        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                done = &mut work => return done,
+                _ = renew.tick() => {
+                    let until = Utc::now() + lease_of(self.settings.lease);
+                    if let Err(err) = self.store.renew_inbox_claims(&seqs, until).await {
+                        tracing::warn!(error = %err, "could not renew webhook claims");
+                    }
+                }
             }
         }
     }
 
-    async fn process(&self, event: &InboxEvent) -> Result<(), StoreError> {
+    /// Applies a claimed batch. Events whose payment changed under them are decided again at
+    /// once, a few times; an error of the whole batch is narrowed down to its events.
+    async fn process(&self, batch: &[InboxEvent]) -> Result<(), StoreError> {
+        let mut todo = batch.to_vec();
+        for _ in 0..CONTENDED_ROUNDS {
+            let outcomes = match self.handler.apply_batch(&todo).await {
+                Ok(outcomes) => outcomes,
+                Err(err) if todo.len() == 1 => vec![Outcome::Failed(err.into())],
+                Err(err) => {
+                    tracing::warn!(error = %err, events = todo.len(), "a webhook batch failed; applying its events one by one");
+                    let mut outcomes = Vec::with_capacity(todo.len());
+                    for event in &todo {
+                        outcomes.push(
+                            match self.handler.apply_batch(std::slice::from_ref(event)).await {
+                                Ok(mut one) => one.pop().unwrap_or(Outcome::Contended),
+                                Err(err) => Outcome::Failed(err.into()),
+                            },
+                        );
+                    }
+                    outcomes
+                }
+            };
+            let mut again = Vec::new();
+            for (event, outcome) in todo.into_iter().zip(outcomes) {
+                match outcome {
+                    Outcome::Done(applied) => count(&event, outcome_label(applied)),
+                    Outcome::Contended => again.push(event),
+                    Outcome::Failed(err) => self.fail(&event, err).await?,
+                }
+            }
+            if again.is_empty() {
+                return Ok(());
+            }
+            todo = again;
+        }
+        for event in &todo {
+            self.fail(event, ApplyError::Retry("the payment kept changing".into()))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Schedules a retry of `event`, or sets it aside once it has failed too often.
+    async fn fail(&self, event: &InboxEvent, err: ApplyError) -> Result<(), StoreError> {
         let now = Utc::now();
-        let outcome = match Envelope::parse(event.payload.as_bytes()) {
-            Some(envelope) => self.handler.apply(&envelope, &event.source).await,
-            None => Err(ApplyError::Fatal("stored payload is not an event".into())),
-        };
-        let label = match &outcome {
-            Ok(Applied::Changed) => "changed",
-            Ok(Applied::Unchanged) => "unchanged",
-            Ok(Applied::Ignored) => "ignored",
-            Err(ApplyError::Retry(_)) => "retry",
-            Err(ApplyError::Fatal(_)) => "dead",
-        };
-        metrics::counter!("webhook_events_total", "type" => event.event_type.clone(), "outcome" => label).increment(1);
-        match outcome {
-            Ok(Applied::Ignored) => {
-                self.store
-                    .finish_inbox_event(event.seq, InboxStatus::Ignored, None, now)
-                    .await
-            }
-            Ok(_) => {
-                self.store
-                    .finish_inbox_event(event.seq, InboxStatus::Applied, None, now)
-                    .await
-            }
-            Err(ApplyError::Retry(error)) if event.attempts + 1 < self.settings.max_attempts => {
+        match err {
+            ApplyError::Retry(error) if event.attempts + 1 < self.settings.max_attempts => {
+                count(event, "retry");
                 let delay = self.backoff(event.attempts);
                 tracing::warn!(event_id = %event.event_id, attempt = event.attempts + 1, error, "webhook event failed; will retry");
                 let next = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
                 self.store.retry_inbox_event(event.seq, &error, next).await
             }
-            Err(ApplyError::Retry(error) | ApplyError::Fatal(error)) => {
+            ApplyError::Retry(error) | ApplyError::Fatal(error) => {
+                count(event, "dead");
                 tracing::error!(event_id = %event.event_id, error, "webhook event set aside as dead; replay it once fixed");
                 self.store
                     .finish_inbox_event(event.seq, InboxStatus::Dead, Some(&error), now)

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use switchboard::events::{BusMessage, EventBus, Notice};
+use switchboard::store::NewPaymentEvent;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -15,11 +16,14 @@ async fn next(receiver: &mut tokio::sync::broadcast::Receiver<BusMessage>) -> Bu
         .expect("channel open")
 }
 
+/// A change appended on one instance's database is announced inside its transaction: every
+/// instance hears the event itself, and a reconnecting listener tells its subscribers to resync.
 #[tokio::test]
-async fn a_notice_published_on_one_instance_reaches_the_other_and_reconnects_resync() {
+async fn an_appended_event_reaches_every_instance_and_reconnects_resync() {
     let Some(database) = TestDatabase::create(Backend::Postgres).await else {
         return;
     };
+    let store = database.store().await;
     let stop = CancellationToken::new();
     let a = EventBus::postgres(database.url(), stop.clone())
         .await
@@ -28,21 +32,30 @@ async fn a_notice_published_on_one_instance_reaches_the_other_and_reconnects_res
         .await
         .unwrap();
     let (mut on_a, mut on_b) = (a.subscribe(), b.subscribe());
-    let notice = Notice {
-        cursor: 7,
+    let owner = feed::user(&store, "notice").await;
+    let event = |status: &str| NewPaymentEvent {
         payment_id: Uuid::now_v7(),
-        user_id: Uuid::now_v7(),
+        user_id: owner,
+        kind: "test".into(),
+        status: status.into(),
+        amount_refunded: 0,
+        source_event_id: None,
     };
-    a.publish(notice).await;
+    let logged = store
+        .append_payment_event(&event("PROCESSING"))
+        .await
+        .unwrap();
+    let notice = Notice::from(&logged);
+    assert!(notice.event.is_some(), "the event travels with its notice");
     assert_eq!(
         next(&mut on_b).await,
-        BusMessage::Changed(notice),
+        BusMessage::Changed(notice.clone()),
         "the other instance hears it"
     );
     assert_eq!(
         next(&mut on_a).await,
         BusMessage::Changed(notice),
-        "and so does the publisher"
+        "and so does the writer's own"
     );
 
     // Cut B's listening connection: B reconnects and tells its subscribers to catch up.
@@ -56,32 +69,34 @@ async fn a_notice_published_on_one_instance_reaches_the_other_and_reconnects_res
     .unwrap();
     assert_eq!(killed.len(), 2, "both listeners found");
     assert_eq!(next(&mut on_b).await, BusMessage::Resync);
-    // After reconnecting, notices flow again.
-    let later = Notice {
-        cursor: 8,
-        ..notice
-    };
-    a.publish(later).await;
+    // After reconnecting, notices flow again, chained to the one before.
+    let later = store
+        .append_payment_event(&event("SUCCEEDED"))
+        .await
+        .unwrap();
+    assert_eq!(later.previous, logged.event.cursor);
     let mut seen = next(&mut on_b).await;
     while seen == BusMessage::Resync {
         seen = next(&mut on_b).await;
     }
-    assert_eq!(seen, BusMessage::Changed(later));
+    assert_eq!(seen, BusMessage::Changed(Notice::from(&later)));
     stop.cancel();
     admin.close().await;
 }
 
 mod feed {
     use futures_util::StreamExt;
-    use switchboard::events::{EventBus, Notice, Start, feed};
+    use std::sync::Arc;
+
+    use switchboard::events::{EventBus, Start, feed};
     use switchboard::store::{
-        EventScope, NewIdentity, NewPaymentEvent, NewUser, PaymentEventRow, Store,
+        EventScope, LoggedEvent, NewIdentity, NewPaymentEvent, NewUser, PaymentEventRow, Store,
     };
     use uuid::Uuid;
 
     use crate::helpers::{Backend, TestDatabase};
 
-    async fn user(store: &Store, name: &str) -> Uuid {
+    pub(super) async fn user(store: &Store, name: &str) -> Uuid {
         let identity = NewIdentity {
             provider: "dev".into(),
             subject: name.into(),
@@ -101,8 +116,8 @@ mod feed {
         payment_id: Uuid,
         user_id: Uuid,
         status: &str,
-    ) -> PaymentEventRow {
-        let row = store
+    ) -> LoggedEvent {
+        let logged = store
             .append_payment_event(&NewPaymentEvent {
                 payment_id,
                 user_id,
@@ -113,21 +128,17 @@ mod feed {
             })
             .await
             .unwrap();
-        bus.publish(Notice {
-            cursor: row.cursor,
-            payment_id,
-            user_id,
-        })
-        .await;
-        row
+        bus.publish(std::slice::from_ref(&logged)).await;
+        logged
     }
 
     async fn take<
-        S: futures_util::Stream<Item = Result<PaymentEventRow, switchboard::store::StoreError>>
-            + Unpin,
+        S: futures_util::Stream<
+                Item = Result<Arc<PaymentEventRow>, switchboard::store::StoreError>,
+            > + Unpin,
     >(
         stream: &mut S,
-    ) -> PaymentEventRow {
+    ) -> Arc<PaymentEventRow> {
         tokio::time::timeout(std::time::Duration::from_secs(5), stream.next())
             .await
             .expect("an event before the deadline")
@@ -141,8 +152,12 @@ mod feed {
         let store = database.store().await;
         let bus = EventBus::in_process();
         let (owner, payment) = (user(&store, "a").await, Uuid::now_v7());
-        let first = append(&store, &bus, payment, owner, "PROCESSING").await;
-        let second = append(&store, &bus, payment, owner, "SUCCEEDED").await;
+        let first = append(&store, &bus, payment, owner, "PROCESSING")
+            .await
+            .event;
+        let second = append(&store, &bus, payment, owner, "SUCCEEDED")
+            .await
+            .event;
         assert_eq!((first.sequence, second.sequence), (1, 2));
 
         let mut from_start = Box::pin(
@@ -188,13 +203,9 @@ mod feed {
         )
         .await;
         let third = append(&store, &bus, payment, owner, "REFUNDED").await;
-        bus.publish(Notice {
-            cursor: third.cursor,
-            payment_id: payment,
-            user_id: owner,
-        })
-        .await;
-        let fourth = append(&store, &bus, payment, owner, "REFUNDED").await;
+        bus.publish(std::slice::from_ref(&third)).await;
+        let third = third.event;
+        let fourth = append(&store, &bus, payment, owner, "REFUNDED").await.event;
         for stream in [&mut from_start, &mut current, &mut mine] {
             assert_eq!(take(stream).await.cursor, third.cursor);
             assert_eq!(
@@ -237,6 +248,7 @@ mod feed {
                     },
                 )
                 .await
+                .event
                 .cursor,
             );
         }

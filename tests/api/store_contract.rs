@@ -324,6 +324,12 @@ async fn payment_events_number_per_payment_and_read_by_scope(store: Store) {
         .append_payment_event(&event(p1, owner, "SUCCEEDED"))
         .await
         .unwrap();
+    // Each event links to the one logged before it, in any scope.
+    assert_eq!(
+        (a.previous, b.previous, c.previous),
+        (0, a.event.cursor, b.event.cursor)
+    );
+    let (a, b, c) = (a.event, b.event, c.event);
     assert_eq!((a.sequence, b.sequence, c.sequence), (1, 1, 2));
     assert!(a.cursor < b.cursor && b.cursor < c.cursor);
     let mine = store

@@ -37,20 +37,7 @@ async fn record(store: &Store, payment_id: Uuid, user_id: Uuid, status: &str) ->
         })
         .await
         .unwrap()
-}
-
-/// Announces an event the way every instance hears it on PostgreSQL.
-async fn announce(app: &TestApp, event: &PaymentEventRow) {
-    let pool = sqlx::PgPool::connect(app.database.url()).await.unwrap();
-    sqlx::query("SELECT pg_notify('switchboard_payment_events', $1)")
-        .bind(format!(
-            "{},{},{}",
-            event.cursor, event.payment_id, event.user_id
-        ))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+        .event
 }
 
 /// The cursor before every event (what a client would get from an empty first page).
@@ -133,8 +120,7 @@ async fn a_subscriber_gets_live_events_and_resumes_after_its_cursor() {
     let start = json!({ "after": from_the_beginning() });
     send(&mut socket, json!({ "id": "s", "type": "subscribe", "payload": { "query": subscription, "variables": start } })).await;
 
-    let first = record(&store, payment, me, "PROCESSING").await;
-    announce(&app, &first).await;
+    record(&store, payment, me, "PROCESSING").await;
     let next = receive(&mut socket).await;
     assert_eq!(
         next["payload"]["data"]["myPaymentEvents"]["status"], "PROCESSING",
@@ -145,8 +131,7 @@ async fn a_subscriber_gets_live_events_and_resumes_after_its_cursor() {
 
     // Offline: two changes happen.
     for status in ["SUCCEEDED", "PARTIALLY_REFUNDED"] {
-        let event = record(&store, payment, me, status).await;
-        announce(&app, &event).await;
+        record(&store, payment, me, status).await;
     }
     let mut socket = signed_in_socket(&app, &token).await;
     send(&mut socket, json!({ "id": "r", "type": "subscribe", "payload": { "query": subscription, "variables": { "after": cursor } } })).await;
@@ -189,8 +174,7 @@ async fn watchers_woken_together_each_get_every_event_in_order() {
     }
     // Back to back, so later notices arrive while reads for earlier ones are in flight.
     for _ in 0..EVENTS {
-        let event = record(&store, payment, me, "PROCESSING").await;
-        announce(&app, &event).await;
+        record(&store, payment, me, "PROCESSING").await;
     }
     let expected: Vec<Value> = (1..=EVENTS).map(|n| json!(n)).collect();
     for socket in &mut sockets {
@@ -237,8 +221,7 @@ async fn graphql_ws_client_receives_events() {
     assert_eq!(next_line().await, json!({ "connected": true }));
     let payment = Uuid::now_v7();
     for status in ["PROCESSING", "SUCCEEDED"] {
-        let event = record(&store, payment, me, status).await;
-        announce(&app, &event).await;
+        record(&store, payment, me, status).await;
     }
     let got = [next_line().await, next_line().await];
     let statuses: Vec<&Value> = got
