@@ -84,7 +84,7 @@ async fn an_appended_event_reaches_every_instance_and_reconnects_resync() {
     admin.close().await;
 }
 
-mod feed {
+pub(crate) mod feed {
     use futures_util::StreamExt;
     use std::sync::Arc;
 
@@ -96,7 +96,7 @@ mod feed {
 
     use crate::helpers::{Backend, TestDatabase};
 
-    pub(super) async fn user(store: &Store, name: &str) -> Uuid {
+    pub(crate) async fn user(store: &Store, name: &str) -> Uuid {
         let identity = NewIdentity {
             provider: "dev".into(),
             subject: name.into(),

@@ -7,6 +7,7 @@ mod auth_support;
 mod auth_tokens;
 mod checkout;
 mod cli;
+mod event_log;
 mod events;
 mod graphql_http;
 mod health;

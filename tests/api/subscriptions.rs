@@ -14,7 +14,7 @@ use crate::helpers::{Backend, TestApp, node_peers, single_error};
 use crate::websocket::{receive, send, signed_in_socket};
 
 /// Signs `login` in; returns the access token and the user id.
-async fn sign_in(app: &TestApp, login: &str) -> (String, Uuid) {
+pub(crate) async fn sign_in(app: &TestApp, login: &str) -> (String, Uuid) {
     let (_, state) = start_login(app, "dev", None).await;
     let body = complete_login(app, "dev", login, &state).await;
     let session = &body["data"]["completeLogin"];
@@ -42,8 +42,24 @@ async fn record(store: &Store, payment_id: Uuid, user_id: Uuid, status: &str) ->
 
 /// The cursor before every event (what a client would get from an empty first page).
 fn from_the_beginning() -> String {
+    cursor_after(0)
+}
+
+/// The opaque cursor a client holds after the event at `position`.
+pub(crate) fn cursor_after(position: i64) -> String {
     use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("pe:0")
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("pe:{position}"))
+}
+
+/// The position inside an opaque event cursor.
+pub(crate) fn cursor_value(cursor: &str) -> i64 {
+    use base64::Engine;
+    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .expect("a cursor");
+    String::from_utf8(text).unwrap()["pe:".len()..]
+        .parse()
+        .unwrap()
 }
 
 const PAGE: &str =
