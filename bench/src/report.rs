@@ -55,14 +55,19 @@ pub fn print(results: &Results) {
     }
     if !results.ingest.is_empty() {
         println!(
-            "\n| backend | flat out events/s | flat p99 ms | rate/s | delivered | webhook p99 ms | e2e p50 ms | e2e p99 ms | e2e max ms |"
+            "\n| backend | flat out accepted/s | applied/s | two instances accepted/s | applied/s | flat p99 ms | rate/s | delivered | webhook p99 ms | e2e p50 ms | e2e p99 ms | e2e max ms |"
         );
-        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for i in &results.ingest {
             println!(
-                "| {} | {:.0} | {:.1} | {} | {}/{} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                "| {} | {:.0} | {:.0} | {} | {} | {:.1} | {} | {}/{} | {:.1} | {:.1} | {:.1} | {:.1} |",
                 i.backend,
                 i.flat_out_per_s,
+                i.flat_out_applied_per_s,
+                i.two_instances
+                    .map_or("-".into(), |t| format!("{:.0}", t.0)),
+                i.two_instances
+                    .map_or("-".into(), |t| format!("{:.0}", t.1)),
                 i.flat_out_p99_ms,
                 i.rate,
                 i.delivered,

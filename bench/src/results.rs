@@ -85,6 +85,14 @@ pub struct IngestResult {
     pub flat_out_connections: usize,
     /// 99th percentile response time in the flat-out run, in milliseconds.
     pub flat_out_p99_ms: f64,
+    /// Events applied per second in the flat-out run (each one a change, counted when a live
+    /// subscriber has it), from the first send to the last arrival.
+    #[serde(default)]
+    pub flat_out_applied_per_s: f64,
+    /// The flat-out run again with a second instance on the same database, senders split
+    /// between the two (PostgreSQL only): accepted and applied events per second.
+    #[serde(default)]
+    pub two_instances: Option<(f64, f64)>,
     /// Target rate of the fixed-rate run, events per second.
     pub rate: u64,
     /// Events sent in the fixed-rate run.

@@ -50,6 +50,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// From spawn to the first successful `GET /health/ready`.
     pub startup: Duration,
+    /// Its database.
+    database_url: String,
 }
 
 impl Launcher {
@@ -64,17 +66,28 @@ impl Launcher {
             Backend::Sqlite => format!("sqlite://{}", dir.join("switchboard.db").display()),
             Backend::Postgres => fresh_postgres_database(&self.postgres, "switchboard_bench")?,
         };
+        self.start_on(&dir, &database_url).await
+    }
+
+    /// Starts another instance on `server`'s database (several instances behind a balancer).
+    pub async fn start_sibling(&self, server: &Server, name: &str) -> anyhow::Result<Server> {
+        let dir = self.work_dir.join(name);
+        std::fs::create_dir_all(&dir)?;
+        self.start_on(&dir, &server.database_url).await
+    }
+
+    async fn start_on(&self, dir: &Path, database_url: &str) -> anyhow::Result<Server> {
         let addr = free_loopback_port()?;
         let log = std::fs::File::create(dir.join("server.log"))?;
         let started = Instant::now();
         let child = Command::new(&self.binary)
-            .current_dir(&dir)
+            .current_dir(dir)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("APP_ENV", "development")
             .env("LISTEN_ADDR", addr.to_string())
             .env("PUBLIC_URL", format!("http://{addr}"))
-            .env("DATABASE_URL", &database_url)
+            .env("DATABASE_URL", database_url)
             .env("AUTH_DEV_LOGIN", "true")
             .env("STRIPE_WEBHOOK_SECRETS", WEBHOOK_SECRET)
             // The sandbox must not move payments on its own while the harness drives them (its
@@ -92,8 +105,9 @@ impl Launcher {
             child,
             addr,
             startup: Duration::ZERO,
+            database_url: database_url.to_owned(),
         };
-        server.wait_ready(started, &dir).await?;
+        server.wait_ready(started, dir).await?;
         Ok(server)
     }
 }
