@@ -307,6 +307,9 @@ macro_rules! impl_portable_repos {
                 steps: &[$crate::store::BatchStep],
             ) -> Result<Vec<$crate::store::StepResult>, $crate::store::StoreError> {
                 use $crate::store::{InboxStatus, StepAction, StepResult};
+                if steps.is_empty() {
+                    return Ok(Vec::new());
+                }
                 let now = chrono::Utc::now();
                 let mut tx = self.pool.begin().await?;
                 let mut results = Vec::with_capacity(steps.len());
