@@ -77,7 +77,15 @@ async fn refresh_rotates_and_reuse_revokes_the_session() {
     assert_ne!(next_refresh, refresh);
     assert!(me(&app, &next_access).await["data"]["me"].is_object());
 
-    // The spent token comes back: someone copied it. The whole session ends.
+    // The spent token comes back after the grace window: someone copied it. The whole
+    // session ends.
+    let db = sqlx::SqlitePool::connect(app.database.url()).await.unwrap();
+    sqlx::query(
+        "UPDATE refresh_tokens SET used_at = '2000-01-01T00:00:00Z' WHERE used_at IS NOT NULL",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
     let body = app.graphql(rotate, json!({ "t": refresh })).await;
     single_error(&body, "UNAUTHENTICATED");
     for token in [&access, &next_access] {
