@@ -314,7 +314,7 @@ impl Browser {
         app: &TestApp,
         mutation: &str,
         provider: &str,
-        target: &str,
+        target: Option<&str>,
     ) -> String {
         let csrf = self.cookie(&app.url("/graphql"), "switchboard_csrf");
         let headers: Vec<(&str, &str)> =
@@ -336,23 +336,21 @@ impl Browser {
     /// Signs in through the dev login in this browser, as a person would: start, the form,
     /// the callback. Returns the callback's answer.
     pub async fn dev_login(&self, app: &TestApp, login: &str) -> reqwest::Response {
-        let authorization_url = self
-            .start(app, "startLogin", "dev", &app.url("/app/after-login"))
-            .await;
-        let callback = dev_callback(&authorization_url, login);
+        let authorization_url = self.start(app, "startLogin", "dev", None).await;
+        let callback = dev_callback(app, &authorization_url, login);
         self.open(callback.as_str()).await
     }
 }
 
 /// The callback URL the dev login form sends the browser to for `login`.
-pub fn dev_callback(authorization_url: &str, login: &str) -> Url {
+pub fn dev_callback(app: &TestApp, authorization_url: &str, login: &str) -> Url {
     let form = Url::parse(authorization_url).unwrap();
     let state = form
         .query_pairs()
         .find(|(k, _)| k == "state")
         .map(|(_, v)| v.into_owned())
         .expect("state in the dev form URL");
-    let mut callback = form.join("/auth/callback/dev").unwrap();
+    let mut callback = Url::parse(&app.url("/auth/callback/dev")).unwrap();
     callback
         .query_pairs_mut()
         .append_pair("code", login)
