@@ -318,32 +318,39 @@ async fn an_admin_removed_from_admin_identities_is_refused_admin_mutations_after
         s.session_signing_keys = format!("k1:{SIGNING_SECRET}");
         s.admin_identities = "dev:root".into();
     };
-    let a = TestApp::spawn_with(Backend::Sqlite, listed).await.unwrap();
-    let (access, refresh) = dev_sign_in(&a, "root").await;
-    assert_eq!(
-        admin_call(&a, &access).await["data"]["replayWebhookEvent"],
-        false
-    );
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(a) = TestApp::spawn_with(backend, listed).await else {
+            continue;
+        };
+        let (access, refresh) = dev_sign_in(&a, "root").await;
+        assert_eq!(
+            admin_call(&a, &access).await["data"]["replayWebhookEvent"],
+            false
+        );
 
-    // The operator removes root from ADMIN_IDENTITIES and deploys: the new instance revokes.
-    let b = a
-        .sibling(|s| s.session_signing_keys = format!("k1:{SIGNING_SECRET}"))
-        .await;
-    let body = b.graphql(ROTATE, json!({ "t": refresh })).await;
-    let refreshed = body["data"]["refreshSession"]["accessToken"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{body}"))
-        .to_owned();
-    single_error(&admin_call(&b, &refreshed).await, "FORBIDDEN");
-    // The right comes from the user row, so the token from before the change is refused too.
-    single_error(&admin_call(&b, &access).await, "FORBIDDEN");
+        // The operator removes root from ADMIN_IDENTITIES and deploys: the new instance
+        // revokes.
+        let b = a
+            .sibling(|s| s.session_signing_keys = format!("k1:{SIGNING_SECRET}"))
+            .await;
+        let body = b.graphql(ROTATE, json!({ "t": refresh })).await;
+        let refreshed = body["data"]["refreshSession"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{backend:?}: {body}"))
+            .to_owned();
+        single_error(&admin_call(&b, &refreshed).await, "FORBIDDEN");
+        // The right comes from the user row, so the token from before the change is refused
+        // too.
+        single_error(&admin_call(&b, &access).await, "FORBIDDEN");
 
-    // Listed again, the next start grants it again.
-    let c = a.sibling(listed).await;
-    assert_eq!(
-        admin_call(&c, &refreshed).await["data"]["replayWebhookEvent"],
-        false
-    );
+        // Listed again, the next start grants it again.
+        let c = a.sibling(listed).await;
+        assert_eq!(
+            admin_call(&c, &refreshed).await["data"]["replayWebhookEvent"],
+            false,
+            "{backend:?}"
+        );
+    }
 }
 
 /// An access token for the session of `token` that expires `seconds` from now.
