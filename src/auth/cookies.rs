@@ -72,6 +72,14 @@ impl SessionCookies {
         }
     }
 
+    /// The error of a cookie-authenticated mutation without a matching CSRF header.
+    pub fn csrf_refusal(&self) -> crate::error::AppError {
+        crate::error::AppError::Forbidden(format!(
+            "cookie-authenticated mutations need the x-csrf-token header set to the {} cookie",
+            self.name(CSRF)
+        ))
+    }
+
     /// The value of cookie `base` on a request; two cookies of that name are refused.
     pub fn read(&self, headers: &HeaderMap, base: &str) -> Result<Option<String>, DuplicateCookie> {
         let name = self.name(base);

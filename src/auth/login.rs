@@ -26,8 +26,6 @@ pub struct LoginOptions<'a> {
     pub link_user: Option<Uuid>,
     /// An app's own S256 PKCE challenge; it then proves the login with the verifier.
     pub code_challenge: Option<&'a str>,
-    /// The browser's login cookie (see [`super::binding::login_cookie_value`]).
-    pub login_cookie: &'a str,
 }
 
 /// What `startLogin` returns.
@@ -62,11 +60,13 @@ impl AuthService {
     }
 
     /// Starts a login (or, with `link_user`, the linking of another identity to that user),
-    /// bound to the browser's login cookie or to the app's PKCE challenge.
+    /// bound to the browser's `login_cookie` (see [`super::binding::login_cookie_value`]) and,
+    /// when the app sent one, to its PKCE challenge.
     pub async fn start_login(
         &self,
         provider: &str,
         options: LoginOptions<'_>,
+        login_cookie: &str,
     ) -> Result<LoginStart, AppError> {
         let identity_provider = self.provider(provider)?;
         let redirect_to = options
@@ -82,13 +82,10 @@ impl AuthService {
         if let Some(challenge) = options.code_challenge {
             check_code_challenge(challenge)?;
         }
-        // An app holding its own verifier leaves none here: an intercepted code is useless.
-        let pkce_verifier = options.code_challenge.is_none().then(random_token);
-        let (state, nonce) = (random_token(), random_token());
-        let pkce = match (&pkce_verifier, options.code_challenge) {
-            (Some(verifier), _) => Pkce::Verifier(verifier),
-            (None, Some(challenge)) => Pkce::Challenge(challenge),
-            (None, None) => unreachable!("a login without a challenge has a verifier"),
+        let (state, nonce, server_verifier) = (random_token(), random_token(), random_token());
+        let pkce = match options.code_challenge {
+            Some(challenge) => Pkce::Challenge(challenge),
+            None => Pkce::Verifier(&server_verifier),
         };
         let authorization_url = identity_provider
             .authorization_url(AuthorizationRequest {
@@ -103,9 +100,10 @@ impl AuthService {
             .insert_login_attempt(&LoginAttempt {
                 state_hash: token_hash(&state),
                 provider: provider.to_owned(),
-                pkce_verifier,
+                // An app holding its own verifier leaves none here: an intercepted code is useless.
+                pkce_verifier: options.code_challenge.is_none().then_some(server_verifier),
                 code_challenge: options.code_challenge.map(str::to_owned),
-                browser_hash: Some(token_hash(options.login_cookie)),
+                browser_hash: Some(token_hash(login_cookie)),
                 nonce,
                 redirect_to,
                 client_completes: options.client_completes,

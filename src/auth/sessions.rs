@@ -142,9 +142,7 @@ impl AuthService {
             Ok((viewer, _)) => {
                 if credentials.uses_cookie() && !credentials.csrf_matches() && is_cookie_mutation()
                 {
-                    return ViewerState::Rejected(AppError::Forbidden(
-                        "cookie-authenticated mutations need the x-csrf-token header set to the switchboard_csrf cookie".into(),
-                    ));
+                    return ViewerState::Rejected(self.cookies.csrf_refusal());
                 }
                 ViewerState::SignedIn(viewer)
             }

@@ -144,7 +144,6 @@ impl AuthMutation {
             client_completes,
             link_user: None,
             code_challenge: code_challenge.as_deref(),
-            login_cookie: "",
         };
         start_bound_login(ctx, &provider, options).await
     }
@@ -167,7 +166,6 @@ impl AuthMutation {
             client_completes,
             link_user: Some(viewer.user_id),
             code_challenge: code_challenge.as_deref(),
-            login_cookie: "",
         };
         start_bound_login(ctx, &provider, options).await
     }
@@ -263,15 +261,7 @@ async fn start_bound_login(
         .data_opt::<Credentials>()
         .and_then(|c| c.login_cookie.as_deref());
     let login_cookie = login_cookie_value(current);
-    let start = auth
-        .start_login(
-            provider,
-            LoginOptions {
-                login_cookie: &login_cookie,
-                ..options
-            },
-        )
-        .await?;
+    let start = auth.start_login(provider, options, &login_cookie).await?;
     ctx.append_http_header(
         axum::http::header::SET_COOKIE,
         auth.cookies().login(&login_cookie, auth.login_ttl()),
@@ -293,9 +283,8 @@ fn cookie_refresh_token(ctx: &Context<'_>) -> Result<String, AppError> {
         AppError::Unauthenticated("no refresh token was sent; sign in again".into())
     })?;
     if !credentials.csrf_matches() {
-        return Err(AppError::Forbidden(
-            "cookie-authenticated mutations need the x-csrf-token header set to the switchboard_csrf cookie".into(),
-        ));
+        let auth = &ctx.data_unchecked::<SchemaDeps>().auth;
+        return Err(auth.cookies().csrf_refusal());
     }
     Ok(token)
 }
