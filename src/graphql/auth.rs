@@ -183,7 +183,9 @@ impl AuthMutation {
         code_verifier: Option<String>,
     ) -> Result<Session, AppError> {
         let auth = &ctx.data_unchecked::<SchemaDeps>().auth;
-        let viewer = viewer_state(ctx).viewer()?.map(|v| v.user_id);
+        // A stale session cookie must not stand in the way of signing in again; it only
+        // matters for a link, which then finds no signed-in user and is refused.
+        let viewer = viewer_state(ctx).viewer().ok().flatten().map(|v| v.user_id);
         let credentials = ctx.data_opt::<Credentials>();
         let proof = LoginProof {
             login_cookie: credentials.and_then(|c| c.login_cookie.as_deref()),
