@@ -15,12 +15,23 @@ use crate::error::AppError;
 use crate::store::LoginAttempt;
 
 /// What a client presents to finish a login.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct LoginProof<'a> {
     /// The login cookie of the browser, if it sent one.
     pub login_cookie: Option<&'a str>,
     /// The PKCE verifier of an app that sent its own challenge.
     pub code_verifier: Option<&'a str>,
+}
+
+/// Says which proofs are present, never their values (both are secrets).
+impl std::fmt::Debug for LoginProof<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |present: bool| if present { "[redacted]" } else { "none" };
+        f.debug_struct("LoginProof")
+            .field("login_cookie", &shown(self.login_cookie.is_some()))
+            .field("code_verifier", &shown(self.code_verifier.is_some()))
+            .finish()
+    }
 }
 
 /// The login cookie value to bind a new login to: the browser's current one when it has a
@@ -159,6 +170,7 @@ mod tests {
         assert!(check_proof(&bound, &with(None)).is_err());
         assert!(check_proof(&attempt(None, None), &with(Some(&cookie))).is_err());
         assert_eq!(login_cookie_value(Some(&cookie)), cookie);
+        assert!(!format!("{:?}", with(Some(&cookie))).contains(&cookie));
         assert_ne!(login_cookie_value(Some("short")), "short");
     }
 }
