@@ -73,6 +73,9 @@ impl App {
             http,
             &mut registry,
         )?);
+        auth.reconcile_admins()
+            .await
+            .context("ADMIN_IDENTITIES: reconciling admin rights with the database failed")?;
         auth.follow_ended_sessions(shutdown.clone());
         let (sandbox_events, sandbox_feed) = mpsc::unbounded_channel();
         let payment_provider = payment_provider(&config, &mut registry, sandbox_events)?;

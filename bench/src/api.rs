@@ -45,26 +45,41 @@ impl Api {
         Ok(body["data"].clone())
     }
 
-    /// Signs `login` in through the development provider; returns the access token.
+    /// Signs `login` in through the development provider; returns the access token. The login
+    /// cookie `startLogin` sets goes back with `completeLogin`, as a browser would send it.
     pub async fn sign_in(&self, login: &str) -> anyhow::Result<String> {
-        let start = self
-            .graphql(
-                None,
-                r#"mutation { startLogin(provider: "dev") { state } }"#,
-                json!({}),
-            )
+        let url = format!("{}/graphql", self.base);
+        let query = r#"mutation { startLogin(provider: "dev") { state } }"#;
+        let response = self
+            .http
+            .post(&url)
+            .json(&json!({ "query": query }))
+            .send()
             .await?;
-        let state = start["startLogin"]["state"].as_str().context("no state")?;
-        let session = self
-            .graphql(
-                None,
-                "mutation($c: String!, $s: String!) { completeLogin(provider: \"dev\", code: $c, state: $s) { accessToken } }",
-                json!({ "c": login, "s": state }),
-            )
-            .await?;
-        Ok(session["completeLogin"]["accessToken"]
+        let login_cookie = response
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let start: Value = response.json().await?;
+        let state = start["data"]["startLogin"]["state"]
             .as_str()
-            .context("no access token")?
+            .with_context(|| format!("no state: {start}"))?;
+        let query = "mutation($c: String!, $s: String!) { completeLogin(provider: \"dev\", code: $c, state: $s) { accessToken } }";
+        let session: Value = self
+            .http
+            .post(&url)
+            .header(reqwest::header::COOKIE, login_cookie)
+            .json(&json!({ "query": query, "variables": { "c": login, "s": state } }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(session["data"]["completeLogin"]["accessToken"]
+            .as_str()
+            .with_context(|| format!("no access token: {session}"))?
             .to_owned())
     }
 

@@ -2,7 +2,9 @@
 //! identity providers, users and linked identities, and the server's own sessions (short-lived
 //! JWT access tokens, rotating refresh tokens). See docs/auth.md.
 
+mod binding;
 pub mod cookies;
+mod link;
 mod login;
 mod session_cache;
 mod sessions;
@@ -24,7 +26,10 @@ use crate::providers::identity::{
 use crate::providers::resilience::{ProviderRegistry, ResilientProvider};
 use crate::store::{Session, Store, User};
 
-pub use login::LoginStart;
+pub use binding::{LoginProof, login_cookie_value};
+pub use cookies::SessionCookies;
+pub use link::PendingLink;
+pub use login::{LoginOptions, LoginStart};
 pub use sockets::SessionSockets;
 pub use tokens::TokenSigner;
 pub use viewer::{CredentialSource, Credentials, Viewer, ViewerState};
@@ -53,8 +58,12 @@ pub struct AuthService {
     public_url: Url,
     login_ttl: Duration,
     session_ttl: Duration,
+    /// How long a just-spent refresh token may be replayed by a concurrent request.
+    refresh_grace: Duration,
+    /// How long an access token lives: sockets re-check their viewer this often.
+    access_ttl: Duration,
     admin_identities: Vec<(String, String)>,
-    secure_cookies: bool,
+    cookies: SessionCookies,
     sockets: SessionSockets,
     session_cache: session_cache::SessionCache,
     /// Tells other instances about ended sessions, and this one about theirs.
@@ -127,7 +136,12 @@ impl AuthService {
             login_ttl: config.auth.login_ttl,
             admin_identities: config.auth.admin_identities.clone(),
             session_ttl: config.auth.session_ttl,
-            secure_cookies: !config.is_local_http(),
+            refresh_grace: config.auth.refresh_grace,
+            access_ttl: config.auth.access_token_ttl,
+            cookies: SessionCookies::new(
+                config.public_url.scheme() == "https",
+                !config.is_local_http(),
+            ),
             sockets: SessionSockets::default(),
             session_cache: Default::default(),
             bus,
@@ -139,9 +153,29 @@ impl AuthService {
         self.providers.values().map(|p| p.as_ref())
     }
 
-    /// Whether cookies carry `Secure` (everywhere but plain HTTP on localhost).
-    pub fn secure_cookies(&self) -> bool {
-        self.secure_cookies
+    /// The session cookies' names and attributes.
+    pub fn cookies(&self) -> &SessionCookies {
+        &self.cookies
+    }
+
+    /// How long a started login may take.
+    pub fn login_ttl(&self) -> Duration {
+        self.login_ttl
+    }
+
+    /// Makes admins exactly the users with an identity in `ADMIN_IDENTITIES`: it grants and it
+    /// revokes. Run at start; logins reconcile their own user.
+    pub async fn reconcile_admins(&self) -> Result<(), crate::error::AppError> {
+        let changed = self.store.reconcile_admins(&self.admin_identities).await?;
+        if !changed.is_empty() {
+            // Remembered sessions carry their user's old right.
+            self.session_cache.clear();
+            tracing::info!(
+                users = changed.len(),
+                "admin rights reconciled with ADMIN_IDENTITIES"
+            );
+        }
+        Ok(())
     }
 
     /// Open WebSockets by session.

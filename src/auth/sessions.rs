@@ -34,8 +34,7 @@ impl AuthService {
         self.store
             .create_session(&session, &token_hash(&refresh_token), session.expires_at)
             .await?;
-        let (access_token, access_expires_at) =
-            self.signer.issue(user.id, session.id, user.is_admin, now);
+        let (access_token, access_expires_at) = self.signer.issue(user.id, session.id, now);
         Ok(IssuedSession {
             access_token,
             access_expires_at,
@@ -45,10 +44,13 @@ impl AuthService {
         })
     }
 
-    /// Spends a refresh token for a new pair.
+    /// Spends a refresh token for a new pair. Presented again within the grace window while
+    /// its successor is unused (a second tab, a retry), it returns that same pair; any other
+    /// reuse ends the session.
     pub async fn refresh(&self, refresh_token: &str) -> Result<IssuedSession, AppError> {
         let now = Utc::now();
-        let next = random_token();
+        let next = self.signer.successor(refresh_token);
+        let grace = chrono::Duration::from_std(self.refresh_grace).unwrap_or_default();
         let rotation = self
             .store
             .rotate_refresh_token(
@@ -56,10 +58,28 @@ impl AuthService {
                 &token_hash(&next),
                 now + self.session_ttl,
                 now,
+                grace,
             )
             .await?;
-        let session = match rotation {
-            Rotation::Rotated(session) => session,
+        let (session, next, issued_at) = match rotation {
+            Rotation::Rotated(session) => (session, next, now),
+            Rotation::Replayed {
+                session,
+                successor_hash,
+                rotated_at,
+            } => {
+                // The successor was derived under the key that signed at the first use.
+                let next = self
+                    .signer
+                    .successor_candidates(refresh_token)
+                    .find(|candidate| token_hash(candidate) == successor_hash)
+                    .ok_or_else(|| {
+                        AppError::Unauthenticated(
+                            "the refresh token is not valid; sign in again".into(),
+                        )
+                    })?;
+                (session, next, rotated_at)
+            }
             Rotation::Reused(session_id) => {
                 tracing::warn!(%session_id, "a spent refresh token was presented again; session revoked");
                 self.sessions_ended(&[session_id]).await;
@@ -78,8 +98,8 @@ impl AuthService {
             .user_by_id(session.user_id)
             .await?
             .ok_or(AppError::NotFound("user"))?;
-        let (access_token, access_expires_at) =
-            self.signer.issue(user.id, session.id, user.is_admin, now);
+        // Issued as of the rotation, so every replay receives the very same access token.
+        let (access_token, access_expires_at) = self.signer.issue(user.id, session.id, issued_at);
         Ok(IssuedSession {
             access_token,
             access_expires_at: access_expires_at.min(session.expires_at),
@@ -110,6 +130,11 @@ impl AuthService {
         credentials: &Credentials,
         is_cookie_mutation: impl FnOnce() -> bool,
     ) -> ViewerState {
+        if let Some(duplicate) = &credentials.duplicate
+            && credentials.relies_on_cookies()
+        {
+            return ViewerState::Rejected(duplicate.clone().into_error());
+        }
         let Some((token, source)) = &credentials.access else {
             return ViewerState::Anonymous;
         };
@@ -117,9 +142,7 @@ impl AuthService {
             Ok((viewer, _)) => {
                 if credentials.uses_cookie() && !credentials.csrf_matches() && is_cookie_mutation()
                 {
-                    return ViewerState::Rejected(AppError::Forbidden(
-                        "cookie-authenticated mutations need the x-csrf-token header set to the switchboard_csrf cookie".into(),
-                    ));
+                    return ViewerState::Rejected(self.cookies.csrf_refusal());
                 }
                 ViewerState::SignedIn(viewer)
             }
@@ -139,21 +162,46 @@ impl AuthService {
                 AppError::Unauthenticated("the access token is not valid; sign in again".into())
             }
         })?;
-        let session = self
+        let verified = self
             .verified_session(claims.sid)
             .await?
-            .map(|verified| verified.session)
-            .filter(|s| s.is_active(Utc::now()) && s.user_id == claims.sub)
+            .filter(|v| v.session.is_active(Utc::now()) && v.session.user_id == claims.sub)
             .ok_or_else(|| {
                 AppError::Unauthenticated("this session has ended; sign in again".into())
             })?;
         let viewer = Viewer {
             user_id: claims.sub,
             session_id: claims.sid,
-            is_admin: claims.adm,
+            // Authority comes from the user row (remembered for a few seconds at most).
+            is_admin: verified.user.is_admin,
             source,
         };
-        Ok((viewer, session))
+        Ok((viewer, verified.session))
+    }
+
+    /// Reads the socket's session and user afresh from the database (not the cache) and
+    /// answers whether `viewer` still stands: the session is active and the user's rights
+    /// are those the socket was authenticated with.
+    pub async fn viewer_still_stands(&self, viewer: &Viewer) -> Result<bool, AppError> {
+        let Some(session) = self.store.session_by_id(viewer.session_id).await? else {
+            return Ok(false);
+        };
+        if !session.is_active(Utc::now()) {
+            return Ok(false);
+        }
+        let user = self.store.user_by_id(session.user_id).await?;
+        Ok(user.is_some_and(|u| u.id == viewer.user_id && u.is_admin == viewer.is_admin))
+    }
+
+    /// When a valid access token expires.
+    pub fn access_expiry(&self, token: &str) -> Option<chrono::DateTime<Utc>> {
+        let claims = self.signer.verify(token).ok()?;
+        chrono::DateTime::from_timestamp(claims.exp, 0)
+    }
+
+    /// How long an access token lives.
+    pub fn access_ttl(&self) -> std::time::Duration {
+        self.access_ttl
     }
 
     /// Ends `sessions` here at once and tells the other instances.

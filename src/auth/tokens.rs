@@ -9,10 +9,12 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, KeyInit, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use lru::LruCache;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -31,9 +33,6 @@ pub struct AccessClaims {
     pub sub: Uuid,
     /// The session id.
     pub sid: Uuid,
-    /// Whether the user is an admin.
-    #[serde(default)]
-    pub adm: bool,
     /// Issuer: this server's public URL.
     pub iss: String,
     /// Audience: `switchboard`.
@@ -63,6 +62,8 @@ pub struct TokenSigner {
     signing_key: EncodingKey,
     verifying: HashMap<String, DecodingKey>,
     validation: Validation,
+    /// Every key's secret, the signing one first: they derive refresh token successors.
+    derivation_keys: Vec<SecretString>,
     /// Recently verified tokens and their claims. A client sends the same token for minutes, and
     /// checking it (base64, JSON, HMAC) was the largest single cost of a small query. Keyed by
     /// the whole token, so only a byte-identical token hits; expiry is checked on every hit.
@@ -93,8 +94,10 @@ impl TokenSigner {
             })
             .collect::<Result<_, jsonwebtoken::errors::Error>>()?;
         let (signing_kid, secret) = &keys[0];
-        let validation = validation(&issuer);
+        let validation = validation(&issuer, AUDIENCE);
+        let derivation_keys = keys.iter().map(|(_, secret)| secret.clone()).collect();
         Ok(Self {
+            derivation_keys,
             issuer,
             ttl,
             signing_kid: signing_kid.clone(),
@@ -112,25 +115,78 @@ impl TokenSigner {
         &self,
         user_id: Uuid,
         session_id: Uuid,
-        is_admin: bool,
         now: DateTime<Utc>,
     ) -> (String, DateTime<Utc>) {
         let expires_at = now + self.ttl;
         let claims = AccessClaims {
             sub: user_id,
             sid: session_id,
-            adm: is_admin,
             iss: self.issuer.clone(),
             aud: AUDIENCE.to_owned(),
             iat: now.timestamp(),
             exp: expires_at.timestamp(),
         };
+        (self.sign(&claims), expires_at)
+    }
+
+    /// Signs any claims with the current key (access tokens, link confirmations).
+    fn sign(&self, claims: &impl Serialize) -> String {
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.signing_kid.clone());
         // Encoding our own claims with an HMAC key cannot fail.
-        let token = jsonwebtoken::encode(&header, &claims, &self.signing_key)
-            .expect("HS256 signing never fails");
-        (token, expires_at)
+        jsonwebtoken::encode(&header, claims, &self.signing_key).expect("HS256 signing never fails")
+    }
+
+    /// Signs a short-lived statement for `audience` (not an access token: its audience differs,
+    /// so it can never be used as one).
+    pub fn sign_statement<T: Serialize>(&self, audience: &str, claims: &T) -> String {
+        #[derive(Serialize)]
+        struct Envelope<'a, T> {
+            iss: &'a str,
+            aud: &'a str,
+            #[serde(flatten)]
+            claims: &'a T,
+        }
+        self.sign(&Envelope {
+            iss: &self.issuer,
+            aud: audience,
+            claims,
+        })
+    }
+
+    /// Verifies a statement signed by [`Self::sign_statement`] for `audience`, with its `exp`.
+    pub fn verify_statement<T: DeserializeOwned>(
+        &self,
+        audience: &str,
+        token: &str,
+    ) -> Result<T, TokenError> {
+        let key = self.key_of(token)?;
+        let mut validation = validation(&self.issuer, audience);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        jsonwebtoken::decode::<T>(token, key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })
+    }
+
+    /// The refresh token that replaces `refresh_token`: HMAC-SHA256 under the signing key. Only
+    /// the server can compute it, and it can compute it again, so a concurrent replay within
+    /// the grace window receives the same successor without it ever being stored.
+    pub fn successor(&self, refresh_token: &str) -> String {
+        derive(&self.derivation_keys[0], refresh_token)
+    }
+
+    /// The successor of `refresh_token` under each key, the signing key first (a key may have
+    /// been rotated between the first use and a replay).
+    pub fn successor_candidates<'a>(
+        &'a self,
+        refresh_token: &'a str,
+    ) -> impl Iterator<Item = String> + 'a {
+        self.derivation_keys
+            .iter()
+            .map(move |key| derive(key, refresh_token))
     }
 
     /// Verifies signature, key id, issuer, audience and expiry.
@@ -152,16 +208,21 @@ impl TokenSigner {
         crate::sync::lock(&self.verified)
     }
 
-    fn verify_signed(&self, token: &str) -> Result<AccessClaims, TokenError> {
+    /// The verifying key a token's header names; only HS256 is accepted.
+    fn key_of(&self, token: &str) -> Result<&DecodingKey, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         if header.alg != Algorithm::HS256 {
             return Err(TokenError::Invalid);
         }
-        let key = header
+        header
             .kid
             .as_deref()
             .and_then(|kid| self.verifying.get(kid))
-            .ok_or(TokenError::Invalid)?;
+            .ok_or(TokenError::Invalid)
+    }
+
+    fn verify_signed(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let key = self.key_of(token)?;
         jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
@@ -172,13 +233,22 @@ impl TokenSigner {
 }
 
 /// What every access token must satisfy besides its signature.
-fn validation(issuer: &str) -> Validation {
+fn validation(issuer: &str, audience: &str) -> Validation {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = LEEWAY_SECONDS;
     validation.set_issuer(&[issuer]);
-    validation.set_audience(&[AUDIENCE]);
+    validation.set_audience(&[audience]);
     validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
     validation
+}
+
+/// HMAC-SHA256 of `token` under `key`, URL-safe base64 (the shape of [`random_token`]).
+fn derive(key: &SecretString, token: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.expose_secret().as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(b"switchboard refresh successor\0");
+    mac.update(token.as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
 /// 32 random bytes, URL-safe base64: refresh tokens, state, nonces, CSRF tokens.
@@ -215,22 +285,17 @@ mod tests {
     fn tokens_round_trip_and_expire() {
         let signer = signer(&[key("k1", 'a')]);
         let (user, session) = (Uuid::now_v7(), Uuid::now_v7());
-        let (token, _) = signer.issue(user, session, false, Utc::now());
+        let (token, _) = signer.issue(user, session, Utc::now());
         let claims = signer.verify(&token).unwrap();
-        assert_eq!((claims.sub, claims.sid, claims.adm), (user, session, false));
-        let (old, _) = signer.issue(
-            user,
-            session,
-            false,
-            Utc::now() - chrono::Duration::seconds(120),
-        );
+        assert_eq!((claims.sub, claims.sid), (user, session));
+        let (old, _) = signer.issue(user, session, Utc::now() - chrono::Duration::seconds(120));
         assert_eq!(signer.verify(&old), Err(TokenError::Expired));
     }
 
     #[test]
     fn remembered_tokens_answer_alike_and_still_expire() {
         let signer = signer(&[key("k1", 'a')]);
-        let (token, _) = signer.issue(Uuid::now_v7(), Uuid::now_v7(), true, Utc::now());
+        let (token, _) = signer.issue(Uuid::now_v7(), Uuid::now_v7(), Utc::now());
         let first = signer.verify(&token).unwrap();
         assert_eq!(signer.verified_tokens().len(), 1);
         assert_eq!(signer.verify(&token).unwrap(), first);
@@ -252,7 +317,7 @@ mod tests {
     #[test]
     fn rotation_keeps_old_tokens_valid_and_unknown_keys_fail() {
         let old = signer(&[key("k1", 'a')]);
-        let (token, _) = old.issue(Uuid::now_v7(), Uuid::now_v7(), false, Utc::now());
+        let (token, _) = old.issue(Uuid::now_v7(), Uuid::now_v7(), Utc::now());
         let rotated = signer(&[key("k2", 'b'), key("k1", 'a')]);
         assert!(rotated.verify(&token).is_ok(), "old key still verifies");
         let retired = signer(&[key("k2", 'b')]);
@@ -268,6 +333,47 @@ mod tests {
         let body = URL_SAFE_NO_PAD.encode(r#"{"sub":"x"}"#);
         assert_eq!(
             signer.verify(&format!("{header}.{body}.")),
+            Err(TokenError::Invalid)
+        );
+    }
+
+    #[test]
+    fn successors_are_stable_per_key_and_survive_rotation() {
+        let old = signer(&[key("k1", 'a')]);
+        let refresh = random_token();
+        let next = old.successor(&refresh);
+        assert_eq!(
+            next,
+            old.successor(&refresh),
+            "a replay derives the same successor"
+        );
+        assert_ne!(next, old.successor(&random_token()));
+        assert_eq!(next.len(), random_token().len());
+        let rotated = signer(&[key("k2", 'b'), key("k1", 'a')]);
+        assert_ne!(rotated.successor(&refresh), next);
+        assert!(rotated.successor_candidates(&refresh).any(|c| c == next));
+    }
+
+    #[test]
+    fn statements_do_not_pass_as_access_tokens() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct Note {
+            sub: String,
+            exp: i64,
+        }
+        let signer = signer(&[key("k1", 'a')]);
+        let note = Note {
+            sub: "x".into(),
+            exp: Utc::now().timestamp() + 60,
+        };
+        let token = signer.sign_statement("switchboard-link", &note);
+        assert_eq!(
+            signer.verify_statement::<Note>("switchboard-link", &token),
+            Ok(note)
+        );
+        assert_eq!(signer.verify(&token), Err(TokenError::Invalid));
+        assert_eq!(
+            signer.verify_statement::<Note>("something-else", &token),
             Err(TokenError::Invalid)
         );
     }

@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, header};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use super::cookies;
+use super::cookies::{self, DuplicateCookie, SessionCookies};
 use crate::error::AppError;
 
 /// Where the access token came from.
@@ -24,7 +24,8 @@ pub struct Viewer {
     pub user_id: Uuid,
     /// The session the token belongs to.
     pub session_id: Uuid,
-    /// Admins may act on other users' data.
+    /// Admins may act on other users' data. Read from the user row when the session was
+    /// verified, never from the token.
     pub is_admin: bool,
     /// How the token arrived.
     pub source: CredentialSource,
@@ -66,6 +67,10 @@ pub struct Credentials {
     pub access: Option<(String, CredentialSource)>,
     /// The refresh token cookie (web).
     pub refresh_cookie: Option<String>,
+    /// The login cookie: proof that this browser started a login.
+    pub login_cookie: Option<String>,
+    /// A session cookie that arrived twice; such requests are refused.
+    pub duplicate: Option<DuplicateCookie>,
     csrf_cookie: Option<String>,
     csrf_header: Option<String>,
 }
@@ -75,23 +80,41 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 
 impl Credentials {
     /// Reads credentials from request headers.
-    pub fn from_headers(headers: &HeaderMap) -> Self {
+    pub fn from_headers(headers: &HeaderMap, names: &SessionCookies) -> Self {
         let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(bearer_token)
             .map(|token| (token.to_owned(), CredentialSource::Bearer));
-        let cookie =
-            cookies::read(headers, cookies::ACCESS).map(|token| (token, CredentialSource::Cookie));
+        let mut duplicate = None;
+        let mut read = |base: &str| {
+            names.read(headers, base).unwrap_or_else(|twice| {
+                duplicate.get_or_insert(twice);
+                None
+            })
+        };
+        let cookie = read(cookies::ACCESS).map(|token| (token, CredentialSource::Cookie));
+        let (refresh_cookie, csrf_cookie, login_cookie) = (
+            read(cookies::REFRESH),
+            read(cookies::CSRF),
+            read(cookies::LOGIN),
+        );
         Credentials {
             access: bearer.or(cookie),
-            refresh_cookie: cookies::read(headers, cookies::REFRESH),
-            csrf_cookie: cookies::read(headers, cookies::CSRF),
+            refresh_cookie,
+            login_cookie,
+            duplicate,
+            csrf_cookie,
             csrf_header: headers
                 .get(CSRF_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
         }
+    }
+
+    /// Whether the request relies on its cookies at all: no bearer token.
+    pub fn relies_on_cookies(&self) -> bool {
+        !matches!(self.access, Some((_, CredentialSource::Bearer)))
     }
 
     /// Credentials from a bearer token alone (WebSocket `connection_init`).
@@ -137,18 +160,19 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("switchboard_access=c; switchboard_csrf=t1"),
         );
-        let credentials = Credentials::from_headers(&headers);
+        let names = SessionCookies::new(false, false);
+        let credentials = Credentials::from_headers(&headers, &names);
         assert_eq!(
             credentials.access,
             Some(("c".into(), CredentialSource::Cookie))
         );
         assert!(!credentials.csrf_matches());
         headers.insert(CSRF_HEADER, HeaderValue::from_static("t1"));
-        assert!(Credentials::from_headers(&headers).csrf_matches());
+        assert!(Credentials::from_headers(&headers, &names).csrf_matches());
         headers.insert(CSRF_HEADER, HeaderValue::from_static("t2"));
-        assert!(!Credentials::from_headers(&headers).csrf_matches());
+        assert!(!Credentials::from_headers(&headers, &names).csrf_matches());
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer b"));
-        let credentials = Credentials::from_headers(&headers);
+        let credentials = Credentials::from_headers(&headers, &names);
         assert_eq!(
             credentials.access,
             Some(("b".into(), CredentialSource::Bearer))

@@ -72,7 +72,9 @@ pub struct AuthConfig {
     pub session_ttl: Duration,
     /// Login attempt lifetime.
     pub login_ttl: Duration,
-    /// `(provider, subject)` pairs made admins when they sign in.
+    /// How long a just-spent refresh token may be replayed by a concurrent request.
+    pub refresh_grace: Duration,
+    /// `(provider, subject)` pairs whose users are admins; reconciled at start and each login.
     pub admin_identities: Vec<(String, String)>,
 }
 
@@ -145,6 +147,7 @@ pub fn parse(s: &Settings, app_env: AppEnv) -> Result<AuthConfig, ConfigError> {
             300..=31_536_000,
         )?,
         login_ttl: seconds("LOGIN_TTL_SECONDS", &s.login_ttl_seconds, 30..=3_600)?,
+        refresh_grace: seconds("REFRESH_GRACE_SECONDS", &s.refresh_grace_seconds, 0..=60)?,
     })
 }
 

@@ -190,6 +190,17 @@ pub struct Settings {
     #[arg(long, global = true, env = "LOGIN_TTL_SECONDS", default_value = "600")]
     pub login_ttl_seconds: String,
 
+    /// How long, in seconds, a just-spent refresh token may be presented again by a concurrent
+    /// request (another tab, a retry) and receive the same new pair instead of ending the
+    /// session; 0 turns the grace off.
+    #[arg(
+        long,
+        global = true,
+        env = "REFRESH_GRACE_SECONDS",
+        default_value = "5"
+    )]
+    pub refresh_grace_seconds: String,
+
     /// Comma-separated webhook signing secrets (`whsec_...`) accepted on POST /webhooks/stripe;
     /// list the new one first while rotating.
     #[arg(

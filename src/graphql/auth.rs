@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 
 use super::types::User;
 use super::{SchemaDeps, viewer_state};
-use crate::auth::{Credentials, IssuedSession, LoginStart as StartedLogin, cookies};
+use crate::auth::{
+    Credentials, IssuedSession, LoginOptions, LoginProof, LoginStart as StartedLogin,
+    SessionCookies, login_cookie_value,
+};
 use crate::error::AppError;
 use crate::providers::resilience;
 
@@ -121,58 +124,76 @@ pub struct AuthMutation;
 /// Login and session mutations.
 #[Object]
 impl AuthMutation {
-    /// Starts a login. Web apps pass `redirectUri` (an allowed origin) and send the browser to
-    /// `authorizationUrl`; the server finishes at `/auth/callback/{provider}`, sets the session
-    /// cookies and redirects there. Mobile apps pass `clientCompletes: true` with an app link as
-    /// `redirectUri`: the callback forwards `code` and `state` to it, and the app finishes with
-    /// `completeLogin`.
+    /// Starts a login, bound to this browser by an HttpOnly login cookie set on the answer (or,
+    /// for an app, to its own PKCE pair). Web apps pass `redirectUri` (an allowed origin) and
+    /// send the browser to `authorizationUrl`; the server finishes at
+    /// `/auth/callback/{provider}` in that same browser, sets the session cookies and redirects
+    /// there. Apps pass `clientCompletes: true` with an app link as `redirectUri` (the callback
+    /// forwards `code` and `state` to it) and finish with `completeLogin`; an app that keeps no
+    /// cookies sends `codeChallenge` (S256) here and its verifier there.
     async fn start_login(
         &self,
         ctx: &Context<'_>,
         provider: String,
         redirect_uri: Option<String>,
         #[graphql(default = false)] client_completes: bool,
+        code_challenge: Option<String>,
     ) -> Result<LoginStart, AppError> {
-        let auth = &ctx.data_unchecked::<SchemaDeps>().auth;
-        Ok(auth
-            .start_login(&provider, redirect_uri.as_deref(), client_completes, None)
-            .await?
-            .into())
+        let options = LoginOptions {
+            redirect_to: redirect_uri.as_deref(),
+            client_completes,
+            link_user: None,
+            code_challenge: code_challenge.as_deref(),
+        };
+        start_bound_login(ctx, &provider, options).await
     }
 
-    /// Links another provider's account to the signed-in user: like `startLogin`, and the
-    /// account is added to this user when the login completes.
+    /// Links another provider's account to the signed-in user: like `startLogin`. In a
+    /// browser, the callback shows the account found and adds it once the user confirms, and
+    /// only in this browser while signed in as this user. Apps pass `clientCompletes` and
+    /// finish with `completeLogin`, signed in as this user.
     async fn link_identity(
         &self,
         ctx: &Context<'_>,
         provider: String,
         redirect_uri: Option<String>,
+        #[graphql(default = false)] client_completes: bool,
+        code_challenge: Option<String>,
     ) -> Result<LoginStart, AppError> {
         let viewer = viewer_state(ctx).require()?;
-        let auth = &ctx.data_unchecked::<SchemaDeps>().auth;
-        Ok(auth
-            .start_login(
-                &provider,
-                redirect_uri.as_deref(),
-                false,
-                Some(viewer.user_id),
-            )
-            .await?
-            .into())
+        let options = LoginOptions {
+            redirect_to: redirect_uri.as_deref(),
+            client_completes,
+            link_user: Some(viewer.user_id),
+            code_challenge: code_challenge.as_deref(),
+        };
+        start_bound_login(ctx, &provider, options).await
     }
 
-    /// Finishes a login with the `code` and `state` the provider redirected back with
-    /// (mobile and SPA path). Returns bearer tokens.
+    /// Finishes a login with the `code` and `state` the provider redirected back with (app
+    /// and SPA path); returns bearer tokens. Only the client that started the login can finish
+    /// it: it sends the login cookie `startLogin` set, or `codeVerifier` when it started with
+    /// a `codeChallenge`. A link finishes only signed in as the user who started it.
     async fn complete_login(
         &self,
         ctx: &Context<'_>,
         provider: String,
         code: String,
         state: String,
+        code_verifier: Option<String>,
     ) -> Result<Session, AppError> {
         let auth = &ctx.data_unchecked::<SchemaDeps>().auth;
-        let attempt = auth.consume_attempt(&provider, &state).await?;
-        let issued = auth.finish_login(&attempt, &code).await?;
+        // A stale session cookie must not stand in the way of signing in again; it only
+        // matters for a link, which then finds no signed-in user and is refused.
+        let viewer = viewer_state(ctx).viewer().ok().flatten().map(|v| v.user_id);
+        let credentials = ctx.data_opt::<Credentials>();
+        let proof = LoginProof {
+            login_cookie: credentials.and_then(|c| c.login_cookie.as_deref()),
+            code_verifier: code_verifier.as_deref(),
+        };
+        let issued = auth
+            .complete_login(&provider, &code, &state, proof, viewer)
+            .await?;
         Ok(Session {
             issued,
             tokens_in_body: true,
@@ -180,7 +201,10 @@ impl AuthMutation {
     }
 
     /// Exchanges a refresh token for a new access and refresh token; the old one stops
-    /// working. Without `refreshToken`, the refresh cookie is used and new cookies are set.
+    /// working (a concurrent request presenting it within `REFRESH_GRACE_SECONDS` receives the
+    /// same new pair). Without `refreshToken`, the refresh cookie is used, the
+    /// `x-csrf-token` header is required as for every cookie-authenticated mutation, and new
+    /// cookies are set.
     async fn refresh_session(
         &self,
         ctx: &Context<'_>,
@@ -190,16 +214,11 @@ impl AuthMutation {
         let cookie_mode = refresh_token.is_none();
         let token = match refresh_token {
             Some(token) => token,
-            None => ctx
-                .data_opt::<Credentials>()
-                .and_then(|c| c.refresh_cookie.clone())
-                .ok_or_else(|| {
-                    AppError::Unauthenticated("no refresh token was sent; sign in again".into())
-                })?,
+            None => cookie_refresh_token(ctx)?,
         };
         let issued = auth.refresh(&token).await?;
         if cookie_mode {
-            set_session_cookies(ctx, &issued, auth.secure_cookies());
+            set_session_cookies(ctx, &issued, auth.cookies());
         }
         Ok(Session {
             issued,
@@ -218,7 +237,7 @@ impl AuthMutation {
         let auth = &ctx.data_unchecked::<SchemaDeps>().auth;
         auth.logout(viewer, everywhere).await?;
         if viewer.source == crate::auth::CredentialSource::Cookie {
-            for cookie in cookies::sign_out(auth.secure_cookies()) {
+            for cookie in auth.cookies().sign_out() {
                 ctx.append_http_header(axum::http::header::SET_COOKIE, cookie);
             }
         }
@@ -227,8 +246,47 @@ impl AuthMutation {
 }
 
 /// Sets the web session cookies on the response.
-pub fn set_session_cookies(ctx: &Context<'_>, issued: &IssuedSession, secure: bool) {
-    for cookie in cookies::for_session(issued, secure) {
+pub fn set_session_cookies(ctx: &Context<'_>, issued: &IssuedSession, cookies: &SessionCookies) {
+    for cookie in cookies.for_session(issued) {
         ctx.append_http_header(axum::http::header::SET_COOKIE, cookie);
     }
+}
+
+/// Starts a login bound to this browser's login cookie (set, or kept, on the answer).
+async fn start_bound_login(
+    ctx: &Context<'_>,
+    provider: &str,
+    options: LoginOptions<'_>,
+) -> Result<LoginStart, AppError> {
+    let auth = &ctx.data_unchecked::<SchemaDeps>().auth;
+    let current = ctx
+        .data_opt::<Credentials>()
+        .and_then(|c| c.login_cookie.as_deref());
+    let login_cookie = login_cookie_value(current);
+    let start = auth.start_login(provider, options, &login_cookie).await?;
+    ctx.append_http_header(
+        axum::http::header::SET_COOKIE,
+        auth.cookies().login(&login_cookie, auth.login_ttl()),
+    );
+    Ok(start.into())
+}
+
+/// The refresh cookie of a cookie-mode `refreshSession`, which like every cookie-authenticated
+/// mutation needs the CSRF header: a cross-site page must not rotate (and so unsettle) a
+/// browser's session.
+fn cookie_refresh_token(ctx: &Context<'_>) -> Result<String, AppError> {
+    let credentials = ctx.data_opt::<Credentials>().ok_or_else(|| {
+        AppError::Unauthenticated("no refresh token was sent; sign in again".into())
+    })?;
+    if let Some(duplicate) = &credentials.duplicate {
+        return Err(duplicate.clone().into_error());
+    }
+    let token = credentials.refresh_cookie.clone().ok_or_else(|| {
+        AppError::Unauthenticated("no refresh token was sent; sign in again".into())
+    })?;
+    if !credentials.csrf_matches() {
+        let auth = &ctx.data_unchecked::<SchemaDeps>().auth;
+        return Err(auth.cookies().csrf_refusal());
+    }
+    Ok(token)
 }

@@ -1,15 +1,15 @@
-//! Browser endpoints of the login flow: the provider callback (BFF pattern) and the
-//! development login form.
+//! Browser endpoints of the login flow: the provider callback (BFF pattern), the confirmation
+//! of an account link, and the development login form.
 
+use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use serde_json::json;
 use url::Url;
 
 use super::AppState;
-use crate::auth::{IssuedSession, cookies};
+use crate::auth::{Credentials, IssuedSession, PendingLink, SessionCookies};
 use crate::config::auth::DEV_PROVIDER;
 use crate::error::AppError;
 use crate::providers::identity::is_valid_login;
@@ -22,20 +22,23 @@ pub struct CallbackParams {
     error: Option<String>,
 }
 
-/// `GET /auth/callback/{provider}`: finishes a web login, sets the session cookies and
-/// redirects to the target the login started with.
+/// `GET /auth/callback/{provider}`: finishes a web login in the browser that started it, sets
+/// the session cookies and redirects to the target the login started with. A link shows the
+/// account found and waits for the user's confirmation.
 pub async fn callback(
     State(state): State<AppState>,
     Path(provider): Path<String>,
     Query(params): Query<CallbackParams>,
+    headers: HeaderMap,
 ) -> Response {
     let Some(login_state) = params.state.as_deref() else {
-        return error_page(AppError::bad_input(
+        return refusal_page(AppError::bad_input(
             "state",
             "the provider sent no state; start the login again",
         ));
     };
-    // An app finishes the login itself: hand it the code and state, using nothing up here.
+    // An app finishes the login itself (proving it with its cookie or PKCE verifier): hand it
+    // the code and state, using nothing up here.
     if let Ok(Some(attempt)) = state.auth.peek_attempt(login_state).await
         && attempt.client_completes
         && let Some(target) = attempt
@@ -45,15 +48,25 @@ pub async fn callback(
     {
         return forward_to_app(target, &params);
     }
-    let attempt = match state.auth.consume_attempt(&provider, login_state).await {
+    let credentials = Credentials::from_headers(&headers, state.auth.cookies());
+    if let Some(duplicate) = credentials.duplicate {
+        return refusal_page(duplicate.into_error());
+    }
+    let viewer = signed_in_user(&state, &credentials).await;
+    let attempt = match state
+        .auth
+        .browser_attempt(
+            &provider,
+            login_state,
+            credentials.login_cookie.as_deref(),
+            viewer,
+        )
+        .await
+    {
         Ok(attempt) => attempt,
-        Err(err) => return error_page(err),
+        Err(err) => return refusal_page(err),
     };
-    let target = attempt
-        .redirect_to
-        .as_deref()
-        .and_then(|t| Url::parse(t).ok())
-        .unwrap_or_else(|| state.auth.default_landing());
+    let target = landing(&state, attempt.redirect_to.as_deref());
     if let Some(error) = params.error {
         // The user declined or the provider failed before issuing a code.
         return redirect_with_error(target, &error);
@@ -61,10 +74,78 @@ pub async fn callback(
     let Some(code) = params.code else {
         return redirect_with_error(target, "missing_code");
     };
-    match state.auth.finish_login(&attempt, &code).await {
-        Ok(issued) => signed_in(target, &issued, state.auth.secure_cookies()),
-        Err(err) => redirect_with_error(target, &err.code().as_str().to_ascii_lowercase()),
+    let identity = match state.auth.identify(&attempt, &code, None).await {
+        Ok(identity) => identity,
+        Err(err) => return redirect_with_error(target, &error_code(&err)),
+    };
+    if let Some(user_id) = attempt.link_user_id {
+        return match state.auth.pending_link(&attempt, user_id, identity) {
+            Ok((pending, token)) => confirm_page(&state, &pending, &token),
+            Err(err) => refusal_page(err),
+        };
     }
+    match state.auth.sign_in(&attempt.provider, identity, None).await {
+        Ok(issued) => signed_in(target, &issued, state.auth.cookies()),
+        Err(err) => redirect_with_error(target, &error_code(&err)),
+    }
+}
+
+/// The confirmation form's fields.
+#[derive(Debug, Deserialize)]
+pub struct ConfirmLink {
+    token: String,
+    decision: String,
+}
+
+/// `POST /auth/link/confirm`: adds the account the confirmation page showed, when the user
+/// chose to, in the browser and session that started the link.
+pub async fn confirm_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<ConfirmLink>,
+) -> Response {
+    let credentials = Credentials::from_headers(&headers, state.auth.cookies());
+    if let Some(duplicate) = credentials.duplicate {
+        return refusal_page(duplicate.into_error());
+    }
+    let viewer = signed_in_user(&state, &credentials).await;
+    let pending =
+        match state
+            .auth
+            .confirmed_link(&form.token, credentials.login_cookie.as_deref(), viewer)
+        {
+            Ok(pending) => pending,
+            Err(err) => return refusal_page(err),
+        };
+    let mut target = landing(&state, pending.redirect_to.as_deref());
+    if form.decision != "link" {
+        return redirect_with_error(target, "link_cancelled");
+    }
+    let provider = pending.provider.clone();
+    match state.auth.link_confirmed(pending).await {
+        Ok(_) => {
+            target.query_pairs_mut().append_pair("linked", &provider);
+            Redirect::to(target.as_str()).into_response()
+        }
+        Err(err) => redirect_with_error(target, &error_code(&err)),
+    }
+}
+
+/// The user the browser's session cookie signs in, if any.
+async fn signed_in_user(state: &AppState, credentials: &Credentials) -> Option<uuid::Uuid> {
+    let (token, source) = credentials.access.as_ref()?;
+    let (viewer, _) = state.auth.session_of(token, *source).await.ok()?;
+    Some(viewer.user_id)
+}
+
+fn landing(state: &AppState, redirect_to: Option<&str>) -> Url {
+    redirect_to
+        .and_then(|t| Url::parse(t).ok())
+        .unwrap_or_else(|| state.auth.default_landing())
+}
+
+fn error_code(err: &AppError) -> String {
+    err.code().as_str().to_ascii_lowercase()
 }
 
 fn forward_to_app(mut target: Url, params: &CallbackParams) -> Response {
@@ -83,9 +164,9 @@ fn forward_to_app(mut target: Url, params: &CallbackParams) -> Response {
     Redirect::to(target.as_str()).into_response()
 }
 
-fn signed_in(target: Url, issued: &IssuedSession, secure: bool) -> Response {
+fn signed_in(target: Url, issued: &IssuedSession, cookies: &SessionCookies) -> Response {
     let mut response = Redirect::to(target.as_str()).into_response();
-    for cookie in cookies::for_session(issued, secure) {
+    for cookie in cookies.for_session(issued) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
@@ -96,11 +177,52 @@ fn redirect_with_error(mut target: Url, code: &str) -> Response {
     Redirect::to(target.as_str()).into_response()
 }
 
-/// A refused callback whose target is unknown: a JSON error a person can read.
-fn error_page(err: AppError) -> Response {
+/// A refused callback or confirmation: a page a person can read, saying nothing happened.
+fn refusal_page(err: AppError) -> Response {
     let code = err.code();
-    let body = json!({ "error": { "code": code.as_str(), "message": err.to_string() } });
-    (code.http_status(), axum::Json(body)).into_response()
+    let message = html_escape(&err.to_string());
+    let body = format!(
+        "<!doctype html><meta charset=utf-8><title>Sign-in refused</title>\
+         <h1>Sign-in refused</h1><p>{message}</p><p><code>{}</code></p>",
+        code.as_str()
+    );
+    page(code.http_status(), body)
+}
+
+/// The page that shows which account is about to be linked and asks to confirm.
+fn confirm_page(state: &AppState, pending: &PendingLink, token: &str) -> Response {
+    let provider = state
+        .auth
+        .providers()
+        .find(|p| p.name() == pending.provider)
+        .map_or(pending.provider.as_str(), |p| p.display_name());
+    let body = format!(
+        "<!doctype html><meta charset=utf-8><title>Link an account</title>\
+         <h1>Link an account</h1>\
+         <p>Add the {provider} account <strong>{account}</strong> to the account you are signed in with? \
+         Anyone who can sign in to that {provider} account will then be able to sign in as you.</p>\
+         <form method=post action=/auth/link/confirm>\
+         <input type=hidden name=token value=\"{token}\">\
+         <button name=decision value=link>Link {provider} account</button> \
+         <button name=decision value=cancel>Cancel</button></form>",
+        provider = html_escape(provider),
+        account = html_escape(&pending.account_label()),
+        token = html_escape(token),
+    );
+    page(StatusCode::OK, body)
+}
+
+/// An HTML page that is never cached nor framed (a framed confirmation could be clickjacked).
+fn page(status: StatusCode, body: String) -> Response {
+    let mut response = (status, Html(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("frame-ancestors 'none'; default-src 'none'; form-action 'self'"),
+    );
+    response
 }
 
 /// Query of the dev login form.

@@ -80,6 +80,10 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
         .route("/auth/callback/{provider}", get(auth::callback))
+        .route(
+            "/auth/link/confirm",
+            axum::routing::post(auth::confirm_link),
+        )
         .route("/auth/dev", get(auth::dev_login))
         .route("/metrics", get(metrics))
         .route("/webhooks/stripe", axum::routing::post(webhooks::stripe))

@@ -51,8 +51,8 @@ pub async fn upgrade(
             .into_response();
     };
     let cookie_credentials = origin_allowed(&state, &headers)
-        .then(|| Credentials::from_headers(&headers))
-        .filter(Credentials::uses_cookie);
+        .then(|| Credentials::from_headers(&headers, state.auth.cookies()))
+        .filter(|c| c.uses_cookie() || c.duplicate.is_some());
     let tasks = state.ws_tasks.clone();
     let max_message = state.config.http_max_body_bytes;
     upgrade
@@ -181,30 +181,73 @@ async fn serve(
     let _ = sink.close().await;
 }
 
-/// Authenticates a socket and, when signed in, arranges for it to end with its session.
+/// Authenticates a socket and, when signed in, arranges for it to end with its session and
+/// to re-check its viewer whenever the access token it relied on would have expired.
 async fn authenticate_socket(
     state: &AppState,
     credentials: &Credentials,
     ended: CancellationToken,
 ) -> ViewerState {
+    if let Some(duplicate) = &credentials.duplicate {
+        return ViewerState::Rejected(duplicate.clone().into_error());
+    }
     let Some((token, source)) = &credentials.access else {
         return ViewerState::Anonymous;
     };
     match state.auth.session_of(token, *source).await {
         Ok((viewer, session)) => {
             state.auth.sockets().register(session.id, ended.clone());
-            let remaining = (session.expires_at - Utc::now())
-                .to_std()
-                .unwrap_or_default();
-            tokio::spawn(async move {
-                tokio::select! {
-                    () = tokio::time::sleep(remaining) => ended.cancel(),
-                    () = ended.cancelled() => {}
-                }
-            });
+            let token_expires_at = state.auth.access_expiry(token).unwrap_or_else(Utc::now);
+            tokio::spawn(recheck_viewer(
+                state.clone(),
+                viewer.clone(),
+                session.expires_at,
+                token_expires_at,
+                ended,
+            ));
             ViewerState::SignedIn(viewer)
         }
         Err(err) => ViewerState::Rejected(err),
+    }
+}
+
+/// Ends the socket when its session expires, and at the expiry of each access token's worth
+/// of time checks the viewer against the database: a session ended elsewhere or a right the
+/// user lost (an admin removed from `ADMIN_IDENTITIES`) ends the socket with 4403.
+async fn recheck_viewer(
+    state: AppState,
+    viewer: crate::auth::Viewer,
+    session_expires_at: chrono::DateTime<Utc>,
+    mut check_at: chrono::DateTime<Utc>,
+    ended: CancellationToken,
+) {
+    loop {
+        let deadline = check_at.min(session_expires_at);
+        let wait = (deadline - Utc::now()).to_std().unwrap_or_default();
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = ended.cancelled() => return,
+        }
+        if deadline >= session_expires_at {
+            ended.cancel();
+            return;
+        }
+        match state.auth.viewer_still_stands(&viewer).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(session_id = %viewer.session_id, "socket viewer no longer stands; closing");
+                ended.cancel();
+                return;
+            }
+            // The database did not answer: fail closed, the client reconnects.
+            Err(err) => {
+                tracing::warn!(error = %err, "re-checking a socket's viewer failed; closing");
+                ended.cancel();
+                return;
+            }
+        }
+        check_at =
+            Utc::now() + chrono::Duration::from_std(state.auth.access_ttl()).unwrap_or_default();
     }
 }
 

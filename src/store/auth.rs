@@ -40,14 +40,16 @@ pub trait AuthRepo {
     /// Finds a session by id.
     async fn session_by_id(&self, id: Uuid) -> Result<Option<Session>, StoreError>;
 
-    /// Spends `old_hash` and stores `new_hash` in its place, atomically; a spent token revokes
-    /// its session (see [`Rotation`]).
+    /// Spends `old_hash` and stores `new_hash` in its place, atomically. A token spent less
+    /// than `grace` ago whose successor is still unused is a concurrent replay; any other spent
+    /// token revokes its session (see [`Rotation`]).
     async fn rotate_refresh_token(
         &self,
         old_hash: &str,
         new_hash: &str,
         new_expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
+        grace: chrono::Duration,
     ) -> Result<Rotation, StoreError>;
 
     /// Revokes one session; true when it was active.

@@ -68,8 +68,13 @@ pub struct LoginAttempt {
     pub state_hash: String,
     /// Configured provider name.
     pub provider: String,
-    /// PKCE code verifier sent with the code exchange.
-    pub pkce_verifier: String,
+    /// PKCE code verifier sent with the code exchange; `None` when the client holds its own
+    /// (it sent [`Self::code_challenge`] and sends the verifier to `completeLogin`).
+    pub pkce_verifier: Option<String>,
+    /// The S256 PKCE challenge a client sent with `startLogin`, when it holds the verifier.
+    pub code_challenge: Option<String>,
+    /// SHA-256 of the login cookie of the browser that started the login, when it has one.
+    pub browser_hash: Option<String>,
     /// Nonce the ID token must carry.
     pub nonce: String,
     /// Where a web login returns to (an allowed origin), if it was given.
@@ -116,6 +121,16 @@ impl Session {
 pub enum Rotation {
     /// The token was current: it is now spent and the new one replaces it.
     Rotated(Session),
+    /// The token was spent within the grace window by a concurrent request (another tab, a
+    /// retry): its successor, still unused, is handed out again.
+    Replayed {
+        /// The session.
+        session: Session,
+        /// Hash of the successor the first use issued.
+        successor_hash: String,
+        /// When the first use rotated the token.
+        rotated_at: DateTime<Utc>,
+    },
     /// The token had already been spent: the session is revoked, as the token may be stolen.
     Reused(Uuid),
     /// Unknown, expired, or its session is over.

@@ -11,8 +11,13 @@ pub(super) mod sql {
     pub const INSERT_IDENTITY: &str = "INSERT INTO identities \
          (id, user_id, provider, subject, email, email_verified, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *";
-    pub const GRANT_ADMIN: &str =
-        "UPDATE users SET is_admin = TRUE, updated_at = $2 WHERE id = $1 RETURNING *";
+    pub const SET_ADMIN: &str =
+        "UPDATE users SET is_admin = $2, updated_at = $3 WHERE id = $1 RETURNING *";
+    pub const LISTED_USERS: &str = "SELECT DISTINCT user_id FROM identities WHERE ";
+    pub const REVOKE_ADMINS_SET: &str = "UPDATE users SET is_admin = FALSE, updated_at = ";
+    pub const REVOKE_ADMINS_WHERE: &str = " WHERE is_admin = TRUE";
+    pub const GRANT_ADMINS_SET: &str = "UPDATE users SET is_admin = TRUE, updated_at = ";
+    pub const GRANT_ADMINS_WHERE: &str = " WHERE is_admin = FALSE AND id IN ";
     pub const USER_BY_ID: &str = "SELECT * FROM users WHERE id = $1";
     pub const USERS_BY_IDS: &str = "SELECT * FROM users WHERE id IN ";
     pub const USER_BY_IDENTITY: &str = "SELECT users.* FROM users \
@@ -22,8 +27,9 @@ pub(super) mod sql {
     pub const IDENTITIES_ORDER: &str = " ORDER BY user_id, created_at, id";
 
     pub const INSERT_LOGIN_ATTEMPT: &str = "INSERT INTO login_attempts \
-         (state_hash, provider, pkce_verifier, nonce, redirect_to, client_completes, link_user_id, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+         (state_hash, provider, pkce_verifier, code_challenge, browser_hash, nonce, redirect_to, client_completes, \
+         link_user_id, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
     pub const PEEK_LOGIN_ATTEMPT: &str =
         "SELECT * FROM login_attempts WHERE state_hash = $1 AND consumed_at IS NULL";
     pub const CONSUME_LOGIN_ATTEMPT: &str = "UPDATE login_attempts SET consumed_at = $2 \
@@ -37,10 +43,12 @@ pub(super) mod sql {
     pub const INSERT_REFRESH_TOKEN: &str = "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) \
          VALUES ($1, $2, $3, $4)";
     pub const SESSION_BY_ID: &str = "SELECT * FROM sessions WHERE id = $1";
-    pub const SPEND_REFRESH_TOKEN: &str = "UPDATE refresh_tokens SET used_at = $2 \
+    pub const SPEND_REFRESH_TOKEN: &str = "UPDATE refresh_tokens SET used_at = $2, successor_hash = $3 \
          WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING session_id";
-    pub const SPENT_REFRESH_TOKEN_SESSION: &str =
-        "SELECT session_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL";
+    pub const SPENT_REFRESH_TOKEN: &str = "SELECT session_id, used_at, successor_hash FROM refresh_tokens \
+         WHERE token_hash = $1 AND used_at IS NOT NULL";
+    pub const UNSPENT_REFRESH_TOKENS: &str = "SELECT count(*) FROM refresh_tokens \
+         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2";
     pub const REVOKE_SESSION: &str =
         "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
     pub const INSERT_INBOX_EVENT: &str = "INSERT INTO webhook_inbox \
@@ -758,15 +766,61 @@ macro_rules! impl_portable_repos {
                 Ok(created)
             }
 
-            async fn grant_admin(
+            async fn set_admin(
                 &self,
                 user_id: uuid::Uuid,
+                is_admin: bool,
             ) -> Result<$crate::store::User, $crate::store::StoreError> {
-                Ok(sqlx::query_as($crate::store::portable::sql::GRANT_ADMIN)
+                Ok(sqlx::query_as($crate::store::portable::sql::SET_ADMIN)
                     .bind(user_id)
+                    .bind(is_admin)
                     .bind(chrono::Utc::now())
                     .fetch_one(&self.pool)
                     .await?)
+            }
+
+            async fn reconcile_admins(
+                &self,
+                listed: &[(String, String)],
+            ) -> Result<Vec<uuid::Uuid>, $crate::store::StoreError> {
+                use $crate::store::portable::sql;
+                let now = chrono::Utc::now();
+                let mut tx = self.pool.begin().await?;
+                let mut admins: Vec<uuid::Uuid> = Vec::new();
+                if !listed.is_empty() {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(sql::LISTED_USERS);
+                    let mut pairs = query.separated(" OR ");
+                    for (provider, subject) in listed {
+                        pairs.push("(provider = ");
+                        pairs.push_bind_unseparated(provider.as_str());
+                        pairs.push_unseparated(" AND subject = ");
+                        pairs.push_bind_unseparated(subject.as_str());
+                        pairs.push_unseparated(")");
+                    }
+                    admins = query.build_query_scalar().fetch_all(&mut *tx).await?;
+                }
+                let mut revoke = sqlx::QueryBuilder::<$db>::new(sql::REVOKE_ADMINS_SET);
+                revoke.push_bind(now);
+                revoke.push(sql::REVOKE_ADMINS_WHERE);
+                if !admins.is_empty() {
+                    revoke.push(" AND id NOT IN ");
+                    push_id_list(&mut revoke, &admins);
+                }
+                revoke.push(" RETURNING id");
+                let mut changed: Vec<uuid::Uuid> =
+                    revoke.build_query_scalar().fetch_all(&mut *tx).await?;
+                if !admins.is_empty() {
+                    let mut grant = sqlx::QueryBuilder::<$db>::new(sql::GRANT_ADMINS_SET);
+                    grant.push_bind(now);
+                    grant.push(sql::GRANT_ADMINS_WHERE);
+                    push_id_list(&mut grant, &admins);
+                    grant.push(" RETURNING id");
+                    let granted: Vec<uuid::Uuid> =
+                        grant.build_query_scalar().fetch_all(&mut *tx).await?;
+                    changed.extend(granted);
+                }
+                tx.commit().await?;
+                Ok(changed)
             }
 
             async fn user_by_id(
@@ -843,6 +897,8 @@ macro_rules! impl_portable_repos {
                     .bind(&attempt.state_hash)
                     .bind(&attempt.provider)
                     .bind(&attempt.pkce_verifier)
+                    .bind(&attempt.code_challenge)
+                    .bind(&attempt.browser_hash)
                     .bind(&attempt.nonce)
                     .bind(&attempt.redirect_to)
                     .bind(attempt.client_completes)
@@ -935,53 +991,64 @@ macro_rules! impl_portable_repos {
                 new_hash: &str,
                 new_expires_at: chrono::DateTime<chrono::Utc>,
                 now: chrono::DateTime<chrono::Utc>,
+                grace: chrono::Duration,
             ) -> Result<$crate::store::Rotation, $crate::store::StoreError> {
                 use $crate::store::Rotation;
+                use $crate::store::portable::sql;
                 let mut tx = self.pool.begin().await?;
-                let spent: Option<uuid::Uuid> =
-                    sqlx::query_scalar($crate::store::portable::sql::SPEND_REFRESH_TOKEN)
-                        .bind(old_hash)
-                        .bind(now)
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                // Concurrent spends of one token serialise on this row: one wins, the others
+                // see it spent (with its successor) once the winner commits.
+                let spent: Option<uuid::Uuid> = sqlx::query_scalar(sql::SPEND_REFRESH_TOKEN)
+                    .bind(old_hash)
+                    .bind(now)
+                    .bind(new_hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 let outcome = match spent {
-                    Some(session_id) => {
-                        let session: Option<$crate::store::Session> =
-                            sqlx::query_as($crate::store::portable::sql::SESSION_BY_ID)
-                                .bind(session_id)
-                                .fetch_optional(&mut *tx)
-                                .await?;
-                        match session.filter(|s| s.is_active(now)) {
-                            Some(session) => {
-                                insert_refresh_token(
-                                    &mut *tx,
-                                    new_hash,
-                                    session.id,
-                                    now,
-                                    new_expires_at,
-                                )
-                                .await?;
-                                Rotation::Rotated(session)
-                            }
-                            None => Rotation::Invalid,
+                    Some(session_id) => match active_session(&mut *tx, session_id, now).await? {
+                        Some(session) => {
+                            insert_refresh_token(
+                                &mut *tx,
+                                new_hash,
+                                session.id,
+                                now,
+                                new_expires_at,
+                            )
+                            .await?;
+                            Rotation::Rotated(session)
                         }
-                    }
+                        None => Rotation::Invalid,
+                    },
                     None => {
-                        let reused: Option<uuid::Uuid> = sqlx::query_scalar(
-                            $crate::store::portable::sql::SPENT_REFRESH_TOKEN_SESSION,
-                        )
-                        .bind(old_hash)
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                        let reused: Option<(
+                            uuid::Uuid,
+                            chrono::DateTime<chrono::Utc>,
+                            Option<String>,
+                        )> = sqlx::query_as(sql::SPENT_REFRESH_TOKEN)
+                            .bind(old_hash)
+                            .fetch_optional(&mut *tx)
+                            .await?;
                         match reused {
-                            Some(session_id) => {
-                                sqlx::query($crate::store::portable::sql::REVOKE_SESSION)
-                                    .bind(session_id)
-                                    .bind(now)
-                                    .execute(&mut *tx)
-                                    .await?;
-                                Rotation::Reused(session_id)
+                            Some((session_id, rotated_at, Some(successor_hash)))
+                                if rotated_at + grace > now =>
+                            {
+                                let successor_unused: i64 =
+                                    sqlx::query_scalar(sql::UNSPENT_REFRESH_TOKENS)
+                                        .bind(&successor_hash)
+                                        .bind(now)
+                                        .fetch_one(&mut *tx)
+                                        .await?;
+                                match active_session(&mut *tx, session_id, now).await? {
+                                    Some(session) if successor_unused > 0 => Rotation::Replayed {
+                                        session,
+                                        successor_hash,
+                                        rotated_at,
+                                    },
+                                    Some(_) => revoke(&mut *tx, session_id, now).await?,
+                                    None => Rotation::Invalid,
+                                }
                             }
+                            Some((session_id, _, _)) => revoke(&mut *tx, session_id, now).await?,
                             None => Rotation::Invalid,
                         }
                     }
@@ -1016,6 +1083,34 @@ macro_rules! impl_portable_repos {
                         .await?,
                 )
             }
+        }
+
+        /// The session if it is still active at `now`.
+        async fn active_session(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            session_id: uuid::Uuid,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<Option<$crate::store::Session>, $crate::store::StoreError> {
+            let session: Option<$crate::store::Session> =
+                sqlx::query_as($crate::store::portable::sql::SESSION_BY_ID)
+                    .bind(session_id)
+                    .fetch_optional(conn)
+                    .await?;
+            Ok(session.filter(|s| s.is_active(now)))
+        }
+
+        /// Revokes a session whose spent refresh token came back: it may have been stolen.
+        async fn revoke(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            session_id: uuid::Uuid,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<$crate::store::Rotation, $crate::store::StoreError> {
+            sqlx::query($crate::store::portable::sql::REVOKE_SESSION)
+                .bind(session_id)
+                .bind(now)
+                .execute(conn)
+                .await?;
+            Ok($crate::store::Rotation::Reused(session_id))
         }
 
         async fn insert_refresh_token(

@@ -33,8 +33,12 @@ pub trait UserRepo {
         identity: NewIdentity,
     ) -> Result<Identity, StoreError>;
 
-    /// Makes a user an admin; returns the updated user.
-    async fn grant_admin(&self, user_id: Uuid) -> Result<User, StoreError>;
+    /// Grants or revokes a user's admin right; returns the updated user.
+    async fn set_admin(&self, user_id: Uuid, is_admin: bool) -> Result<User, StoreError>;
+
+    /// Makes admins exactly the users owning one of the `(provider, subject)` identities listed,
+    /// atomically; returns the users whose right changed.
+    async fn reconcile_admins(&self, listed: &[(String, String)]) -> Result<Vec<Uuid>, StoreError>;
 
     /// All identities of the given users, ordered by user then creation.
     async fn identities_of(&self, user_ids: &[Uuid]) -> Result<Vec<Identity>, StoreError>;

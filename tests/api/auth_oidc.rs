@@ -14,7 +14,7 @@ async fn web_login_sets_cookies_and_redirects_to_the_allowed_target() {
         return;
     };
     let target = app.url("/app/after-login");
-    let (authorization_url, _) = start_login(&app, "corp", Some(&target)).await;
+    let (authorization_url, state) = start_login(&app, "corp", Some(&target)).await;
     assert!(
         authorization_url.contains("code_challenge_method=S256"),
         "{authorization_url}"
@@ -22,6 +22,7 @@ async fn web_login_sets_cookies_and_redirects_to_the_allowed_target() {
     assert!(authorization_url.contains("nonce="), "{authorization_url}");
 
     let callback = browser_login(&authorization_url, "alice").await;
+    // The browser that started the login comes back with its login cookie.
     let response = app
         .client
         .get(app.url(&format!(
@@ -29,6 +30,7 @@ async fn web_login_sets_cookies_and_redirects_to_the_allowed_target() {
             callback.path(),
             callback.query().unwrap()
         )))
+        .header("cookie", login_cookie_of(&state).unwrap())
         .send()
         .await
         .unwrap();
@@ -111,15 +113,15 @@ async fn app_links_receive_the_code_and_finish_with_complete_login() {
         return;
     };
     let app_link = app.url("/app/login-done");
-    let body = app
-        .graphql(
-            "mutation($r: String) { startLogin(provider: \"corp\", redirectUri: $r, clientCompletes: true) { authorizationUrl } }",
-            json!({ "r": app_link }),
-        )
-        .await;
-    let authorization_url = body["data"]["startLogin"]["authorizationUrl"]
-        .as_str()
-        .unwrap();
+    let start = start_with(
+        &app,
+        &[],
+        "$r: String",
+        "startLogin(provider: \"corp\", redirectUri: $r, clientCompletes: true)",
+        json!({ "r": app_link }),
+    )
+    .await;
+    let authorization_url = start["authorizationUrl"].as_str().unwrap();
     let callback = browser_login(authorization_url, "gina").await;
     let response = app.client.get(callback.as_str()).send().await.unwrap();
     assert_eq!(response.status(), 303);
@@ -263,22 +265,29 @@ async fn signed_in_users_link_a_second_provider_explicitly() {
         return;
     };
     let (token, _) = dev_sign_in(&app, "frank").await;
-    let body = graphql_with(
+    let frank = bearer(&token);
+    let start = start_with(
         &app,
-        &[("authorization", &bearer(&token))],
-        "mutation { linkIdentity(provider: \"corp\") { authorizationUrl state } }",
-        json!({}),
+        &[("authorization", &frank)],
+        "$p: String!",
+        "linkIdentity(provider: $p)",
+        json!({ "p": "corp" }),
     )
     .await;
-    let authorization_url = body["data"]["linkIdentity"]["authorizationUrl"]
-        .as_str()
-        .expect("link started")
-        .to_owned();
-    let (code, state) = code_and_state(&browser_login(&authorization_url, "frank-corp").await);
+    let authorization_url = start["authorizationUrl"].as_str().unwrap();
+    let (code, state) = code_and_state(&browser_login(authorization_url, "frank-corp").await);
+    let variables = json!({ "p": "corp", "c": code, "s": state });
+
+    // The app that started the link, signed out: refused, and nothing is used up.
     let body = complete_login(&app, "corp", &code, &state).await;
+    single_error(&body, "FORBIDDEN");
+
+    let login_cookie = login_cookie_of(&state).unwrap();
+    let headers = [("authorization", frank.as_str()), ("cookie", &login_cookie)];
+    let body = graphql_with(&app, &headers, COMPLETE_LOGIN, variables).await;
     let providers: Vec<&str> = body["data"]["completeLogin"]["user"]["identities"]
         .as_array()
-        .unwrap()
+        .unwrap_or_else(|| panic!("{body}"))
         .iter()
         .map(|i| i["provider"].as_str().unwrap())
         .collect();
@@ -350,4 +359,78 @@ async fn an_open_breaker_fails_fast_and_readiness_reports_it_degraded() {
         "metrics exported"
     );
     assert!(metrics.contains("provider=\"corp\""), "{metrics}");
+}
+
+/// `BASE64URL(SHA-256(verifier))`, the S256 PKCE challenge.
+fn s256(verifier: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
+}
+
+#[tokio::test]
+async fn an_app_holding_its_own_pkce_verifier_makes_an_intercepted_code_useless() {
+    let Some((app, _peer)) = app_with_oidc(|_| {}).await else {
+        return;
+    };
+    let verifier = "an-app-generated-verifier-of-at-least-43-characters";
+    let challenge = s256(verifier);
+    let start = start_with(
+        &app,
+        &[],
+        "$r: String, $c: String",
+        "startLogin(provider: \"corp\", redirectUri: $r, clientCompletes: true, codeChallenge: $c)",
+        json!({ "r": app.url("/app/login-done"), "c": challenge }),
+    )
+    .await;
+    let authorization_url = start["authorizationUrl"].as_str().unwrap();
+    assert!(
+        authorization_url.contains(&format!("code_challenge={challenge}")),
+        "the provider checks the app's own challenge: {authorization_url}"
+    );
+    let callback = browser_login(authorization_url, "hana").await;
+    let forwarded = app.client.get(callback.as_str()).send().await.unwrap();
+    let forwarded = url::Url::parse(forwarded.headers()[LOCATION].to_str().unwrap()).unwrap();
+    let (code, state) = code_and_state(&forwarded);
+
+    // Whoever intercepted the app link has the code and state, not the verifier. Even the
+    // app's login cookie does not stand in for it.
+    let cookie = login_cookie_of(&state).unwrap();
+    for (headers, verifier) in [
+        (vec![], None),
+        (vec![("cookie", cookie.as_str())], None),
+        (
+            vec![],
+            Some("a-guessed-verifier-that-is-long-enough-to-be-valid"),
+        ),
+    ] {
+        let variables = json!({ "p": "corp", "c": code, "s": state, "v": verifier });
+        let body = graphql_with(&app, &headers, COMPLETE_LOGIN, variables).await;
+        single_error(&body, "FORBIDDEN");
+    }
+
+    let variables = json!({ "p": "corp", "c": code, "s": state, "v": verifier });
+    let body = graphql_with(&app, &[], COMPLETE_LOGIN, variables).await;
+    assert_eq!(
+        body["data"]["completeLogin"]["user"]["email"], "hana@example.com",
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn an_intercepted_code_without_the_login_cookie_is_refused() {
+    let Some((app, _peer)) = app_with_oidc(|_| {}).await else {
+        return;
+    };
+    let (authorization_url, _) = start_login(&app, "corp", None).await;
+    let (code, state) = code_and_state(&browser_login(&authorization_url, "ines").await);
+    let variables = json!({ "p": "corp", "c": code, "s": state });
+    let body = graphql_with(&app, &[], COMPLETE_LOGIN, variables).await;
+    single_error(&body, "FORBIDDEN");
+    // The client that started it still finishes it: the refusal used nothing up.
+    let body = complete_login(&app, "corp", &code, &state).await;
+    assert_eq!(
+        body["data"]["completeLogin"]["user"]["email"], "ines@example.com",
+        "{body}"
+    );
 }

@@ -77,7 +77,15 @@ async fn refresh_rotates_and_reuse_revokes_the_session() {
     assert_ne!(next_refresh, refresh);
     assert!(me(&app, &next_access).await["data"]["me"].is_object());
 
-    // The spent token comes back: someone copied it. The whole session ends.
+    // The spent token comes back after the grace window: someone copied it. The whole
+    // session ends.
+    let db = sqlx::SqlitePool::connect(app.database.url()).await.unwrap();
+    sqlx::query(
+        "UPDATE refresh_tokens SET used_at = '2000-01-01T00:00:00Z' WHERE used_at IS NOT NULL",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
     let body = app.graphql(rotate, json!({ "t": refresh })).await;
     single_error(&body, "UNAUTHENTICATED");
     for token in [&access, &next_access] {
@@ -220,4 +228,173 @@ async fn browser_sockets_use_the_cookie_only_from_allowed_origins() {
             "origin {origin}: {data}"
         );
     }
+}
+
+const ROTATE: &str =
+    "mutation($t: String) { refreshSession(refreshToken: $t) { accessToken refreshToken } }";
+
+/// Tabs and retries refresh at the same moment: every request presenting the token gets the
+/// same new pair, and the session lives on.
+#[tokio::test]
+async fn ten_parallel_refreshes_of_one_token_keep_the_session_alive() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = TestApp::spawn_with(backend, |s| {
+            s.session_signing_keys = format!("k1:{SIGNING_SECRET}")
+        })
+        .await
+        else {
+            continue;
+        };
+        let (_, refresh) = dev_sign_in(&app, "tabs").await;
+        let answers = futures_util::future::join_all(
+            (0..10).map(|_| app.graphql(ROTATE, json!({ "t": refresh }))),
+        )
+        .await;
+        let pairs: Vec<(String, String)> = answers
+            .iter()
+            .map(|body| {
+                let pair = &body["data"]["refreshSession"];
+                assert!(pair.is_object(), "{backend:?}: {body}");
+                (
+                    pair["accessToken"].as_str().unwrap().to_owned(),
+                    pair["refreshToken"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert!(
+            pairs.iter().all(|pair| *pair == pairs[0]),
+            "{backend:?}: every request got the same new pair"
+        );
+        let (access, next) = &pairs[0];
+        assert_ne!(*next, refresh);
+        assert_eq!(me(&app, access).await["data"]["me"]["name"], "tabs");
+        let body = app.graphql(ROTATE, json!({ "t": next })).await;
+        assert!(
+            body["data"]["refreshSession"].is_object(),
+            "{backend:?}: {body}"
+        );
+    }
+}
+
+/// Within the grace window a replay is only harmless while its successor is unused: once the
+/// successor has been spent, the old token coming back is theft and ends the session.
+#[tokio::test]
+async fn a_replay_after_the_successor_was_used_ends_the_session() {
+    let app = app().await;
+    let (_, first) = dev_sign_in(&app, "ivy").await;
+    let body = app.graphql(ROTATE, json!({ "t": first })).await;
+    let second = body["data"]["refreshSession"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = app.graphql(ROTATE, json!({ "t": second })).await;
+    let third_access = body["data"]["refreshSession"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    single_error(
+        &app.graphql(ROTATE, json!({ "t": first })).await,
+        "UNAUTHENTICATED",
+    );
+    single_error(&me(&app, &third_access).await, "UNAUTHENTICATED");
+}
+
+const ADMIN_ONLY: &str = "mutation { replayWebhookEvent(eventId: \"evt_none\") }";
+
+async fn admin_call(app: &TestApp, token: &str) -> serde_json::Value {
+    graphql_with(
+        app,
+        &[("authorization", &bearer(token))],
+        ADMIN_ONLY,
+        json!({}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_admin_removed_from_admin_identities_is_refused_admin_mutations_after_the_next_refresh()
+{
+    let listed = |s: &mut switchboard::config::Settings| {
+        s.session_signing_keys = format!("k1:{SIGNING_SECRET}");
+        s.admin_identities = "dev:root".into();
+    };
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(a) = TestApp::spawn_with(backend, listed).await else {
+            continue;
+        };
+        let (access, refresh) = dev_sign_in(&a, "root").await;
+        assert_eq!(
+            admin_call(&a, &access).await["data"]["replayWebhookEvent"],
+            false
+        );
+
+        // The operator removes root from ADMIN_IDENTITIES and deploys: the new instance
+        // revokes.
+        let b = a
+            .sibling(|s| s.session_signing_keys = format!("k1:{SIGNING_SECRET}"))
+            .await;
+        let body = b.graphql(ROTATE, json!({ "t": refresh })).await;
+        let refreshed = body["data"]["refreshSession"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{backend:?}: {body}"))
+            .to_owned();
+        single_error(&admin_call(&b, &refreshed).await, "FORBIDDEN");
+        // The right comes from the user row, so the token from before the change is refused
+        // too.
+        single_error(&admin_call(&b, &access).await, "FORBIDDEN");
+
+        // Listed again, the next start grants it again.
+        let c = a.sibling(listed).await;
+        assert_eq!(
+            admin_call(&c, &refreshed).await["data"]["replayWebhookEvent"],
+            false,
+            "{backend:?}"
+        );
+    }
+}
+
+/// An access token for the session of `token` that expires `seconds` from now.
+fn expiring_in(token: &str, seconds: i64) -> String {
+    let mut claims = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(token)
+        .unwrap()
+        .claims;
+    claims["exp"] = json!(chrono::Utc::now().timestamp() + seconds);
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some("k1".into());
+    let key = EncodingKey::from_secret(SIGNING_SECRET.as_bytes()).unwrap();
+    jsonwebtoken::encode(&header, &claims, &key).unwrap()
+}
+
+#[tokio::test]
+async fn a_socket_rechecks_its_viewer_when_its_access_token_expires() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.session_signing_keys = format!("k1:{SIGNING_SECRET}");
+        s.admin_identities = "dev:root".into();
+    })
+    .await
+    .unwrap();
+    let (erin, _) = dev_sign_in(&app, "erin").await;
+    let (root, _) = dev_sign_in(&app, "root").await;
+    let mut unchanged = signed_in_socket(&app, &expiring_in(&erin, 1)).await;
+    let mut demoted = signed_in_socket(&app, &expiring_in(&root, 3)).await;
+
+    // Root loses the admin right behind the server's back (another instance reconciled it).
+    let db = sqlx::SqlitePool::connect(app.database.url()).await.unwrap();
+    sqlx::query("UPDATE users SET is_admin = FALSE")
+        .execute(&db)
+        .await
+        .unwrap();
+
+    // When root's token would have expired, the socket re-checks and ends.
+    assert_eq!(close_code(&mut demoted).await, 4403);
+    // Erin's token expired earlier; her socket re-checked, found nothing changed, and lives.
+    send(
+        &mut unchanged,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ me { name } }" } }),
+    )
+    .await;
+    assert_eq!(
+        receive(&mut unchanged).await["payload"]["data"]["me"]["name"],
+        "erin"
+    );
 }

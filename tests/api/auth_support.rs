@@ -1,9 +1,12 @@
 //! Helpers for the login tests: a real OpenID Provider process, a browser-like walk through
 //! its login and consent pages, and GraphQL calls with credentials.
 
+use std::collections::BTreeMap;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use reqwest::cookie::{CookieStore, Jar};
 use reqwest::header::{LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -169,37 +172,190 @@ pub fn code_and_state(callback: &Url) -> (String, String) {
     (get("code"), get("state"))
 }
 
-/// Starts a login through the API and returns `(authorizationUrl, state)`.
+/// The login cookie each started login's client received, by state: [`complete_login`] sends
+/// it back, as the client that started a login does.
+static LOGIN_COOKIES: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+
+/// The `Cookie` header value the client that started the login with `state` holds.
+pub fn login_cookie_of(state: &str) -> Option<String> {
+    LOGIN_COOKIES.lock().unwrap().get(state).cloned()
+}
+
+/// Starts a login through the API and returns `(authorizationUrl, state)`; the login cookie
+/// it set is kept for [`complete_login`].
 pub async fn start_login(
     app: &TestApp,
     provider: &str,
     redirect_uri: Option<&str>,
 ) -> (String, String) {
-    let body = app
-        .graphql(
-            "mutation($p: String!, $r: String) { startLogin(provider: $p, redirectUri: $r) { authorizationUrl state } }",
-            json!({ "p": provider, "r": redirect_uri }),
-        )
-        .await;
-    let start = &body["data"]["startLogin"];
-    assert!(start.is_object(), "startLogin failed: {body}");
+    let start = start_with(
+        app,
+        &[],
+        "$p: String!, $r: String",
+        "startLogin(provider: $p, redirectUri: $r)",
+        json!({ "p": provider, "r": redirect_uri }),
+    )
+    .await;
     (
         start["authorizationUrl"].as_str().unwrap().to_owned(),
         start["state"].as_str().unwrap().to_owned(),
     )
 }
 
-/// The mobile path: `completeLogin`, returning the whole response body.
+/// Runs a login-starting mutation (`field` is its call, e.g. `linkIdentity(provider: $p)`,
+/// over the variables `declarations` declares) with extra headers; returns its
+/// `{ authorizationUrl state }` and keeps the login cookie it set for [`complete_login`].
+pub async fn start_with(
+    app: &TestApp,
+    headers: &[(&str, &str)],
+    declarations: &str,
+    field: &str,
+    variables: Value,
+) -> Value {
+    let query =
+        format!("mutation({declarations}) {{ started: {field} {{ authorizationUrl state }} }}");
+    let mut request = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": query, "variables": variables }));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let cookies = cookie_header(&response);
+    let body: Value = response.json().await.unwrap();
+    let start = body["data"]["started"].clone();
+    assert!(start.is_object(), "{field} failed: {body}");
+    let state = start["state"].as_str().unwrap().to_owned();
+    LOGIN_COOKIES.lock().unwrap().insert(state, cookies);
+    start
+}
+
+/// The `completeLogin` mutation, selecting the tokens and the user.
+pub const COMPLETE_LOGIN: &str = "mutation($p: String!, $c: String!, $s: String!, $v: String) {
+    completeLogin(provider: $p, code: $c, state: $s, codeVerifier: $v) {
+        accessToken refreshToken expiresAt user { id email name identities { provider subject } }
+    }
+}";
+
+/// The mobile path: `completeLogin` from the client that started the login (it sends that
+/// client's login cookie), returning the whole response body.
 pub async fn complete_login(app: &TestApp, provider: &str, code: &str, state: &str) -> Value {
-    app.graphql(
-        "mutation($p: String!, $c: String!, $s: String!) {
-            completeLogin(provider: $p, code: $c, state: $s) {
-                accessToken refreshToken expiresAt user { id email name identities { provider subject } }
-            }
-        }",
+    let cookie = login_cookie_of(state).unwrap_or_default();
+    graphql_with(
+        app,
+        &[("cookie", &cookie)],
+        COMPLETE_LOGIN,
         json!({ "p": provider, "c": code, "s": state }),
     )
     .await
+}
+
+/// A browser: a cookie jar that keeps what the server sets and sends it back, and follows no
+/// redirects (tests look at each one).
+pub struct Browser {
+    pub client: reqwest::Client,
+    jar: Arc<Jar>,
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        let jar = Arc::new(Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Browser { client, jar }
+    }
+}
+
+impl Browser {
+    /// POSTs an operation with extra headers and returns the JSON body.
+    pub async fn graphql(
+        &self,
+        app: &TestApp,
+        headers: &[(&str, &str)],
+        query: &str,
+        variables: Value,
+    ) -> Value {
+        let mut request = self
+            .client
+            .post(app.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// Opens a URL as a navigation would.
+    pub async fn open(&self, url: &str) -> reqwest::Response {
+        self.client.get(url).send().await.unwrap()
+    }
+
+    /// The value of a cookie the jar would send to `url`.
+    pub fn cookie(&self, url: &str, name: &str) -> Option<String> {
+        let header = self.jar.cookies(&Url::parse(url).unwrap())?;
+        header
+            .to_str()
+            .unwrap()
+            .split("; ")
+            .find_map(|c| c.strip_prefix(&format!("{name}=")))
+            .map(str::to_owned)
+    }
+
+    /// Starts a web login (or, with a `link` mutation, a link) in this browser and returns its
+    /// authorization URL.
+    pub async fn start(
+        &self,
+        app: &TestApp,
+        mutation: &str,
+        provider: &str,
+        target: Option<&str>,
+    ) -> String {
+        let csrf = self.cookie(&app.url("/graphql"), "switchboard_csrf");
+        let headers: Vec<(&str, &str)> =
+            csrf.iter().map(|v| ("x-csrf-token", v.as_str())).collect();
+        let body = self
+            .graphql(
+                app,
+                &headers,
+                &format!("mutation($p: String!, $r: String) {{ {mutation}(provider: $p, redirectUri: $r) {{ authorizationUrl }} }}"),
+                json!({ "p": provider, "r": target }),
+            )
+            .await;
+        body["data"][mutation]["authorizationUrl"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{mutation} failed: {body}"))
+            .to_owned()
+    }
+
+    /// Signs in through the dev login in this browser, as a person would: start, the form,
+    /// the callback. Returns the callback's answer.
+    pub async fn dev_login(&self, app: &TestApp, login: &str) -> reqwest::Response {
+        let authorization_url = self.start(app, "startLogin", "dev", None).await;
+        let callback = dev_callback(app, &authorization_url, login);
+        self.open(callback.as_str()).await
+    }
+}
+
+/// The callback URL the dev login form sends the browser to for `login`.
+pub fn dev_callback(app: &TestApp, authorization_url: &str, login: &str) -> Url {
+    let form = Url::parse(authorization_url).unwrap();
+    let state = form
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("state in the dev form URL");
+    let mut callback = Url::parse(&app.url("/auth/callback/dev")).unwrap();
+    callback
+        .query_pairs_mut()
+        .append_pair("code", login)
+        .append_pair("state", &state);
+    callback
 }
 
 /// Signs `login` in through the dev provider and returns its access and refresh tokens.

@@ -238,7 +238,7 @@ async fn github_signs_in_with_its_primary_verified_email() {
 }
 
 #[tokio::test]
-async fn same_verified_email_links_only_when_the_provider_is_trusted() {
+async fn same_verified_email_links_only_when_the_provider_is_trusted_and_refusals_name_no_email() {
     for trusted in [false, true] {
         let server = fake_github("alice@example.com", true).await;
         let op = fake_provider().await;
@@ -269,13 +269,76 @@ async fn same_verified_email_links_only_when_the_provider_is_trusted() {
             );
         } else {
             let error = single_error(&body, "CONFLICT");
-            assert!(
-                error["message"]
-                    .as_str()
-                    .unwrap()
-                    .contains("already exists"),
-                "{body}"
-            );
+            let message = error["message"].as_str().unwrap();
+            // The refusal must not tell a stranger which addresses have accounts.
+            assert!(!message.contains("alice@example.com"), "{body}");
+            assert!(message.contains("sign in the way you did before"), "{body}");
         }
     }
+}
+
+/// A fake provider that also has a userinfo endpoint, which answers with `userinfo`; each
+/// test mounts the token answer.
+async fn fake_provider_with_userinfo(userinfo: Value) -> MockServer {
+    let server = MockServer::start().await;
+    let issuer = server.uri();
+    let mut mocks = fake_provider_mocks(&issuer);
+    // Discovery is the first mock; this one names the userinfo endpoint too.
+    mocks[0] = Mock::given(method("GET"))
+        .and(path("/.well-known/openid-configuration"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}/authorize"),
+            "token_endpoint": format!("{issuer}/token"),
+            "jwks_uri": format!("{issuer}/jwks"),
+            "userinfo_endpoint": format!("{issuer}/userinfo"),
+        })));
+    mocks.push(
+        Mock::given(method("GET"))
+            .and(path("/userinfo"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(userinfo)),
+    );
+    for mock in mocks {
+        mock.mount(&server).await;
+    }
+    server
+}
+
+/// The ID token verified an old address; userinfo reports a new one without saying it is
+/// verified. The old verification must not vouch for the new address.
+#[tokio::test]
+async fn an_email_and_its_verification_come_from_the_same_source() {
+    let server = fake_github("alice@example.com", true).await;
+    let userinfo = json!({ "sub": "fake-user", "email": "alice@example.com", "name": "Not Alice" });
+    let op = fake_provider_with_userinfo(userinfo).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        github_settings(s, &server, false);
+        oidc_settings(s, "fake", &op.uri(), &[("TRUST_EMAIL", "true")]);
+    })
+    .await
+    .unwrap();
+    // alice's account, with her address verified by GitHub.
+    let (_, state) = start_login(&app, "gh", None).await;
+    let alice = complete_login(&app, "gh", "gh-code", &state).await;
+    let alice_id = alice["data"]["completeLogin"]["user"]["id"].clone();
+    assert!(alice_id.is_string(), "{alice}");
+
+    let (state, nonce) = started(&app).await;
+    let mut c = claims(&op.uri(), &nonce);
+    c["email"] = json!("old@example.com");
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "provider-access-token",
+            "token_type": "Bearer",
+            "id_token": sign(&c, "test-key-1"),
+        })))
+        .mount(&op)
+        .await;
+    let body = complete_login(&app, "fake", "code", &state).await;
+    assert_ne!(
+        body["data"]["completeLogin"]["user"]["id"], alice_id,
+        "an unverified address signed into alice's account: {body}"
+    );
+    single_error(&body, "CONFLICT");
 }

@@ -73,7 +73,7 @@ async fn execute(
     request_id: String,
     headers: &HeaderMap,
 ) -> Response {
-    let credentials = Credentials::from_headers(headers);
+    let credentials = Credentials::from_headers(headers, state.auth.cookies());
     // GET never runs mutations, so only a POST can need the CSRF check.
     let viewer = state
         .auth

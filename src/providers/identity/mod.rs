@@ -24,10 +24,19 @@ pub use oidc::OidcProvider;
 pub struct AuthorizationRequest<'a> {
     /// Opaque value the provider sends back; binds the callback to this attempt.
     pub state: &'a str,
-    /// PKCE verifier; the provider sends its S256 challenge.
-    pub pkce_verifier: &'a str,
+    /// The PKCE verifier (the server holds it) or an app's own S256 challenge.
+    pub pkce: Pkce<'a>,
     /// Nonce the ID token must echo.
     pub nonce: &'a str,
+}
+
+/// Who holds a login's PKCE verifier.
+#[derive(Debug, Clone, Copy)]
+pub enum Pkce<'a> {
+    /// The server: the URL carries the verifier's S256 challenge.
+    Verifier(&'a str),
+    /// An app, which sent this S256 challenge and will send the verifier to `completeLogin`.
+    Challenge(&'a str),
 }
 
 /// What the callback hands back to the provider.
@@ -35,7 +44,7 @@ pub struct AuthorizationRequest<'a> {
 pub struct CodeExchange<'a> {
     /// The authorization code.
     pub code: &'a str,
-    /// The PKCE verifier stored with the attempt.
+    /// The PKCE verifier stored with the attempt, or the one the app sent.
     pub pkce_verifier: &'a str,
     /// The nonce stored with the attempt.
     pub nonce: &'a str,

@@ -15,8 +15,8 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::AuthorizationRequest;
 use super::http::transport_error;
+use super::{AuthorizationRequest, Pkce};
 use crate::config::ProviderConfig;
 use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
 
@@ -77,12 +77,21 @@ pub fn authorization_url(
     request: &AuthorizationRequest<'_>,
     with_nonce: bool,
 ) -> Url {
-    let verifier = PkceCodeVerifier::new(request.pkce_verifier.to_owned());
     let state = request.state.to_owned();
     let mut builder = client
         .authorize_url(move || CsrfToken::new(state))
-        .add_scopes(scopes.iter().cloned().map(Scope::new))
-        .set_pkce_challenge(PkceCodeChallenge::from_code_verifier_sha256(&verifier));
+        .add_scopes(scopes.iter().cloned().map(Scope::new));
+    builder = match request.pkce {
+        Pkce::Verifier(verifier) => {
+            builder.set_pkce_challenge(PkceCodeChallenge::from_code_verifier_sha256(
+                &PkceCodeVerifier::new(verifier.to_owned()),
+            ))
+        }
+        // The app holds the verifier; its challenge goes to the provider as it came.
+        Pkce::Challenge(challenge) => builder
+            .add_extra_param("code_challenge", challenge)
+            .add_extra_param("code_challenge_method", "S256"),
+    };
     if with_nonce {
         builder = builder.add_extra_param("nonce", request.nonce);
     }

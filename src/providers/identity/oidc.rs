@@ -294,11 +294,17 @@ impl IdentityProvider for OidcProvider {
             .await?;
         let info = self.user_info(&discovery, &tokens, &claims.sub).await?;
         let (email, email_verified, name) = match info {
-            Some(info) => (
-                info.email.or(claims.email),
-                info.email_verified.or(claims.email_verified),
-                info.name.or(claims.name),
-            ),
+            // An address and its verification come from one source: a verification in the ID
+            // token says nothing about the (possibly newer) address userinfo reports.
+            Some(UserInfo {
+                email: Some(email),
+                email_verified,
+                name,
+                ..
+            }) => (Some(email), email_verified, name.or(claims.name)),
+            Some(UserInfo { name, .. }) => {
+                (claims.email, claims.email_verified, name.or(claims.name))
+            }
             None => (claims.email, claims.email_verified, claims.name),
         };
         Ok(VerifiedIdentity {
