@@ -259,3 +259,66 @@ pub(crate) mod feed {
         assert_eq!(seen, appended, "every event once, in order");
     }
 }
+
+/// Notices that arrive out of order, or not at all, still give every event once and in order.
+mod chain {
+    use futures_util::StreamExt;
+    use switchboard::events::{EventBus, Start, feed};
+    use switchboard::store::{EventScope, NewPaymentEvent};
+    use uuid::Uuid;
+
+    use super::feed::user;
+    use crate::helpers::{Backend, TestDatabase};
+
+    #[tokio::test]
+    async fn reordered_and_missing_notices_cost_a_read_never_an_event() {
+        let database = TestDatabase::create(Backend::Sqlite).await.unwrap();
+        let store = database.store().await;
+        let bus = EventBus::in_process();
+        let owner = user(&store, "chain").await;
+        let mut stream = Box::pin(
+            feed(store.clone(), &bus, EventScope::User(owner), Start::Now)
+                .await
+                .unwrap(),
+        );
+        let append = async |kind: &str| {
+            let event = NewPaymentEvent {
+                payment_id: Uuid::now_v7(),
+                user_id: owner,
+                kind: kind.into(),
+                status: "PROCESSING".into(),
+                amount_refunded: 0,
+                source_event_id: None,
+            };
+            store.append_payment_event(&event).await.unwrap()
+        };
+        let mut next_kind = async || {
+            let event = tokio::time::timeout(std::time::Duration::from_secs(5), stream.next())
+                .await
+                .expect("an event before the deadline")
+                .unwrap()
+                .unwrap();
+            event.kind.clone()
+        };
+        // The feed is live once it has delivered a first event.
+        let zero = append("zero").await;
+        bus.publish(std::slice::from_ref(&zero)).await;
+        assert_eq!(next_kind().await, "zero");
+
+        let mut logged = Vec::new();
+        for kind in ["first", "second", "third", "fourth"] {
+            logged.push(append(kind).await);
+        }
+        // The second's notice overtakes the first's; the third's never comes.
+        for i in [1, 0, 3] {
+            bus.publish(std::slice::from_ref(&logged[i])).await;
+        }
+        let fifth = append("fifth").await;
+        bus.publish(std::slice::from_ref(&fifth)).await;
+        let mut kinds = Vec::new();
+        for _ in 0..5 {
+            kinds.push(next_kind().await);
+        }
+        assert_eq!(kinds, ["first", "second", "third", "fourth", "fifth"]);
+    }
+}
