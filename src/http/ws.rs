@@ -10,36 +10,56 @@
 //! The socket loop is ours rather than `async_graphql_axum::GraphQLWebSocket::serve` so that
 //! the server can end a socket with a proper close frame.
 
+use std::collections::HashSet;
 use std::str::FromStr;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 use async_graphql::Data;
 use async_graphql::http::{
     ALL_WEBSOCKET_PROTOCOLS, WebSocket as GraphqlSocket, WebSocketProtocols, WsMessage,
 };
+use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use futures_util::{SinkExt, StreamExt, future};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::AppState;
 use super::request_id::CurrentRequestId;
 use crate::auth::viewer::bearer_token;
 use crate::auth::{Credentials, ViewerState};
+use crate::error::ErrorCode;
 use crate::graphql::RequestId;
+use crate::limits::ClientIp;
+use crate::limits::sockets::{SocketRefusal, SocketSlot};
+use crate::sync::lock;
 
 /// Close code sent when the server shuts down (RFC 6455 "going away").
 const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code for a socket past a per-user or per-address cap (RFC 6455 "policy violation").
+const CLOSE_POLICY: u16 = 1008;
+/// Close code when the server holds all the sockets it may (RFC 6455 "try again later").
+const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
+/// Close code for a peer that stopped answering keepalive pings ("timeout").
+const CLOSE_TIMEOUT: u16 = 3008;
 /// Close code for refused credentials and ended sessions (graphql-transport-ws "Forbidden").
 const CLOSE_FORBIDDEN: u16 = 4403;
+/// Close code when `connection_init` did not come in time (graphql-transport-ws).
+const CLOSE_INIT_TIMEOUT: u16 = 4408;
+/// Close code for a subscribe whose id is already running (graphql-transport-ws).
+const CLOSE_DUPLICATE_ID: u16 = 4409;
 
 /// Upgrades the connection and serves GraphQL over it until either side ends it.
 pub async fn upgrade(
     State(state): State<AppState>,
     CurrentRequestId(request_id): CurrentRequestId,
+    Extension(client): Extension<ClientIp>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -55,6 +75,8 @@ pub async fn upgrade(
         .filter(Credentials::uses_cookie);
     let tasks = state.ws_tasks.clone();
     let max_message = state.config.http_max_body_bytes;
+    // The place is taken before the upgrade, so a flood of sockets is refused, not queued.
+    let slot = state.sockets.open(client.0);
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         // GraphQL messages are small and most sockets sit idle: the default 128 KiB buffers
@@ -64,14 +86,32 @@ pub async fn upgrade(
         .max_message_size(max_message)
         .max_frame_size(max_message)
         .on_upgrade(move |socket| {
-            tasks.track_future(serve(
-                socket,
-                state,
-                protocol,
-                request_id,
-                cookie_credentials,
-            ))
+            tasks.track_future(async move {
+                match slot {
+                    Ok(slot) => {
+                        let connection = Connection {
+                            protocol,
+                            request_id,
+                            cookie_credentials,
+                            client,
+                            slot: Arc::new(slot),
+                        };
+                        serve(socket, state, connection).await;
+                    }
+                    Err(refusal) => refuse(socket, refusal).await,
+                }
+            })
         })
+}
+
+/// Closes a socket that is past a cap, with a close frame saying which.
+async fn refuse(mut socket: WebSocket, refusal: SocketRefusal) {
+    let code = match refusal {
+        SocketRefusal::ServerFull => CLOSE_TRY_AGAIN_LATER,
+        SocketRefusal::TooManyFromAddress | SocketRefusal::TooManyForUser => CLOSE_POLICY,
+    };
+    let _ = socket.send(close(code, refusal.reason().into())).await;
+    let _ = socket.close().await;
 }
 
 /// Read buffer of each socket; larger messages still arrive, in more reads.
@@ -102,50 +142,188 @@ fn payload_token(payload: &serde_json::Value) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn serve(
-    socket: WebSocket,
-    state: AppState,
+/// What the upgrade learned about a socket.
+struct Connection {
     protocol: WebSocketProtocols,
     request_id: String,
     cookie_credentials: Option<Credentials>,
-) {
+    client: ClientIp,
+    slot: Arc<SocketSlot>,
+}
+
+/// State shared by a socket's reading and writing sides.
+struct Guard {
+    /// Ids of the operations running, to refuse duplicates and count them against the cap.
+    running: Mutex<HashSet<String>>,
+    max_running: usize,
+    /// The close frame the server decided on, if it ends the socket itself.
+    closing: OnceLock<(u16, String)>,
+    /// Cancelled to stop reading (which ends the GraphQL session).
+    stop_reading: CancellationToken,
+    /// When the peer last sent anything, including pongs.
+    last_heard: Mutex<Instant>,
+    /// Set once `connection_init` arrived.
+    initialised: AtomicBool,
+    /// Replies of our own (refused operations) to send between GraphQL's messages.
+    replies: mpsc::Sender<String>,
+}
+
+impl Guard {
+    fn close_with(&self, code: u16, reason: impl Into<String>) {
+        let _ = self.closing.set((code, reason.into()));
+        self.stop_reading.cancel();
+    }
+
+    /// Checks a client message before GraphQL sees it; `false` drops it.
+    fn admit(&self, message: &[u8]) -> bool {
+        let Ok(envelope) = serde_json::from_slice::<Envelope>(message) else {
+            // GraphQL answers malformed messages itself.
+            return true;
+        };
+        let Some(id) = envelope.id else {
+            return true;
+        };
+        match envelope.kind.as_str() {
+            "subscribe" | "start" => {
+                let mut running = lock(&self.running);
+                if running.contains(&id) {
+                    drop(running);
+                    self.close_with(
+                        CLOSE_DUPLICATE_ID,
+                        format!("Subscriber for {id} already exists"),
+                    );
+                    return false;
+                }
+                if running.len() >= self.max_running {
+                    drop(running);
+                    let _ = self
+                        .replies
+                        .try_send(too_many_operations(&id, self.max_running));
+                    return false;
+                }
+                running.insert(id);
+                true
+            }
+            "complete" | "stop" => {
+                lock(&self.running).remove(&id);
+                true
+            }
+            _ => true,
+        }
+    }
+
+    /// Notes an operation the server finished.
+    fn sent(&self, text: &str) {
+        // Only completions and errors end an operation; the common `next` is skipped unparsed.
+        if !(text.starts_with(r#"{"type":"complete""#) || text.starts_with(r#"{"type":"error""#)) {
+            return;
+        }
+        if let Ok(Envelope { id: Some(id), .. }) = serde_json::from_str::<Envelope>(text) {
+            lock(&self.running).remove(&id);
+        }
+    }
+}
+
+/// The routing fields of a graphql-ws message.
+#[derive(serde::Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    kind: String,
+    id: Option<String>,
+}
+
+/// The error answering a subscribe past the per-socket cap; the socket stays open.
+fn too_many_operations(id: &str, max: usize) -> String {
+    serde_json::json!({
+        "type": "error",
+        "id": id,
+        "payload": [{
+            "message": format!("this connection already runs {max} operations; complete one first"),
+            "extensions": { "code": ErrorCode::RateLimited.as_str() },
+        }],
+    })
+    .to_string()
+}
+
+async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
+    let Connection {
+        protocol,
+        request_id,
+        cookie_credentials,
+        client,
+        slot,
+    } = connection;
+    let limits = state.sockets.limits().clone();
     let (mut sink, stream) = socket.split();
+    let (replies, mut reply_queue) = mpsc::channel(8);
+    let guard = Arc::new(Guard {
+        running: Mutex::default(),
+        max_running: limits.max_subscriptions_per_socket,
+        closing: OnceLock::new(),
+        stop_reading: CancellationToken::new(),
+        last_heard: Mutex::new(Instant::now()),
+        initialised: AtomicBool::new(false),
+        replies,
+    });
     // Cancelled when the socket's session ends (logout, refresh-token reuse, expiry).
     let session_ended = CancellationToken::new();
-    let refused: Arc<OnceLock<String>> = Arc::default();
     let stop = {
-        let (shutdown, ended) = (state.shutdown.clone(), session_ended.clone());
+        let (shutdown, ended, reading) = (
+            state.shutdown.clone(),
+            session_ended.clone(),
+            guard.stop_reading.clone(),
+        );
         async move {
-            tokio::select! { () = shutdown.cancelled() => {}, () = ended.cancelled() => {} }
+            tokio::select! {
+                () = shutdown.cancelled() => {},
+                () = ended.cancelled() => {},
+                () = reading.cancelled() => {},
+            }
         }
     };
     // Ending the input ends the GraphQL session, which stops its subscriptions.
-    let input = Box::pin(
-        stream
-            .take_until(stop)
-            .take_while(|message| future::ready(message.is_ok()))
-            .filter_map(|message| {
-                future::ready(match message {
-                    Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
-                        Some(message.into_data())
-                    }
-                    _ => None,
-                })
-            }),
-    );
+    let input = {
+        let guard = guard.clone();
+        Box::pin(
+            stream
+                .take_until(stop)
+                .take_while(|message| future::ready(message.is_ok()))
+                .filter_map(move |message| {
+                    *lock(&guard.last_heard) = Instant::now();
+                    future::ready(match message {
+                        Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
+                            let data = message.into_data();
+                            guard.admit(&data).then_some(data)
+                        }
+                        _ => None,
+                    })
+                }),
+        )
+    };
     let mut data = Data::default();
     data.insert(RequestId(request_id));
+    data.insert(client);
     let on_init = {
-        let (state, ended, refused) = (state.clone(), session_ended.clone(), refused.clone());
+        let (state, ended, guard) = (state.clone(), session_ended.clone(), guard.clone());
         move |payload: serde_json::Value| async move {
+            guard.initialised.store(true, Ordering::Release);
             let credentials = match payload_token(&payload) {
                 Some(token) => Credentials::bearer(token),
                 None => cookie_credentials.unwrap_or_default(),
             };
             let viewer = authenticate_socket(&state, &credentials, ended).await;
-            if let ViewerState::Rejected(err) = &viewer {
-                let _ = refused.set(err.to_string());
-                return Err(async_graphql::Error::new(err.to_string()));
+            match &viewer {
+                ViewerState::Rejected(err) => {
+                    let _ = guard.closing.set((CLOSE_FORBIDDEN, err.to_string()));
+                    return Err(async_graphql::Error::new(err.to_string()));
+                }
+                ViewerState::SignedIn(viewer) => {
+                    if let Err(refusal) = slot.sign_in(viewer.user_id) {
+                        let _ = guard.closing.set((CLOSE_POLICY, refusal.reason().into()));
+                        return Err(async_graphql::Error::new(refusal.reason()));
+                    }
+                }
+                ViewerState::Anonymous => {}
             }
             let mut data = Data::default();
             data.insert(viewer);
@@ -155,19 +333,51 @@ async fn serve(
     let mut output = GraphqlSocket::new(state.schema.clone(), input, protocol)
         .connection_data(data)
         .on_connection_init(on_init);
-    while let Some(message) = output.next().await {
-        let message = match message {
-            WsMessage::Text(text) => Message::Text(text.into()),
-            WsMessage::Close(_, reason) if refused.get().is_some() => {
-                close(CLOSE_FORBIDDEN, reason)
+    let init_deadline = tokio::time::sleep(limits.init_timeout);
+    tokio::pin!(init_deadline);
+    let mut pings = tokio::time::interval_at(
+        tokio::time::Instant::now() + limits.ping_interval,
+        limits.ping_interval,
+    );
+    let mut sent_close = false;
+    loop {
+        let message = tokio::select! {
+            message = output.next() => match message {
+                Some(WsMessage::Text(text)) => {
+                    guard.sent(&text);
+                    Message::Text(text.into())
+                }
+                Some(WsMessage::Close(code, reason)) => {
+                    sent_close = true;
+                    match guard.closing.get() {
+                        Some((code, reason)) => close(*code, reason.clone()),
+                        None => close(code, reason),
+                    }
+                }
+                None => break,
+            },
+            Some(reply) = reply_queue.recv() => Message::Text(reply.into()),
+            () = &mut init_deadline, if !guard.initialised.load(Ordering::Acquire) => {
+                guard.close_with(CLOSE_INIT_TIMEOUT, "Connection initialisation timeout");
+                break;
             }
-            WsMessage::Close(code, reason) => close(code, reason),
+            _ = pings.tick() => {
+                if lock(&guard.last_heard).elapsed() > limits.ping_interval * 2 {
+                    guard.close_with(CLOSE_TIMEOUT, "no answer to keepalive pings");
+                    break;
+                }
+                Message::Ping(Default::default())
+            }
         };
         if sink.send(message).await.is_err() {
             return;
         }
     }
-    let farewell = if state.shutdown.is_cancelled() {
+    let farewell = if sent_close {
+        None
+    } else if let Some((code, reason)) = guard.closing.get() {
+        Some(close(*code, reason.clone()))
+    } else if state.shutdown.is_cancelled() {
         Some(close(CLOSE_GOING_AWAY, "server shutting down".into()))
     } else if session_ended.is_cancelled() {
         Some(close(CLOSE_FORBIDDEN, "session ended".into()))

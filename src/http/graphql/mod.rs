@@ -3,6 +3,7 @@
 mod media;
 mod params;
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -14,11 +15,13 @@ use super::AppState;
 use super::request_id::CurrentRequestId;
 use crate::auth::Credentials;
 use crate::graphql::RequestId;
+use crate::limits::ClientIp;
 
 /// `GET /graphql`: GraphiQL for a browser, otherwise a query (never a mutation).
 pub async fn get(
     State(state): State<AppState>,
     CurrentRequestId(request_id): CurrentRequestId,
+    Extension(client): Extension<ClientIp>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -47,13 +50,14 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, media, params, request_id, &headers).await
+    execute(&state, media, params, (request_id, client), &headers).await
 }
 
 /// `POST /graphql`: any operation, as a JSON body.
 pub async fn post(
     State(state): State<AppState>,
     CurrentRequestId(request_id): CurrentRequestId,
+    Extension(client): Extension<ClientIp>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -61,7 +65,7 @@ pub async fn post(
         return not_acceptable();
     };
     match Params::from_json_body(&headers, &body) {
-        Ok(params) => execute(&state, media, params, request_id, &headers).await,
+        Ok(params) => execute(&state, media, params, (request_id, client), &headers).await,
         Err(err) => params_error(media, err),
     }
 }
@@ -70,7 +74,7 @@ async fn execute(
     state: &AppState,
     media: MediaType,
     params: Params,
-    request_id: String,
+    (request_id, client): (String, ClientIp),
     headers: &HeaderMap,
 ) -> Response {
     let credentials = Credentials::from_headers(headers);
@@ -82,6 +86,7 @@ async fn execute(
     let request = params
         .into_request()
         .data(RequestId(request_id))
+        .data(client)
         .data(viewer)
         .data(credentials);
     graphql_response(media, state.schema.execute(request).await)
