@@ -114,6 +114,9 @@ async fn refuse(mut socket: WebSocket, refusal: SocketRefusal) {
     let _ = socket.close().await;
 }
 
+/// Refusals waiting to be sent on one socket before it is closed instead.
+const REFUSALS_QUEUED: usize = 1024;
+
 /// Read buffer of each socket; larger messages still arrive, in more reads.
 const SOCKET_BUFFER_BYTES: usize = 1024;
 
@@ -196,9 +199,12 @@ impl Guard {
                 }
                 if running.len() >= self.max_running {
                     drop(running);
-                    let _ = self
-                        .replies
-                        .try_send(too_many_operations(&id, self.max_running));
+                    let refusal = too_many_operations(&id, self.max_running);
+                    if self.replies.try_send(refusal).is_err() {
+                        // The client keeps asking without reading the refusals: a bounded
+                        // queue, then the socket, rather than memory, gives way.
+                        self.close_with(CLOSE_POLICY, "too many refused operations");
+                    }
                     return false;
                 }
                 running.insert(id);
@@ -255,7 +261,7 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
     } = connection;
     let limits = state.sockets.limits().clone();
     let (mut sink, stream) = socket.split();
-    let (replies, mut reply_queue) = mpsc::channel(8);
+    let (replies, mut reply_queue) = mpsc::channel(REFUSALS_QUEUED);
     let guard = Arc::new(Guard {
         running: Mutex::default(),
         max_running: limits.max_subscriptions_per_socket,
@@ -304,7 +310,13 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
     data.insert(RequestId(request_id));
     data.insert(client);
     let on_init = {
-        let (state, ended, guard) = (state.clone(), session_ended.clone(), guard.clone());
+        // The socket keeps its own handle on the slot: the place is held until it closes.
+        let (state, ended, guard, slot) = (
+            state.clone(),
+            session_ended.clone(),
+            guard.clone(),
+            slot.clone(),
+        );
         move |payload: serde_json::Value| async move {
             guard.initialised.store(true, Ordering::Release);
             let credentials = match payload_token(&payload) {
