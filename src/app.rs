@@ -226,6 +226,11 @@ impl App {
             "switchboard is serving"
         );
         tokio::spawn(state.limits.clone().sweep_until(shutdown.clone()));
+        tokio::spawn(store::run_retention(
+            store.clone(),
+            state.config.retention,
+            shutdown.clone(),
+        ));
         let metrics = axum::serve(metrics_listener, metrics_router(state.metrics.clone()))
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         tokio::spawn(async move {

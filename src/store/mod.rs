@@ -12,6 +12,7 @@ mod payment_events;
 mod payments;
 mod portable;
 mod postgres;
+mod retention;
 mod sqlite;
 mod users;
 mod webhooks;
@@ -32,6 +33,7 @@ pub use models::{
 };
 pub use payment_events::PaymentEventRepo;
 pub use payments::PaymentRepo;
+pub use retention::{PURGE_INTERVAL, Purged, RetentionRepo, run_retention};
 pub use users::UserRepo;
 pub use webhooks::WebhookRepo;
 
@@ -41,7 +43,15 @@ pub type Store = Arc<dyn Database>;
 /// Everything the services need from a database; both backends implement all of it.
 #[async_trait]
 pub trait Database:
-    UserRepo + AuthRepo + WebhookRepo + PaymentEventRepo + PaymentRepo + Send + Sync + 'static
+    UserRepo
+    + AuthRepo
+    + WebhookRepo
+    + PaymentEventRepo
+    + PaymentRepo
+    + RetentionRepo
+    + Send
+    + Sync
+    + 'static
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

@@ -62,3 +62,5 @@ const CLAIM_DUE_EVENTS: &str = "UPDATE webhook_inbox SET locked_until = $1 WHERE
      AND (locked_until IS NULL OR locked_until <= $2) ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING *";
 
 impl_portable_repos!(PgStore, Postgres, CLAIM_DUE_EVENTS);
+
+super::retention::impl_retention!(PgStore);

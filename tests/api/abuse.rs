@@ -514,3 +514,90 @@ async fn a_peer_that_stops_answering_pings_is_closed() {
     assert!(opcodes.contains(&0x9), "pinged first: {opcodes:?}");
     assert_eq!(code, 3008);
 }
+
+// Data at rest
+
+#[tokio::test]
+async fn a_replayed_payment_fetches_its_client_secret_instead_of_storing_it() {
+    let app = server(|s| s.sandbox_step_ms = "600000".into()).await;
+    let alice = bearer(&dev_sign_in(&app, "alice").await.0);
+    let create = "mutation($k: String!) { createPaymentIntent(input: { amount: 500, currency: \"usd\" }, idempotencyKey: $k) { clientSecret payment { id } } }";
+    let first = post(
+        &app,
+        &[("authorization", &alice)],
+        create,
+        json!({ "k": "once" }),
+    )
+    .await;
+    let secret = first["data"]["createPaymentIntent"]["clientSecret"]
+        .as_str()
+        .expect("created")
+        .to_owned();
+    let db = sqlx::SqlitePool::connect(app.database.url()).await.unwrap();
+    let (stored,): (String,) = sqlx::query_as("SELECT response FROM idempotency_keys")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(
+        !stored.contains(&secret) && !stored.contains("secret"),
+        "{stored}"
+    );
+    let again = post(
+        &app,
+        &[("authorization", &alice)],
+        create,
+        json!({ "k": "once" }),
+    )
+    .await;
+    assert_eq!(again["data"], first["data"], "{again}");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_sqlite_database_and_its_wal_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::spawn().await;
+    // A write, so the WAL holds something.
+    dev_sign_in(&app, "alice").await;
+    let path = app
+        .database
+        .url()
+        .trim_start_matches("sqlite://")
+        .to_owned();
+    for file in [path.clone(), format!("{path}-wal"), format!("{path}-shm")] {
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file} has mode {mode:o}");
+    }
+}
+
+#[tokio::test]
+async fn expired_login_attempts_are_purged_when_the_server_starts() {
+    let database = crate::helpers::TestDatabase::create(Backend::Sqlite)
+        .await
+        .unwrap();
+    let store = database.store().await;
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(3);
+    store
+        .insert_login_attempt(&switchboard::store::LoginAttempt {
+            state_hash: "abandoned".into(),
+            provider: "dev".into(),
+            pkce_verifier: "v".into(),
+            nonce: "n".into(),
+            redirect_to: None,
+            client_completes: false,
+            link_user_id: None,
+            created_at: long_ago,
+            expires_at: long_ago + chrono::Duration::minutes(10),
+            consumed_at: None,
+        })
+        .await
+        .unwrap();
+    store.close().await;
+    let url = database.url().to_owned();
+    let app = TestApp::spawn_on(database, |s| s.database_url = url).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while login_attempts(&app).await > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "purged at start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -130,6 +130,10 @@ pub trait PaymentProvider: Send + Sync {
     async fn create_intent(&self, request: &IntentRequest)
     -> Result<ProviderIntent, ProviderError>;
 
+    /// The client secret of an existing PaymentIntent, fetched when an idempotent create is
+    /// replayed (the secret is never stored).
+    async fn client_secret(&self, intent_id: &str) -> Result<String, ProviderError>;
+
     /// Refunds `amount` of a PaymentIntent.
     async fn refund(
         &self,
