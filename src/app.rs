@@ -282,6 +282,12 @@ fn payment_provider(
     let name = if config.payments.stripe_secret_key.is_some() {
         "stripe"
     } else {
+        if config.app_env == crate::config::AppEnv::Production {
+            // Only reachable with PAYMENTS_SANDBOX=true: a demo, said loudly at every start.
+            tracing::warn!(
+                "PAYMENTS_SANDBOX=true: payments are simulated and marked succeeded without charging anyone"
+            );
+        }
         "sandbox"
     };
     let policy = config.policies.get(name).cloned().unwrap_or_default();

@@ -15,6 +15,7 @@ pub mod http;
 pub mod limits;
 pub mod payments;
 pub mod providers;
+mod redact;
 pub mod store;
 pub(crate) mod sync;
 pub mod telemetry;

@@ -15,13 +15,15 @@ use crate::providers::identity::{
 use crate::store::{LoginAttempt, NewIdentity, NewUser, StoreError, User};
 
 /// What `startLogin` returns.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LoginStart {
     /// Send the user's browser here.
     pub authorization_url: Url,
     /// The state parameter (clients on the mobile path pass it back to `completeLogin`).
     pub state: String,
 }
+
+crate::redact::redacted_debug!(LoginStart { authorization_url } hides { state });
 
 impl AuthService {
     fn provider(&self, name: &str) -> Result<&dyn IdentityProvider, AppError> {

@@ -54,7 +54,7 @@ pub enum Command {
 }
 
 /// Raw settings as given by the environment or flags, before validation.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct Settings {
     /// `development` or `production`. Production turns on JSON logs and turns off GraphiQL,
     /// introspection and the development login.
@@ -459,6 +459,29 @@ pub struct Settings {
         default_value = "10"
     )]
     pub shutdown_grace_seconds: String,
+}
+
+/// Secrets (keys, webhook secrets, a database password, provider client secrets) are raw text
+/// here, so `Debug` shows where the server runs and which variables were set, never a value
+/// that could hold a secret.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = crate::redact::REDACTED;
+        f.debug_struct("Settings")
+            .field("app_env", &self.app_env)
+            .field("listen_addr", &self.listen_addr)
+            .field("public_url", &self.public_url)
+            .field("metrics_addr", &self.metrics_addr)
+            .field("database_url", &redacted)
+            .field("session_signing_keys", &redacted)
+            .field("stripe_secret_key", &redacted)
+            .field("stripe_webhook_secrets", &redacted)
+            .field(
+                "provider_env",
+                &self.provider_env.keys().collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl Settings {

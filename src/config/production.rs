@@ -115,7 +115,7 @@ fn provider_urls(config: &Config) -> Vec<(String, &Url)> {
 /// is written that way, otherwise the text itself.
 pub fn key_material(secret: &str) -> Vec<u8> {
     let secret = secret.trim();
-    if secret.len() % 2 == 0 && secret.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if secret.len().is_multiple_of(2) && secret.bytes().all(|b| b.is_ascii_hexdigit()) {
         return (0..secret.len())
             .step_by(2)
             .filter_map(|i| u8::from_str_radix(&secret[i..i + 2], 16).ok())

@@ -34,13 +34,15 @@ pub struct CreateIntent {
 }
 
 /// A created (or replayed) PaymentIntent.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CreatedIntent {
     /// The recorded payment.
     pub payment: PaymentRow,
     /// For Stripe.js / PaymentSheet.
     pub client_secret: String,
 }
+
+crate::redact::redacted_debug!(CreatedIntent { payment } hides { client_secret });
 
 /// What an idempotent create stores to replay. The client secret is not kept: a replay fetches
 /// it from the provider again, so the database never holds a key to confirm a payment.

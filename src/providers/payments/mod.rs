@@ -30,7 +30,7 @@ pub struct IntentRequest {
 }
 
 /// A PaymentIntent as the provider reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ProviderIntent {
     /// `pi_...`.
     pub id: String,
@@ -39,6 +39,8 @@ pub struct ProviderIntent {
     /// Handed to Stripe.js / PaymentSheet to confirm on the client.
     pub client_secret: String,
 }
+
+crate::redact::redacted_debug!(ProviderIntent { id, status } hides { client_secret });
 
 /// A hosted Checkout Session to create.
 #[derive(Debug, Clone)]
