@@ -114,7 +114,7 @@ async fn refuse(mut socket: WebSocket, refusal: SocketRefusal) {
     let _ = socket.close().await;
 }
 
-/// Refusals waiting to be sent on one socket before it is closed instead.
+/// Refusals waiting to be sent on one socket; past it, reading waits for the client.
 const REFUSALS_QUEUED: usize = 1024;
 
 /// Read buffer of each socket; larger messages still arrive, in more reads.
@@ -177,14 +177,14 @@ impl Guard {
         self.stop_reading.cancel();
     }
 
-    /// Checks a client message before GraphQL sees it; `false` drops it.
-    fn admit(&self, message: &[u8]) -> bool {
+    /// Checks a client message before GraphQL sees it.
+    fn admit(&self, message: &[u8]) -> Admission {
         let Ok(envelope) = serde_json::from_slice::<Envelope>(message) else {
             // GraphQL answers malformed messages itself.
-            return true;
+            return Admission::Pass;
         };
         let Some(id) = envelope.id else {
-            return true;
+            return Admission::Pass;
         };
         match envelope.kind.as_str() {
             "subscribe" | "start" => {
@@ -195,26 +195,19 @@ impl Guard {
                         CLOSE_DUPLICATE_ID,
                         format!("Subscriber for {id} already exists"),
                     );
-                    return false;
+                    return Admission::Drop;
                 }
                 if running.len() >= self.max_running {
-                    drop(running);
-                    let refusal = too_many_operations(&id, self.max_running);
-                    if self.replies.try_send(refusal).is_err() {
-                        // The client keeps asking without reading the refusals: a bounded
-                        // queue, then the socket, rather than memory, gives way.
-                        self.close_with(CLOSE_POLICY, "too many refused operations");
-                    }
-                    return false;
+                    return Admission::Refuse(too_many_operations(&id, self.max_running));
                 }
                 running.insert(id);
-                true
+                Admission::Pass
             }
             "complete" | "stop" => {
                 lock(&self.running).remove(&id);
-                true
+                Admission::Pass
             }
-            _ => true,
+            _ => Admission::Pass,
         }
     }
 
@@ -228,6 +221,16 @@ impl Guard {
             lock(&self.running).remove(&id);
         }
     }
+}
+
+/// What happens to a client message.
+enum Admission {
+    /// GraphQL handles it.
+    Pass,
+    /// Dropped (the socket is closing).
+    Drop,
+    /// Answered with this error instead.
+    Refuse(String),
 }
 
 /// The routing fields of a graphql-ws message.
@@ -295,14 +298,27 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
                 .take_until(stop)
                 .take_while(|message| future::ready(message.is_ok()))
                 .filter_map(move |message| {
-                    *lock(&guard.last_heard) = Instant::now();
-                    future::ready(match message {
-                        Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
-                            let data = message.into_data();
-                            guard.admit(&data).then_some(data)
+                    let guard = guard.clone();
+                    async move {
+                        *lock(&guard.last_heard) = Instant::now();
+                        let data = match message {
+                            Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
+                                message.into_data()
+                            }
+                            _ => return None,
+                        };
+                        match guard.admit(&data) {
+                            Admission::Pass => Some(data),
+                            Admission::Drop => None,
+                            Admission::Refuse(refusal) => {
+                                // Waits while the queue is full: a client that floods without
+                                // reading is slowed to the pace it reads at, and memory stays
+                                // bounded by the queue.
+                                let _ = guard.replies.send(refusal).await;
+                                None
+                            }
                         }
-                        _ => None,
-                    })
+                    }
                 }),
         )
     };

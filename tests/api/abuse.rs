@@ -418,6 +418,16 @@ async fn operations_past_the_per_socket_cap_are_refused_and_memory_stays_bounded
     let reply = receive(&mut socket).await;
     assert_eq!(reply["type"], "next", "{reply}");
     assert_eq!(reply["id"], "q");
+    assert_eq!(
+        receive(&mut socket).await,
+        json!({ "type": "complete", "id": "q" })
+    );
+    // An operation the server completed gives its place back too.
+    let query = json!({ "type": "subscribe", "id": "q2", "payload": { "query": "{ serverInfo { version } }" } });
+    send(&mut socket, query).await;
+    let reply = receive(&mut socket).await;
+    assert_eq!(reply["type"], "next", "{reply}");
+    assert_eq!(reply["id"], "q2");
 }
 
 #[tokio::test]
