@@ -158,8 +158,10 @@ fn check<K: Hash + Eq + Clone>(
     };
     limiter.take(key, n).map_err(|wait| {
         metrics::counter!("switchboard_rate_limited_total").increment(1);
+        // Whole seconds, rounded up: a client that waits the hint is admitted.
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         AppError::RateLimited {
-            retry_after: Some(wait.max(Duration::from_secs(1))),
+            retry_after: Some(Duration::from_secs(seconds.max(1))),
         }
     })
 }
