@@ -18,8 +18,11 @@ pub struct Cached<T> {
     ttl: Duration,
     slot: RwLock<Option<(Arc<T>, Instant)>>,
     /// Held while fetching; the outcome of the last fetch, with when it finished.
-    fetching: tokio::sync::Mutex<Option<(Instant, Result<Arc<T>, ProviderError>)>>,
+    fetching: tokio::sync::Mutex<Option<LastFetch<T>>>,
 }
+
+/// When the last fetch finished, and what it returned.
+type LastFetch<T> = (Instant, Result<Arc<T>, ProviderError>);
 
 impl<T> Cached<T> {
     /// An empty cache whose value counts as fresh for `ttl`.
