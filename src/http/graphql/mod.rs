@@ -14,6 +14,7 @@ use self::params::{Params, ParamsError};
 use super::AppState;
 use super::request_id::CurrentRequestId;
 use crate::auth::Credentials;
+use crate::error::ErrorCode;
 use crate::graphql::RequestId;
 use crate::limits::ClientIp;
 
@@ -89,7 +90,31 @@ async fn execute(
         .data(client)
         .data(viewer)
         .data(credentials);
-    graphql_response(media, state.schema.execute(request).await)
+    let response = state.schema.execute(request).await;
+    let retry_after = rate_limit_hint(&response);
+    let mut response = graphql_response(media, response);
+    if let Some(seconds) = retry_after {
+        // The body says RATE_LIMITED; the header lets proxies and generic clients back off too.
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+/// The `retryAfterSeconds` of a `RATE_LIMITED` error in `response`, if any.
+fn rate_limit_hint(response: &async_graphql::Response) -> Option<u64> {
+    response.errors.iter().find_map(|error| {
+        let extensions = error.extensions.as_ref()?;
+        let limited = matches!(
+            extensions.get("code"),
+            Some(async_graphql::Value::String(code)) if code == ErrorCode::RateLimited.as_str()
+        );
+        match extensions.get("retryAfterSeconds") {
+            Some(async_graphql::Value::Number(n)) if limited => n.as_u64(),
+            _ => None,
+        }
+    })
 }
 
 fn params_error(media: MediaType, err: ParamsError) -> Response {
