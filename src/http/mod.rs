@@ -7,6 +7,7 @@ mod limits;
 mod request_id;
 mod webhooks;
 mod ws;
+mod ws_guard;
 
 use std::sync::Arc;
 

@@ -7,10 +7,14 @@
 //! origin check stands in for CSRF protection). Refused credentials close the socket with
 //! 4403; so do logout and the end of the session.
 //!
+//! Limits (docs/security.md): sockets per address and in all are counted at the upgrade, per
+//! user at `connection_init`; `connection_init` must come within a deadline (4408); keepalive
+//! pings close a silent peer (3008); a repeated operation id closes the socket (4409) and
+//! operations past the per-socket cap are answered with an error ([`super::ws_guard`]).
+//!
 //! The socket loop is ours rather than `async_graphql_axum::GraphQLWebSocket::serve` so that
-//! the server can end a socket with a proper close frame.
+//! the server can end a socket with a proper close frame and enforce those limits.
 
-use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -32,9 +36,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::AppState;
 use super::request_id::CurrentRequestId;
+use super::ws_guard::{Admission, Guard};
 use crate::auth::viewer::bearer_token;
 use crate::auth::{Credentials, ViewerState};
-use crate::error::ErrorCode;
 use crate::graphql::RequestId;
 use crate::limits::ClientIp;
 use crate::limits::sockets::{SocketRefusal, SocketSlot};
@@ -52,8 +56,6 @@ const CLOSE_TIMEOUT: u16 = 3008;
 const CLOSE_FORBIDDEN: u16 = 4403;
 /// Close code when `connection_init` did not come in time (graphql-transport-ws).
 const CLOSE_INIT_TIMEOUT: u16 = 4408;
-/// Close code for a subscribe whose id is already running (graphql-transport-ws).
-const CLOSE_DUPLICATE_ID: u16 = 4409;
 
 /// Upgrades the connection and serves GraphQL over it until either side ends it.
 pub async fn upgrade(
@@ -152,106 +154,6 @@ struct Connection {
     cookie_credentials: Option<Credentials>,
     client: ClientIp,
     slot: Arc<SocketSlot>,
-}
-
-/// State shared by a socket's reading and writing sides.
-struct Guard {
-    /// Ids of the operations running, to refuse duplicates and count them against the cap.
-    running: Mutex<HashSet<String>>,
-    max_running: usize,
-    /// The close frame the server decided on, if it ends the socket itself.
-    closing: OnceLock<(u16, String)>,
-    /// Cancelled to stop reading (which ends the GraphQL session).
-    stop_reading: CancellationToken,
-    /// When the peer last sent anything, including pongs.
-    last_heard: Mutex<Instant>,
-    /// Set once `connection_init` arrived.
-    initialised: AtomicBool,
-    /// Replies of our own (refused operations) to send between GraphQL's messages.
-    replies: mpsc::Sender<String>,
-}
-
-impl Guard {
-    fn close_with(&self, code: u16, reason: impl Into<String>) {
-        let _ = self.closing.set((code, reason.into()));
-        self.stop_reading.cancel();
-    }
-
-    /// Checks a client message before GraphQL sees it.
-    fn admit(&self, message: &[u8]) -> Admission {
-        let Ok(envelope) = serde_json::from_slice::<Envelope>(message) else {
-            // GraphQL answers malformed messages itself.
-            return Admission::Pass;
-        };
-        let Some(id) = envelope.id else {
-            return Admission::Pass;
-        };
-        match envelope.kind.as_str() {
-            "subscribe" | "start" => {
-                let mut running = lock(&self.running);
-                if running.contains(&id) {
-                    drop(running);
-                    self.close_with(
-                        CLOSE_DUPLICATE_ID,
-                        format!("Subscriber for {id} already exists"),
-                    );
-                    return Admission::Drop;
-                }
-                if running.len() >= self.max_running {
-                    return Admission::Refuse(too_many_operations(&id, self.max_running));
-                }
-                running.insert(id);
-                Admission::Pass
-            }
-            "complete" | "stop" => {
-                lock(&self.running).remove(&id);
-                Admission::Pass
-            }
-            _ => Admission::Pass,
-        }
-    }
-
-    /// Notes an operation the server finished.
-    fn sent(&self, text: &str) {
-        // Only completions and errors end an operation; the common `next` is skipped unparsed.
-        if !(text.starts_with(r#"{"type":"complete""#) || text.starts_with(r#"{"type":"error""#)) {
-            return;
-        }
-        if let Ok(Envelope { id: Some(id), .. }) = serde_json::from_str::<Envelope>(text) {
-            lock(&self.running).remove(&id);
-        }
-    }
-}
-
-/// What happens to a client message.
-enum Admission {
-    /// GraphQL handles it.
-    Pass,
-    /// Dropped (the socket is closing).
-    Drop,
-    /// Answered with this error instead.
-    Refuse(String),
-}
-
-/// The routing fields of a graphql-ws message.
-#[derive(serde::Deserialize)]
-struct Envelope {
-    #[serde(rename = "type")]
-    kind: String,
-    id: Option<String>,
-}
-
-/// The error answering a subscribe past the per-socket cap; the socket stays open.
-fn too_many_operations(id: &str, max: usize) -> String {
-    serde_json::json!({
-        "type": "error",
-        "id": id,
-        "payload": [{
-            "message": format!("this connection already runs {max} operations; complete one first"),
-            "extensions": { "code": ErrorCode::RateLimited.as_str() },
-        }],
-    })
-    .to_string()
 }
 
 async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
@@ -367,6 +269,8 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
         tokio::time::Instant::now() + limits.ping_interval,
         limits.ping_interval,
     );
+    // A slow send must not be followed by a burst of catch-up pings.
+    pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sent_close = false;
     loop {
         let message = tokio::select! {
