@@ -218,8 +218,10 @@ impl App {
         let store = state.store.clone();
         let grace = state.config.shutdown_grace;
         let public_url = state.config.public_url.clone();
+        let metrics_address = metrics_listener.local_addr()?;
         tracing::info!(
             %address,
+            metrics = %format!("http://{metrics_address}/metrics"),
             graphql = %public_url.join("/graphql")?,
             health = %public_url.join("/health/ready")?,
             database = store.backend(),
