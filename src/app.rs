@@ -13,7 +13,9 @@ use crate::auth::AuthService;
 use crate::config::{Config, DatabaseUrl};
 use crate::events::EventBus;
 use crate::graphql::{DocumentCache, SchemaDeps, build_schema};
-use crate::http::{AppState, Services, graphql::graphiql_page, router};
+use crate::http::{AppState, Services, graphql::graphiql_page, metrics_router, router};
+use crate::limits::InboundLimits;
+use crate::limits::sockets::SocketCounters;
 use crate::payments::PaymentService;
 use crate::providers::payments::{PaymentProvider, SandboxEvent, SandboxProvider, StripeProvider};
 use crate::providers::resilience::ResilientProvider;
@@ -30,6 +32,7 @@ use url::Url;
 pub struct App {
     listener: TcpListener,
     address: SocketAddr,
+    metrics_listener: TcpListener,
     state: AppState,
     processor: Processor,
     sandbox: SandboxFeed,
@@ -115,6 +118,11 @@ impl App {
             },
         );
         let documents = DocumentCache::new(crate::graphql::DOCUMENT_CACHE_CAPACITY);
+        let limits = InboundLimits::new(&config.rate_limits);
+        let sockets = SocketCounters::new(config.sockets.clone());
+        let metrics_listener = TcpListener::bind(config.metrics_addr)
+            .await
+            .with_context(|| format!("METRICS_ADDR: cannot listen on {}", config.metrics_addr))?;
         let schema = build_schema(
             &config.graphql,
             SchemaDeps {
@@ -126,6 +134,7 @@ impl App {
                 bus: bus.clone(),
                 webhooks: webhooks.clone(),
                 reconciler: reconciler.clone(),
+                limits: limits.clone(),
             },
             documents.clone(),
         );
@@ -145,10 +154,13 @@ impl App {
             documents,
             shutdown,
             ws_tasks: TaskTracker::new(),
+            limits,
+            sockets,
         });
         Ok(App {
             listener,
             address,
+            metrics_listener,
             state,
             processor,
             reconciler,
@@ -169,6 +181,13 @@ impl App {
         self.address
     }
 
+    /// The address `/metrics` is served on.
+    pub fn metrics_address(&self) -> SocketAddr {
+        self.metrics_listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
     /// The app's database (tests read its batch counters and data directly).
     pub fn store(&self) -> Store {
         self.state.store.clone()
@@ -184,6 +203,7 @@ impl App {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let App {
             listener,
+            metrics_listener,
             state,
             address,
             processor,
@@ -201,15 +221,33 @@ impl App {
         let store = state.store.clone();
         let grace = state.config.shutdown_grace;
         let public_url = state.config.public_url.clone();
+        let metrics_address = metrics_listener.local_addr()?;
         tracing::info!(
             %address,
+            metrics = %format!("http://{metrics_address}/metrics"),
             graphql = %public_url.join("/graphql")?,
             health = %public_url.join("/health/ready")?,
             database = store.backend(),
             "switchboard is serving"
         );
-        let server = axum::serve(listener, router(state))
+        tokio::spawn(state.limits.clone().sweep_until(shutdown.clone()));
+        tokio::spawn(store::run_retention(
+            store.clone(),
+            state.config.retention,
+            shutdown.clone(),
+        ));
+        let metrics = axum::serve(metrics_listener, metrics_router(state.metrics.clone()))
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        tokio::spawn(async move {
+            if let Err(err) = metrics.await {
+                tracing::error!(error = %err, "the metrics endpoint stopped");
+            }
+        });
+        let server = axum::serve(
+            listener,
+            router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let drain = async {
             server.await?;
             ws_tasks.close();
@@ -249,6 +287,12 @@ fn payment_provider(
     let name = if config.payments.stripe_secret_key.is_some() {
         "stripe"
     } else {
+        if config.app_env == crate::config::AppEnv::Production {
+            // Only reachable with PAYMENTS_SANDBOX=true: a demo, said loudly at every start.
+            tracing::warn!(
+                "PAYMENTS_SANDBOX=true: payments are simulated and marked succeeded without charging anyone"
+            );
+        }
         "sandbox"
     };
     let policy = config.policies.get(name).cloned().unwrap_or_default();

@@ -29,13 +29,15 @@ pub struct LoginOptions<'a> {
 }
 
 /// What `startLogin` returns.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LoginStart {
     /// Send the user's browser here.
     pub authorization_url: Url,
     /// The state parameter (clients on the mobile path pass it back to `completeLogin`).
     pub state: String,
 }
+
+crate::redact::redacted_debug!(LoginStart { authorization_url } hides { state });
 
 impl AuthService {
     pub(super) fn provider(&self, name: &str) -> Result<&dyn IdentityProvider, AppError> {

@@ -35,7 +35,7 @@ pub use tokens::TokenSigner;
 pub use viewer::{CredentialSource, Credentials, Viewer, ViewerState};
 
 /// A freshly issued session, as handed to the client.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct IssuedSession {
     /// Bearer access token (a JWT).
     pub access_token: String,
@@ -48,6 +48,10 @@ pub struct IssuedSession {
     /// Who is signed in.
     pub user: User,
 }
+
+crate::redact::redacted_debug!(IssuedSession {
+    access_expires_at, session, user
+} hides { access_token, refresh_token });
 
 /// The login and session service.
 pub struct AuthService {

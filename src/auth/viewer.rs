@@ -61,7 +61,7 @@ impl ViewerState {
 }
 
 /// Credentials as found on an HTTP request.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Credentials {
     /// The access token and where it came from; a bearer header wins over the cookie.
     pub access: Option<(String, CredentialSource)>,
@@ -74,6 +74,10 @@ pub struct Credentials {
     csrf_cookie: Option<String>,
     csrf_header: Option<String>,
 }
+
+crate::redact::redacted_debug!(Credentials {} hides {
+    access, refresh_cookie, csrf_cookie, csrf_header
+});
 
 /// The header a cookie-authenticated mutation must carry: the value of the CSRF cookie.
 pub const CSRF_HEADER: &str = "x-csrf-token";

@@ -54,7 +54,7 @@ pub enum Command {
 }
 
 /// Raw settings as given by the environment or flags, before validation.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct Settings {
     /// `development` or `production`. Production turns on JSON logs and turns off GraphiQL,
     /// introspection and the development login.
@@ -293,6 +293,171 @@ pub struct Settings {
     )]
     pub reconcile_lookback_hours: String,
 
+    /// `true` lets production run the built-in sandbox, which marks payments succeeded without
+    /// charging anyone (a demo deployment). Without it, production needs STRIPE_SECRET_KEY.
+    #[arg(long, global = true, env = "PAYMENTS_SANDBOX", default_value = "false")]
+    pub payments_sandbox: String,
+
+    /// Address and port of the Prometheus `/metrics` endpoint, apart from the public API.
+    #[arg(
+        long,
+        global = true,
+        env = "METRICS_ADDR",
+        default_value = "127.0.0.1:9100"
+    )]
+    pub metrics_addr: String,
+
+    /// Comma-separated CIDRs of reverse proxies whose `X-Forwarded-For` is believed when
+    /// finding a client's address (e.g. `10.0.0.0/8`). Empty: the peer address is the client.
+    #[arg(long, global = true, env = "TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+
+    /// Requests per minute each client address may make without signing in (0: no limit).
+    #[arg(
+        long,
+        global = true,
+        env = "RATE_LIMIT_ANONYMOUS_PER_MINUTE",
+        default_value = "300"
+    )]
+    pub rate_limit_anonymous_per_minute: String,
+
+    /// Requests an anonymous client address may make at once before the per-minute pace applies.
+    #[arg(
+        long,
+        global = true,
+        env = "RATE_LIMIT_ANONYMOUS_BURST",
+        default_value = "60"
+    )]
+    pub rate_limit_anonymous_burst: String,
+
+    /// Operations per minute each signed-in user may make (0: no limit).
+    #[arg(
+        long,
+        global = true,
+        env = "RATE_LIMIT_USER_PER_MINUTE",
+        default_value = "600"
+    )]
+    pub rate_limit_user_per_minute: String,
+
+    /// Operations a signed-in user may make at once before the per-minute pace applies.
+    #[arg(
+        long,
+        global = true,
+        env = "RATE_LIMIT_USER_BURST",
+        default_value = "120"
+    )]
+    pub rate_limit_user_burst: String,
+
+    /// startLogin, completeLogin, refreshSession, linkIdentity and login callbacks per minute
+    /// per client address (0: no limit).
+    #[arg(
+        long,
+        global = true,
+        env = "RATE_LIMIT_LOGIN_PER_MINUTE",
+        default_value = "20"
+    )]
+    pub rate_limit_login_per_minute: String,
+
+    /// Login operations a client address may make at once.
+    #[arg(
+        long,
+        global = true,
+        env = "RATE_LIMIT_LOGIN_BURST",
+        default_value = "10"
+    )]
+    pub rate_limit_login_burst: String,
+
+    /// createPaymentIntent, createCheckoutSession and refundPayment per minute per user: each
+    /// user's share of the payment provider's budget (0: no limit).
+    #[arg(
+        long,
+        global = true,
+        env = "RATE_LIMIT_PAYMENTS_PER_MINUTE",
+        default_value = "30"
+    )]
+    pub rate_limit_payments_per_minute: String,
+
+    /// Payment mutations a user may make at once.
+    #[arg(
+        long,
+        global = true,
+        env = "RATE_LIMIT_PAYMENTS_BURST",
+        default_value = "10"
+    )]
+    pub rate_limit_payments_burst: String,
+
+    /// Most aliases one GraphQL document may use.
+    #[arg(long, global = true, env = "GRAPHQL_MAX_ALIASES", default_value = "30")]
+    pub graphql_max_aliases: String,
+
+    /// Most fields an operation may select at its root.
+    #[arg(
+        long,
+        global = true,
+        env = "GRAPHQL_MAX_ROOT_FIELDS",
+        default_value = "20"
+    )]
+    pub graphql_max_root_fields: String,
+
+    /// Seconds a new WebSocket has to send `connection_init` before it is closed (4408).
+    #[arg(
+        long,
+        global = true,
+        env = "WS_INIT_TIMEOUT_SECONDS",
+        default_value = "10"
+    )]
+    pub ws_init_timeout_seconds: String,
+
+    /// Seconds between keepalive pings; a peer silent for two intervals is closed.
+    #[arg(
+        long,
+        global = true,
+        env = "WS_PING_INTERVAL_SECONDS",
+        default_value = "30"
+    )]
+    pub ws_ping_interval_seconds: String,
+
+    /// Most operations running at once on one WebSocket.
+    #[arg(
+        long,
+        global = true,
+        env = "WS_MAX_SUBSCRIPTIONS_PER_SOCKET",
+        default_value = "100"
+    )]
+    pub ws_max_subscriptions_per_socket: String,
+
+    /// Most WebSockets one signed-in user may hold open.
+    #[arg(
+        long,
+        global = true,
+        env = "WS_MAX_SOCKETS_PER_USER",
+        default_value = "20"
+    )]
+    pub ws_max_sockets_per_user: String,
+
+    /// Most WebSockets one client address may hold open.
+    #[arg(
+        long,
+        global = true,
+        env = "WS_MAX_SOCKETS_PER_IP",
+        default_value = "100"
+    )]
+    pub ws_max_sockets_per_ip: String,
+
+    /// Most WebSockets the server holds open in all; past it new ones are closed (1013).
+    #[arg(
+        long,
+        global = true,
+        env = "WS_MAX_CONNECTIONS",
+        default_value = "20000"
+    )]
+    pub ws_max_connections: String,
+
+    /// Hours that finished login attempts, spent refresh tokens and idempotency records are
+    /// kept before the retention job deletes them.
+    #[arg(long, global = true, env = "RETENTION_HOURS", default_value = "24")]
+    pub retention_hours: String,
+
     /// Per-provider variables (`AUTH_<NAME>_...`), read from the environment.
     #[arg(skip)]
     pub provider_env: std::collections::BTreeMap<String, String>,
@@ -305,6 +470,29 @@ pub struct Settings {
         default_value = "10"
     )]
     pub shutdown_grace_seconds: String,
+}
+
+/// Secrets (keys, webhook secrets, a database password, provider client secrets) are raw text
+/// here, so `Debug` shows where the server runs and which variables were set, never a value
+/// that could hold a secret.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = crate::redact::REDACTED;
+        f.debug_struct("Settings")
+            .field("app_env", &self.app_env)
+            .field("listen_addr", &self.listen_addr)
+            .field("public_url", &self.public_url)
+            .field("metrics_addr", &self.metrics_addr)
+            .field("database_url", &redacted)
+            .field("session_signing_keys", &redacted)
+            .field("stripe_secret_key", &redacted)
+            .field("stripe_webhook_secrets", &redacted)
+            .field(
+                "provider_env",
+                &self.provider_env.keys().collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl Settings {

@@ -6,7 +6,9 @@
 
 pub mod auth;
 pub mod cli;
+pub mod limits;
 mod parse;
+pub mod production;
 pub mod resilience;
 
 use std::net::SocketAddr;
@@ -17,6 +19,7 @@ use url::Url;
 
 pub use auth::{AuthConfig, ProviderConfig, ProviderKind};
 pub use cli::{Cli, Command, Settings};
+pub use limits::{Cidr, Quota, RateLimits, SocketLimits};
 pub use parse::ConfigError;
 
 use parse::{parse_bool_or_auto, parse_number, parse_origin};
@@ -86,6 +89,10 @@ pub struct GraphqlLimits {
     pub introspection: bool,
     /// Whether GraphiQL is served at `GET /graphql`.
     pub graphiql: bool,
+    /// Most aliases one document may use.
+    pub max_aliases: usize,
+    /// Most fields an operation may select at its root.
+    pub max_root_fields: usize,
 }
 
 /// Incoming webhook settings.
@@ -125,6 +132,8 @@ pub struct Config {
     pub app_env: AppEnv,
     /// Where to bind; port 0 picks a free port (tests do this).
     pub listen_addr: SocketAddr,
+    /// Where `/metrics` is served, apart from the public API.
+    pub metrics_addr: SocketAddr,
     /// The externally visible base URL, without a trailing slash.
     pub public_url: Url,
     /// The database to use.
@@ -149,6 +158,12 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// Payments.
     pub payments: PaymentsConfig,
+    /// Inbound request rates and trusted proxies.
+    pub rate_limits: RateLimits,
+    /// WebSocket caps.
+    pub sockets: SocketLimits,
+    /// How long finished login attempts, spent refresh tokens and idempotency records are kept.
+    pub retention: Duration,
     /// Resilience policy per provider name (every identity provider; payments add theirs).
     pub policies: std::collections::BTreeMap<String, crate::providers::resilience::PolicyConfig>,
 }
@@ -269,21 +284,20 @@ impl Config {
                 1..=600_000,
             )?),
         };
-        Ok(Config {
+        let payments_sandbox = parse_bool_or_auto("PAYMENTS_SANDBOX", &s.payments_sandbox, false)?;
+        let config = Config {
+            metrics_addr: parse_address("METRICS_ADDR", &s.metrics_addr)?,
+            rate_limits: limits::parse_rate_limits(&s)?,
+            sockets: limits::parse_socket_limits(&s)?,
+            retention: Duration::from_secs(
+                3600 * parse_number::<u64>("RETENTION_HOURS", &s.retention_hours, 1..=8760)?,
+            ),
             payments,
             webhooks,
             auth,
             policies,
             app_env,
-            listen_addr: s.listen_addr.parse().map_err(|_| {
-                ConfigError::new(
-                    "LISTEN_ADDR",
-                    format!(
-                        "{:?} is not an address; use HOST:PORT, e.g. 127.0.0.1:8000",
-                        s.listen_addr
-                    ),
-                )
-            })?,
+            listen_addr: parse_address("LISTEN_ADDR", &s.listen_addr)?,
             public_url,
             database_url: parse_database_url(&s.database_url)?,
             database_max_connections: parse_number(
@@ -323,13 +337,22 @@ impl Config {
                     dev,
                 )?,
                 graphiql: parse_bool_or_auto("GRAPHIQL", &s.graphiql, dev)?,
+                max_aliases: parse_number("GRAPHQL_MAX_ALIASES", &s.graphql_max_aliases, 0..=1000)?,
+                max_root_fields: parse_number(
+                    "GRAPHQL_MAX_ROOT_FIELDS",
+                    &s.graphql_max_root_fields,
+                    1..=1000,
+                )?,
             },
             shutdown_grace: Duration::from_secs(parse_number(
                 "SHUTDOWN_GRACE_SECONDS",
                 &s.shutdown_grace_seconds,
                 0..=3600,
             )?),
-        })
+        };
+        production::check_everywhere(&config)?;
+        production::check_production(&config, payments_sandbox)?;
+        Ok(config)
     }
 
     /// True when a browser reaches the server over plain HTTP on the local machine, where
@@ -349,6 +372,15 @@ pub fn url_on_allowed_origin(allowed: &[String], raw: &str) -> Option<Url> {
     let url = Url::parse(raw).ok()?;
     let origin = url.origin().ascii_serialization();
     (matches!(url.scheme(), "http" | "https") && allowed.contains(&origin)).then_some(url)
+}
+
+fn parse_address(variable: &str, raw: &str) -> Result<SocketAddr, ConfigError> {
+    raw.trim().parse().map_err(|_| {
+        ConfigError::new(
+            variable,
+            format!("{raw:?} is not an address; use HOST:PORT, e.g. 127.0.0.1:8000"),
+        )
+    })
 }
 
 fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {
@@ -414,9 +446,122 @@ mod tests {
         assert!(config.is_local_http());
     }
 
+    /// A signing secret as `openssl rand -base64 48` prints it.
+    const RANDOM_SECRET: &str = "r8Jx0vQ2mZ7pLk4tN1sW9yB6cH3fD5gA0eU8iO2qT7wE4rY6uI1oP3aS5dF7gH9j";
+
     fn production(s: &mut Settings) {
         s.app_env = "production".into();
-        s.session_signing_keys = format!("k1:{}", "x".repeat(32));
+        s.session_signing_keys = format!("k1:{RANDOM_SECRET}");
+        s.payments_sandbox = "true".into();
+    }
+
+    fn production_with_stripe(s: &mut Settings) {
+        production(s);
+        s.payments_sandbox = "false".into();
+        s.stripe_secret_key = "sk_live_x".into();
+        s.stripe_webhook_secrets = "whsec_x".into();
+    }
+
+    #[test]
+    fn production_refuses_each_unsafe_setting_in_one_line() {
+        type Change = fn(&mut Settings);
+        let cases: [(&str, Change); 10] = [
+            ("STRIPE_SECRET_KEY: required in production", |s| {
+                production(s);
+                s.payments_sandbox = "false".into();
+            }),
+            ("STRIPE_WEBHOOK_SECRETS: required in production", |s| {
+                production_with_stripe(s);
+                s.stripe_webhook_secrets = String::new();
+            }),
+            ("PAYMENTS_SANDBOX:", |s| {
+                production_with_stripe(s);
+                s.payments_sandbox = "true".into();
+            }),
+            (
+                "SESSION_SIGNING_KEYS: the secret of key \"k1\" is not 32+ random bytes",
+                |s| {
+                    production(s);
+                    s.session_signing_keys = format!("k1:{}", "a".repeat(32));
+                },
+            ),
+            ("SESSION_SIGNING_KEYS: the secret of key \"old\"", |s| {
+                production(s);
+                // Hex that decodes to 16 bytes only.
+                s.session_signing_keys =
+                    format!("k1:{RANDOM_SECRET},old:0123456789abcdef0123456789abcdef");
+            }),
+            (
+                "STRIPE_API_BASE: http://stripe.internal/ is not https",
+                |s| {
+                    production_with_stripe(s);
+                    s.stripe_api_base = "http://stripe.internal/".into();
+                },
+            ),
+            ("AUTH_CORP_ISSUER: http://idp.example/ is not https", |s| {
+                production(s);
+                s.auth_providers = "corp".into();
+                for (k, v) in [
+                    ("AUTH_CORP_KIND", "oidc"),
+                    ("AUTH_CORP_ISSUER", "http://idp.example"),
+                    ("AUTH_CORP_CLIENT_ID", "id"),
+                    ("AUTH_CORP_CLIENT_SECRET", "secret"),
+                ] {
+                    s.provider_env.insert(k.into(), v.into());
+                }
+            }),
+            (
+                "AUTH_GH_TOKEN_URL: http://ghe.example/token is not https",
+                |s| {
+                    production(s);
+                    s.auth_providers = "gh".into();
+                    for (k, v) in [
+                        ("AUTH_GH_KIND", "github"),
+                        ("AUTH_GH_TOKEN_URL", "http://ghe.example/token"),
+                        ("AUTH_GH_CLIENT_ID", "id"),
+                        ("AUTH_GH_CLIENT_SECRET", "secret"),
+                    ] {
+                        s.provider_env.insert(k.into(), v.into());
+                    }
+                },
+            ),
+            // APP_ENV unset is development, where the dev login is on: not on a public address.
+            (
+                "AUTH_DEV_LOGIN: the password-less dev login would be reachable",
+                |s| {
+                    s.listen_addr = "0.0.0.0:8000".into();
+                },
+            ),
+            (
+                "AUTH_DEV_LOGIN: the password-less dev login would be reachable",
+                |s| {
+                    s.public_url = "https://api.example.com".into();
+                },
+            ),
+        ];
+        for (expected, change) in cases {
+            let err = with(change).expect_err(expected).to_string();
+            assert!(
+                err.starts_with(expected),
+                "{err:?} should start with {expected:?}"
+            );
+            assert!(!err.contains('\n'), "one line: {err:?}");
+        }
+    }
+
+    #[test]
+    fn safe_deployments_still_start() {
+        with(production_with_stripe).expect("stripe with webhook secrets");
+        with(production).expect("an explicit sandbox demo");
+        let config = with(|s| {
+            s.listen_addr = "0.0.0.0:8000".into();
+            s.public_url = "https://api.example.com".into();
+            s.auth_dev_login = "false".into();
+        })
+        .expect("development on a public address without the dev login");
+        assert!(!config.auth.dev_login);
+        let config = with(|s| s.public_url = "http://localhost:8000".into()).unwrap();
+        assert!(config.auth.dev_login, "localhost keeps the dev login");
     }
 
     #[test]

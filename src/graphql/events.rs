@@ -84,6 +84,7 @@ pub struct EventsQuery;
 impl EventsQuery {
     /// The signed-in user's payment events after `after`, oldest first: a client that was offline
     /// catches up here, then subscribes from the last cursor.
+    #[graphql(complexity = "page_cost(first.unwrap_or(100), MAX_PAGE, child_complexity)")]
     async fn payment_events(
         &self,
         ctx: &Context<'_>,
@@ -123,6 +124,14 @@ impl EventsQuery {
         }));
         Ok(connection)
     }
+}
+
+/// The complexity of a page: what one item costs, times the items it may hold, so a large
+/// `first` costs what it can return.
+pub(super) fn page_cost(first: i32, max: i32, child_complexity: usize) -> usize {
+    usize::try_from(first.clamp(1, max))
+        .unwrap_or(1)
+        .saturating_mul(child_complexity)
 }
 
 /// Where a subscription starts: after the client's cursor, or now.

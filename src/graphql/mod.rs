@@ -8,6 +8,7 @@ mod cursor;
 mod documents;
 mod errors;
 mod events;
+mod limits;
 mod loaders;
 mod payments;
 mod query;
@@ -67,6 +68,8 @@ pub struct SchemaDeps {
     pub webhooks: Arc<crate::webhooks::WebhookService>,
     /// Fetches provider events that were never delivered.
     pub reconciler: Arc<crate::webhooks::Reconciler>,
+    /// Inbound rate limits, applied to every operation.
+    pub limits: Arc<crate::limits::InboundLimits>,
 }
 
 /// The viewer of the current operation (anonymous when the transport set none).
@@ -87,11 +90,16 @@ fn builder(limits: &GraphqlLimits) -> SchemaBuilder<QueryRoot, MutationRoot, Sub
     // Fragment cycles and absurd nesting are refused before validation walks them.
     .limit_recursive_depth(64)
     .limit_directives(32)
-    .extension(ErrorReporting);
+    .extension(ErrorReporting)
+    .extension(limits::OperationLimits {
+        max_aliases: limits.max_aliases,
+        max_root_fields: limits.max_root_fields,
+    });
     if limits.introspection {
         builder
     } else {
-        builder.disable_introspection()
+        // "Did you mean ...?" would reveal the schema that introspection hides.
+        builder.disable_introspection().disable_suggestions()
     }
 }
 
@@ -132,6 +140,8 @@ pub fn sdl() -> String {
         max_complexity: usize::MAX,
         introspection: true,
         graphiql: false,
+        max_aliases: usize::MAX,
+        max_root_fields: usize::MAX,
     };
     builder(&limits).finish().sdl()
 }

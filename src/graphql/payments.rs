@@ -256,6 +256,7 @@ impl PaymentsQuery {
     }
 
     /// The signed-in user's payments, newest first.
+    #[graphql(complexity = "super::events::page_cost(first.unwrap_or(20), 100, child_complexity)")]
     async fn payments(
         &self,
         ctx: &Context<'_>,

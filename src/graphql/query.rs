@@ -35,17 +35,20 @@ impl CoreQuery {
             .collect()
     }
 
-    /// Health of every configured provider, as the resilience layer sees it.
-    async fn provider_health(&self, ctx: &Context<'_>) -> Vec<ProviderHealth> {
+    /// Health of every configured provider, as the resilience layer sees it (admins only: it
+    /// tells an attacker which provider is struggling).
+    async fn provider_health(&self, ctx: &Context<'_>) -> Result<Vec<ProviderHealth>, AppError> {
+        super::admin::require_admin(ctx)?;
         let registry = &ctx.data_unchecked::<SchemaDeps>().providers;
-        registry
+        Ok(registry
             .health()
             .into_iter()
             .map(ProviderHealth::from)
-            .collect()
+            .collect())
     }
 
-    /// What this server is and how it runs.
+    /// What this server is and how it runs. Open to anyone: clients read the environment and
+    /// payment provider to show a test-mode banner, and nothing in it is secret.
     async fn server_info(&self, ctx: &Context<'_>) -> ServerInfo {
         let deps = ctx.data_unchecked::<SchemaDeps>();
         ServerInfo {

@@ -3,9 +3,11 @@
 mod auth;
 pub mod graphql;
 mod health;
+mod limits;
 mod request_id;
 mod webhooks;
 mod ws;
+mod ws_guard;
 
 use std::sync::Arc;
 
@@ -71,25 +73,47 @@ pub struct Services {
     pub shutdown: CancellationToken,
     /// Open WebSocket sessions, so shutdown can wait for their close frames.
     pub ws_tasks: TaskTracker,
+    /// Inbound rate limits.
+    pub limits: Arc<crate::limits::InboundLimits>,
+    /// Open WebSocket counters and caps.
+    pub sockets: Arc<crate::limits::sockets::SocketCounters>,
 }
 
 /// Builds the router with every route and middleware.
 pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
-    Router::new()
-        .route("/graphql", get(graphql::get).post(graphql::post))
-        .route("/graphql/ws", get(ws::upgrade))
+    // The login callback shares the tight per-address login quota; opening a WebSocket or the
+    // dev login form counts as an anonymous request. GraphQL counts per operation (it knows the user); webhooks are signed
+    // and health probes come from the platform, so neither is limited.
+    let login_routes = Router::new()
         .route("/auth/callback/{provider}", get(auth::callback))
         .route(
             "/auth/link/confirm",
             axum::routing::post(auth::confirm_link),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::login_quota,
+        ));
+    let anonymous_routes = Router::new()
+        .route("/graphql/ws", get(ws::upgrade))
         .route("/auth/dev", get(auth::dev_login))
-        .route("/metrics", get(metrics))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::anonymous_quota,
+        ));
+    Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .merge(login_routes)
+        .merge(anonymous_routes)
         .route("/webhooks/stripe", axum::routing::post(webhooks::stripe))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
-        .with_state(state)
+        .with_state(state.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            limits::client_address,
+        ))
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(config.http_max_body_bytes))
         .layer(cors(&config))
@@ -97,16 +121,23 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(request_id::assign))
 }
 
-/// `GET /metrics`: Prometheus text exposition.
-async fn metrics(
-    axum::extract::State(state): axum::extract::State<AppState>,
-) -> impl axum::response::IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.metrics.render(),
+/// The router of `METRICS_ADDR`: `GET /metrics`, Prometheus text exposition. It is kept off the
+/// public listener so counters and provider names are not open to anyone.
+pub fn metrics_router(handle: metrics_exporter_prometheus::PrometheusHandle) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let handle = handle.clone();
+            async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    handle.render(),
+                )
+            }
+        }),
     )
 }
 

@@ -7,39 +7,61 @@
 //! origin check stands in for CSRF protection). Refused credentials close the socket with
 //! 4403; so do logout and the end of the session.
 //!
+//! Limits (docs/security.md): sockets per address and in all are counted at the upgrade, per
+//! user at `connection_init`; `connection_init` must come within a deadline (4408); keepalive
+//! pings close a silent peer (3008); a repeated operation id closes the socket (4409) and
+//! operations past the per-socket cap are answered with an error ([`super::ws_guard`]).
+//!
 //! The socket loop is ours rather than `async_graphql_axum::GraphQLWebSocket::serve` so that
-//! the server can end a socket with a proper close frame.
+//! the server can end a socket with a proper close frame and enforce those limits.
 
 use std::str::FromStr;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 use async_graphql::Data;
 use async_graphql::http::{
     ALL_WEBSOCKET_PROTOCOLS, WebSocket as GraphqlSocket, WebSocketProtocols, WsMessage,
 };
+use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use futures_util::{SinkExt, StreamExt, future};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::AppState;
 use super::request_id::CurrentRequestId;
+use super::ws_guard::{Admission, Guard};
 use crate::auth::viewer::bearer_token;
 use crate::auth::{Credentials, ViewerState};
 use crate::graphql::RequestId;
+use crate::limits::ClientIp;
+use crate::limits::sockets::{SocketRefusal, SocketSlot};
+use crate::sync::lock;
 
 /// Close code sent when the server shuts down (RFC 6455 "going away").
 const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code for a socket past a per-user or per-address cap (RFC 6455 "policy violation").
+const CLOSE_POLICY: u16 = 1008;
+/// Close code when the server holds all the sockets it may (RFC 6455 "try again later").
+const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
+/// Close code for a peer that stopped answering keepalive pings ("timeout").
+const CLOSE_TIMEOUT: u16 = 3008;
 /// Close code for refused credentials and ended sessions (graphql-transport-ws "Forbidden").
 const CLOSE_FORBIDDEN: u16 = 4403;
+/// Close code when `connection_init` did not come in time (graphql-transport-ws).
+const CLOSE_INIT_TIMEOUT: u16 = 4408;
 
 /// Upgrades the connection and serves GraphQL over it until either side ends it.
 pub async fn upgrade(
     State(state): State<AppState>,
     CurrentRequestId(request_id): CurrentRequestId,
+    Extension(client): Extension<ClientIp>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -55,6 +77,8 @@ pub async fn upgrade(
         .filter(|c| c.uses_cookie() || c.duplicate.is_some());
     let tasks = state.ws_tasks.clone();
     let max_message = state.config.http_max_body_bytes;
+    // The place is taken before the upgrade, so a flood of sockets is refused, not queued.
+    let slot = state.sockets.open(client.0);
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         // GraphQL messages are small and most sockets sit idle: the default 128 KiB buffers
@@ -64,15 +88,36 @@ pub async fn upgrade(
         .max_message_size(max_message)
         .max_frame_size(max_message)
         .on_upgrade(move |socket| {
-            tasks.track_future(serve(
-                socket,
-                state,
-                protocol,
-                request_id,
-                cookie_credentials,
-            ))
+            tasks.track_future(async move {
+                match slot {
+                    Ok(slot) => {
+                        let connection = Connection {
+                            protocol,
+                            request_id,
+                            cookie_credentials,
+                            client,
+                            slot: Arc::new(slot),
+                        };
+                        serve(socket, state, connection).await;
+                    }
+                    Err(refusal) => refuse(socket, refusal).await,
+                }
+            })
         })
 }
+
+/// Closes a socket that is past a cap, with a close frame saying which.
+async fn refuse(mut socket: WebSocket, refusal: SocketRefusal) {
+    let code = match refusal {
+        SocketRefusal::ServerFull => CLOSE_TRY_AGAIN_LATER,
+        SocketRefusal::TooManyFromAddress | SocketRefusal::TooManyForUser => CLOSE_POLICY,
+    };
+    let _ = socket.send(close(code, refusal.reason().into())).await;
+    let _ = socket.close().await;
+}
+
+/// Refusals waiting to be sent on one socket; past it, reading waits for the client.
+const REFUSALS_QUEUED: usize = 1024;
 
 /// Read buffer of each socket; larger messages still arrive, in more reads.
 const SOCKET_BUFFER_BYTES: usize = 1024;
@@ -102,50 +147,113 @@ fn payload_token(payload: &serde_json::Value) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn serve(
-    socket: WebSocket,
-    state: AppState,
+/// What the upgrade learned about a socket.
+struct Connection {
     protocol: WebSocketProtocols,
     request_id: String,
     cookie_credentials: Option<Credentials>,
-) {
+    client: ClientIp,
+    slot: Arc<SocketSlot>,
+}
+
+async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
+    let Connection {
+        protocol,
+        request_id,
+        cookie_credentials,
+        client,
+        slot,
+    } = connection;
+    let limits = state.sockets.limits().clone();
     let (mut sink, stream) = socket.split();
+    let (replies, mut reply_queue) = mpsc::channel(REFUSALS_QUEUED);
+    let guard = Arc::new(Guard {
+        running: Mutex::default(),
+        max_running: limits.max_subscriptions_per_socket,
+        closing: OnceLock::new(),
+        stop_reading: CancellationToken::new(),
+        last_heard: Mutex::new(Instant::now()),
+        initialised: AtomicBool::new(false),
+        replies,
+    });
     // Cancelled when the socket's session ends (logout, refresh-token reuse, expiry).
     let session_ended = CancellationToken::new();
-    let refused: Arc<OnceLock<String>> = Arc::default();
     let stop = {
-        let (shutdown, ended) = (state.shutdown.clone(), session_ended.clone());
+        let (shutdown, ended, reading) = (
+            state.shutdown.clone(),
+            session_ended.clone(),
+            guard.stop_reading.clone(),
+        );
         async move {
-            tokio::select! { () = shutdown.cancelled() => {}, () = ended.cancelled() => {} }
+            tokio::select! {
+                () = shutdown.cancelled() => {},
+                () = ended.cancelled() => {},
+                () = reading.cancelled() => {},
+            }
         }
     };
     // Ending the input ends the GraphQL session, which stops its subscriptions.
-    let input = Box::pin(
-        stream
-            .take_until(stop)
-            .take_while(|message| future::ready(message.is_ok()))
-            .filter_map(|message| {
-                future::ready(match message {
-                    Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
-                        Some(message.into_data())
+    let input = {
+        let guard = guard.clone();
+        Box::pin(
+            stream
+                .take_until(stop)
+                .take_while(|message| future::ready(message.is_ok()))
+                .filter_map(move |message| {
+                    let guard = guard.clone();
+                    async move {
+                        *lock(&guard.last_heard) = Instant::now();
+                        let data = match message {
+                            Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
+                                message.into_data()
+                            }
+                            _ => return None,
+                        };
+                        match guard.admit(&data) {
+                            Admission::Pass => Some(data),
+                            Admission::Drop => None,
+                            Admission::Refuse(refusal) => {
+                                // Waits while the queue is full: a client that floods without
+                                // reading is slowed to the pace it reads at, and memory stays
+                                // bounded by the queue.
+                                let _ = guard.replies.send(refusal).await;
+                                None
+                            }
+                        }
                     }
-                    _ => None,
-                })
-            }),
-    );
+                }),
+        )
+    };
     let mut data = Data::default();
     data.insert(RequestId(request_id));
+    data.insert(client);
     let on_init = {
-        let (state, ended, refused) = (state.clone(), session_ended.clone(), refused.clone());
+        // The socket keeps its own handle on the slot: the place is held until it closes.
+        let (state, ended, guard, slot) = (
+            state.clone(),
+            session_ended.clone(),
+            guard.clone(),
+            slot.clone(),
+        );
         move |payload: serde_json::Value| async move {
+            guard.initialised.store(true, Ordering::Release);
             let credentials = match payload_token(&payload) {
                 Some(token) => Credentials::bearer(token),
                 None => cookie_credentials.unwrap_or_default(),
             };
             let viewer = authenticate_socket(&state, &credentials, ended).await;
-            if let ViewerState::Rejected(err) = &viewer {
-                let _ = refused.set(err.to_string());
-                return Err(async_graphql::Error::new(err.to_string()));
+            match &viewer {
+                ViewerState::Rejected(err) => {
+                    let _ = guard.closing.set((CLOSE_FORBIDDEN, err.to_string()));
+                    return Err(async_graphql::Error::new(err.to_string()));
+                }
+                ViewerState::SignedIn(viewer) => {
+                    if let Err(refusal) = slot.sign_in(viewer.user_id) {
+                        let _ = guard.closing.set((CLOSE_POLICY, refusal.reason().into()));
+                        return Err(async_graphql::Error::new(refusal.reason()));
+                    }
+                }
+                ViewerState::Anonymous => {}
             }
             let mut data = Data::default();
             data.insert(viewer);
@@ -155,19 +263,53 @@ async fn serve(
     let mut output = GraphqlSocket::new(state.schema.clone(), input, protocol)
         .connection_data(data)
         .on_connection_init(on_init);
-    while let Some(message) = output.next().await {
-        let message = match message {
-            WsMessage::Text(text) => Message::Text(text.into()),
-            WsMessage::Close(_, reason) if refused.get().is_some() => {
-                close(CLOSE_FORBIDDEN, reason)
+    let init_deadline = tokio::time::sleep(limits.init_timeout);
+    tokio::pin!(init_deadline);
+    let mut pings = tokio::time::interval_at(
+        tokio::time::Instant::now() + limits.ping_interval,
+        limits.ping_interval,
+    );
+    // A slow send must not be followed by a burst of catch-up pings.
+    pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sent_close = false;
+    loop {
+        let message = tokio::select! {
+            message = output.next() => match message {
+                Some(WsMessage::Text(text)) => {
+                    guard.sent(&text);
+                    Message::Text(text.into())
+                }
+                Some(WsMessage::Close(code, reason)) => {
+                    sent_close = true;
+                    match guard.closing.get() {
+                        Some((code, reason)) => close(*code, reason.clone()),
+                        None => close(code, reason),
+                    }
+                }
+                None => break,
+            },
+            Some(reply) = reply_queue.recv() => Message::Text(reply.into()),
+            () = &mut init_deadline, if !guard.initialised.load(Ordering::Acquire) => {
+                guard.close_with(CLOSE_INIT_TIMEOUT, "Connection initialisation timeout");
+                break;
             }
-            WsMessage::Close(code, reason) => close(code, reason),
+            _ = pings.tick() => {
+                if lock(&guard.last_heard).elapsed() > limits.ping_interval * 2 {
+                    guard.close_with(CLOSE_TIMEOUT, "no answer to keepalive pings");
+                    break;
+                }
+                Message::Ping(Default::default())
+            }
         };
         if sink.send(message).await.is_err() {
             return;
         }
     }
-    let farewell = if state.shutdown.is_cancelled() {
+    let farewell = if sent_close {
+        None
+    } else if let Some((code, reason)) = guard.closing.get() {
+        Some(close(*code, reason.clone()))
+    } else if state.shutdown.is_cancelled() {
         Some(close(CLOSE_GOING_AWAY, "server shutting down".into()))
     } else if session_ended.is_cancelled() {
         Some(close(CLOSE_FORBIDDEN, "session ended".into()))

@@ -32,7 +32,7 @@ pub struct CreateIntent {
 }
 
 /// A created (or replayed) PaymentIntent.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CreatedIntent {
     /// The recorded payment.
     pub payment: PaymentRow,
@@ -40,11 +40,14 @@ pub struct CreatedIntent {
     pub client_secret: String,
 }
 
-/// What an idempotent create stores to replay.
+crate::redact::redacted_debug!(CreatedIntent { payment } hides { client_secret });
+
+/// What an idempotent create stores to replay. The client secret is not kept: a replay fetches
+/// it from the provider again, so the database never holds a key to confirm a payment.
+/// (Rows written before this read the same; their stored secret is ignored.)
 #[derive(Debug, Serialize, Deserialize)]
 struct StoredIntent {
     payment_id: Uuid,
-    client_secret: String,
 }
 
 /// Input of `createCheckoutSession`.
@@ -215,7 +218,6 @@ impl PaymentService {
         self.announce(&event).await;
         let stored = StoredIntent {
             payment_id: payment.id,
-            client_secret: intent.client_secret.clone(),
         };
         let stored = serde_json::to_string(&stored).map_err(AppError::internal)?;
         self.store
@@ -386,9 +388,14 @@ impl PaymentService {
             .payment_by_id(stored.payment_id)
             .await?
             .ok_or(AppError::NotFound("payment"))?;
+        let client_secret = self
+            .provider
+            .client_secret(&payment.provider_payment_id)
+            .await
+            .map_err(|e| self.provider_error(e))?;
         Ok(CreatedIntent {
             payment,
-            client_secret: stored.client_secret,
+            client_secret,
         })
     }
 

@@ -13,6 +13,7 @@ mod payment_events;
 mod payments;
 mod portable;
 mod postgres;
+mod retention;
 mod sqlite;
 mod users;
 mod webhooks;
@@ -36,6 +37,7 @@ pub(crate) use notice::logged as logged_event_for_tests;
 pub use notice::{NOTICE_CHANNEL, Notice, decode_notices, encode_notices};
 pub use payment_events::PaymentEventRepo;
 pub use payments::PaymentRepo;
+pub use retention::{PURGE_INTERVAL, Purged, RetentionRepo, run_retention};
 pub use users::UserRepo;
 pub use webhooks::WebhookRepo;
 
@@ -45,7 +47,15 @@ pub type Store = Arc<dyn Database>;
 /// Everything the services need from a database; both backends implement all of it.
 #[async_trait]
 pub trait Database:
-    UserRepo + AuthRepo + WebhookRepo + PaymentEventRepo + PaymentRepo + Send + Sync + 'static
+    UserRepo
+    + AuthRepo
+    + WebhookRepo
+    + PaymentEventRepo
+    + PaymentRepo
+    + RetentionRepo
+    + Send
+    + Sync
+    + 'static
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

@@ -62,7 +62,7 @@ pub struct NewIdentity {
 }
 
 /// A login in progress: what the callback needs to finish it safely.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct LoginAttempt {
     /// SHA-256 of the `state` parameter (the state itself is never stored).
     pub state_hash: String,
@@ -91,6 +91,11 @@ pub struct LoginAttempt {
     /// When the callback used it (single use).
     pub consumed_at: Option<DateTime<Utc>>,
 }
+
+crate::redact::redacted_debug!(LoginAttempt {
+    provider, code_challenge, redirect_to, client_completes, link_user_id, created_at, expires_at,
+    consumed_at
+} hides { state_hash, pkce_verifier, browser_hash, nonce });
 
 /// A signed-in session: one login on one device, kept alive by rotating refresh tokens.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

@@ -66,3 +66,5 @@ const CLAIM_DUE_EVENTS: &str = "UPDATE webhook_inbox SET locked_until = $1 WHERE
 const APPEND_LOCK: &str = "SELECT pg_advisory_xact_lock(752601210001)";
 
 impl_portable_repos!(PgStore, Postgres, CLAIM_DUE_EVENTS, APPEND_LOCK, true);
+
+super::retention::impl_retention!(PgStore);

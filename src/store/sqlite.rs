@@ -19,7 +19,9 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url`.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)?
+        let options = SqliteConnectOptions::from_str(url)?;
+        create_private_file(options.get_filename())?;
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // WAL with NORMAL sync is durable against process crashes, which is what the webhook
@@ -36,6 +38,23 @@ impl SqliteStore {
             pool,
             batch_reads: super::BatchReads::default(),
         })
+    }
+}
+
+/// Creates the database file readable by its owner only (mode 0600) when it does not exist yet.
+/// SQLite gives its `-wal` and `-shm` files the mode of the database file, so they follow.
+fn create_private_file(path: &std::path::Path) -> Result<(), StoreError> {
+    if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(StoreError::from(sqlx::Error::Io(err))),
     }
 }
 
@@ -70,3 +89,5 @@ const CLAIM_DUE_EVENTS: &str = "UPDATE webhook_inbox SET locked_until = $1 WHERE
 
 // SQLite runs one writer at a time: appends commit in cursor order without a lock of ours.
 impl_portable_repos!(SqliteStore, Sqlite, CLAIM_DUE_EVENTS, "", false);
+
+super::retention::impl_retention!(SqliteStore);

@@ -57,7 +57,8 @@ pub fn verify(
     if signatures.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now - timestamp).abs() > tolerance_seconds {
+    // abs_diff cannot overflow, whatever timestamp the header claims.
+    if now.abs_diff(timestamp) > tolerance_seconds.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let matches = secrets.iter().any(|secret| {
@@ -110,6 +111,22 @@ mod tests {
 
     fn secret(s: &str) -> SecretString {
         s.into()
+    }
+
+    #[test]
+    fn extreme_timestamps_are_stale_not_an_overflow() {
+        let body = br#"{"id":"evt_1"}"#;
+        let now = 1_700_000_000;
+        // `now - t` overflows for these; with wrapping arithmetic the first even came out
+        // inside the tolerance.
+        for t in [i64::MIN + now, i64::MIN, i64::MAX, -now] {
+            let header = sign(body, &secret("whsec_a"), t);
+            assert_eq!(
+                verify(Some(&header), body, &[secret("whsec_a")], 300, now),
+                Err(SignatureError::Stale),
+                "t={t}"
+            );
+        }
     }
 
     #[test]

@@ -240,7 +240,7 @@ async fn duplicate_session_cookies_are_refused() {
 #[tokio::test]
 async fn https_cookies_are_host_prefixed_and_the_refresh_cookie_is_scoped_to_graphql() {
     let app = TestApp::spawn_with(Backend::Sqlite, |s| {
-        s.public_url = "https://api.example.com".into();
+        s.public_url = "https://localhost".into();
     })
     .await
     .unwrap();

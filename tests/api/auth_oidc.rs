@@ -235,6 +235,7 @@ async fn redirect_targets_outside_the_allowlist_are_refused() {
 async fn an_unreachable_provider_is_provider_unavailable() {
     let Some(app) = crate::helpers::TestApp::spawn_with(crate::helpers::Backend::Sqlite, |s| {
         oidc_settings(s, "corp", &format!("http://127.0.0.1:{}", free_port()), &[]);
+        s.admin_identities = "dev:root".into();
     })
     .await
     else {
@@ -251,9 +252,16 @@ async fn an_unreachable_provider_is_provider_unavailable() {
         error["extensions"]["retryAfterSeconds"].is_null()
             || error["extensions"]["retryAfterSeconds"].is_u64()
     );
-    let health = app
-        .graphql("{ providerHealth { name state failureRate } }", json!({}))
-        .await;
+    let anonymous = app.graphql("{ providerHealth { name } }", json!({})).await;
+    single_error(&anonymous, "UNAUTHENTICATED");
+    let (root, _) = dev_sign_in(&app, "root").await;
+    let health = graphql_with(
+        &app,
+        &[("authorization", &bearer(&root))],
+        "{ providerHealth { name state failureRate } }",
+        json!({}),
+    )
+    .await;
     let corp = &health["data"]["providerHealth"][0];
     assert_eq!(corp["name"], "corp");
     assert!(corp["failureRate"].as_f64().unwrap() > 0.0, "{health}");
@@ -306,6 +314,7 @@ async fn an_open_breaker_fails_fast_and_readiness_reports_it_degraded() {
             s.provider_env
                 .insert(format!("PROVIDER_CORP_{k}"), v.into());
         }
+        s.admin_identities = "dev:root".into();
     })
     .await
     else {
@@ -321,9 +330,14 @@ async fn an_open_breaker_fails_fast_and_readiness_reports_it_degraded() {
         error["extensions"]["retryAfterSeconds"].as_u64().unwrap() >= 1,
         "open breaker gives a hint: {body}"
     );
-    let health = app
-        .graphql("{ providerHealth { name state } }", json!({}))
-        .await;
+    let (root, _) = dev_sign_in(&app, "root").await;
+    let health = graphql_with(
+        &app,
+        &[("authorization", &bearer(&root))],
+        "{ providerHealth { name state } }",
+        json!({}),
+    )
+    .await;
     assert_eq!(
         health["data"]["providerHealth"],
         json!([{ "name": "corp", "state": "OPEN" }, { "name": "sandbox", "state": "CLOSED" }])
@@ -345,15 +359,7 @@ async fn an_open_breaker_fails_fast_and_readiness_reports_it_degraded() {
     assert_eq!(body["degradedProviders"][0]["name"], "corp");
     assert_eq!(body["degradedProviders"][0]["state"], "open");
 
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("provider_calls_total{"),
         "metrics exported"

@@ -108,3 +108,100 @@ fn migrate_creates_the_database_and_exits() {
     let last: serde_json::Value = serde_json::from_str(stderr.lines().last().unwrap()).unwrap();
     assert_eq!(last["message"], "migrations are up to date");
 }
+
+/// A signing secret as `openssl rand -base64 48` prints it.
+const RANDOM_SECRET: &str = "k1:r8Jx0vQ2mZ7pLk4tN1sW9yB6cH3fD5gA0eU8iO2qT7wE4rY6uI1oP3aS5dF7gH9j";
+
+#[test]
+fn production_refuses_each_unsafe_setting_with_one_line() {
+    let weak = format!("k1:{}", "a".repeat(32));
+    let production = [
+        ("APP_ENV", "production"),
+        ("SESSION_SIGNING_KEYS", RANDOM_SECRET),
+    ];
+    let stripe = [
+        ("STRIPE_SECRET_KEY", "sk_live_x"),
+        ("STRIPE_WEBHOOK_SECRETS", "whsec_x"),
+    ];
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (
+            production.to_vec(),
+            "STRIPE_SECRET_KEY: required in production",
+        ),
+        (
+            [&production[..], &[("STRIPE_SECRET_KEY", "sk_live_x")]].concat(),
+            "STRIPE_WEBHOOK_SECRETS: required in production",
+        ),
+        (
+            [
+                &production[..],
+                &stripe[..],
+                &[("SESSION_SIGNING_KEYS", weak.as_str())],
+            ]
+            .concat(),
+            "SESSION_SIGNING_KEYS: the secret of key \"k1\" is not 32+ random bytes",
+        ),
+        (
+            [
+                &production[..],
+                &stripe[..],
+                &[("STRIPE_API_BASE", "http://127.0.0.1:8420/")],
+            ]
+            .concat(),
+            "STRIPE_API_BASE: http://127.0.0.1:8420/ is not https",
+        ),
+        (
+            [
+                &production[..],
+                &stripe[..],
+                &[
+                    ("AUTH_PROVIDERS", "corp"),
+                    ("AUTH_CORP_KIND", "oidc"),
+                    ("AUTH_CORP_ISSUER", "http://idp.example"),
+                    ("AUTH_CORP_CLIENT_ID", "switchboard"),
+                    ("AUTH_CORP_CLIENT_SECRET", "secret"),
+                ],
+            ]
+            .concat(),
+            "AUTH_CORP_ISSUER: http://idp.example/ is not https",
+        ),
+        // No APP_ENV: development, whose dev login must not face the network.
+        (
+            vec![("LISTEN_ADDR", "0.0.0.0:8000")],
+            "AUTH_DEV_LOGIN: the password-less dev login would be reachable from outside this machine",
+        ),
+        (
+            vec![("PUBLIC_URL", "https://api.example.com")],
+            "AUTH_DEV_LOGIN: the password-less dev login would be reachable from outside this machine",
+        ),
+    ];
+    for (env, expected) in cases {
+        let output = switchboard(&["migrate"], &env);
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(2), "{env:?}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("switchboard: {expected}")),
+            "{env:?}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(
+            !stderr.contains("sk_live_x") && !stderr.contains("aaaa"),
+            "{stderr}"
+        );
+    }
+    // The safe version of the same deployment gets past validation.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("prod.db").display());
+    let env = [
+        &production[..],
+        &stripe[..],
+        &[("DATABASE_URL", url.as_str())],
+    ]
+    .concat();
+    let output = switchboard(&["migrate"], &env);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -439,6 +439,7 @@ impl Server {
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .env_clear()
             .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env("METRICS_ADDR", "127.0.0.1:0")
             .env("DATABASE_URL", database_url)
             .env("STRIPE_WEBHOOK_SECRETS", SECRET)
             .env("LOG_LEVEL", "warn")

@@ -137,6 +137,27 @@ pub fn drop_postgres_database(name: String) {
 pub fn config_with(change: impl FnOnce(&mut Settings)) -> Config {
     let mut settings = Settings::defaults();
     settings.listen_addr = "127.0.0.1:0".into();
+    settings.metrics_addr = "127.0.0.1:0".into();
+    // Every test client comes from 127.0.0.1: only the tests of the limits themselves set
+    // them tight.
+    for per_minute in [
+        &mut settings.rate_limit_anonymous_per_minute,
+        &mut settings.rate_limit_user_per_minute,
+        &mut settings.rate_limit_login_per_minute,
+        &mut settings.rate_limit_payments_per_minute,
+    ] {
+        *per_minute = "1000000".into();
+    }
+    for burst in [
+        &mut settings.rate_limit_anonymous_burst,
+        &mut settings.rate_limit_user_burst,
+        &mut settings.rate_limit_login_burst,
+        &mut settings.rate_limit_payments_burst,
+    ] {
+        *burst = "100000".into();
+    }
+    settings.ws_max_sockets_per_ip = "100000".into();
+    settings.ws_max_sockets_per_user = "100000".into();
     settings.log_level = std::env::var("TEST_LOG").unwrap_or_else(|_| "off".into());
     change(&mut settings);
     Config::from_settings(settings).expect("test config is valid")
@@ -145,6 +166,8 @@ pub fn config_with(change: impl FnOnce(&mut Settings)) -> Config {
 /// A running server with its own database.
 pub struct TestApp {
     pub address: String,
+    /// Where `/metrics` is served (`METRICS_ADDR`).
+    pub metrics_address: String,
     /// The server's own store handle (for its batch-read counters).
     pub store: switchboard::store::Store,
     pub client: reqwest::Client,
@@ -198,6 +221,7 @@ impl TestApp {
         }
         let app = App::build(config).await.expect("app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
+        let metrics_address = format!("http://{}", app.metrics_address());
         let shutdown = app.shutdown_handle();
         let store = app.store();
         let task = tokio::spawn(app.run_until_stopped());
@@ -208,6 +232,7 @@ impl TestApp {
             .expect("http client");
         TestApp {
             address,
+            metrics_address,
             store,
             client,
             database,
@@ -219,6 +244,18 @@ impl TestApp {
     /// An absolute URL on this server.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// The Prometheus text of `METRICS_ADDR/metrics`.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .client
+            .get(format!("{}/metrics", self.metrics_address))
+            .send()
+            .await
+            .expect("metrics answer");
+        assert_eq!(response.status(), 200);
+        response.text().await.expect("metrics text")
     }
 
     /// The WebSocket URL of `/graphql/ws`.

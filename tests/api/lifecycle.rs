@@ -31,6 +31,7 @@ async fn the_binary_drains_and_exits_cleanly_on_sigterm() {
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .env_clear()
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("METRICS_ADDR", "127.0.0.1:0")
         .env(
             "DATABASE_URL",
             format!("sqlite://{}", dir.path().join("term.db").display()),

@@ -4,6 +4,9 @@ use serde_json::json;
 
 use crate::helpers::{Backend, TestApp, single_error};
 
+/// A signing secret as `openssl rand -base64 48` prints it.
+const RANDOM_SECRET: &str = "r8Jx0vQ2mZ7pLk4tN1sW9yB6cH3fD5gA0eU8iO2qT7wE4rY6uI1oP3aS5dF7gH9j";
+
 #[tokio::test]
 async fn too_deep_queries_are_refused_before_execution() {
     let app = TestApp::spawn_with(Backend::Sqlite, |s| s.graphql_max_depth = "2".into())
@@ -60,7 +63,8 @@ async fn oversized_bodies_get_413() {
 async fn production_hides_introspection_and_graphiql() {
     let app = TestApp::spawn_with(Backend::Sqlite, |s| {
         s.app_env = "production".into();
-        s.session_signing_keys = format!("k1:{}", "s".repeat(40));
+        s.session_signing_keys = format!("k1:{RANDOM_SECRET}");
+        s.payments_sandbox = "true".into();
     })
     .await
     .unwrap();

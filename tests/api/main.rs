@@ -1,6 +1,7 @@
 //! Integration tests: the real server, started through the library on port 0, talking to real
 //! peers (SQLite files, PostgreSQL, Node clients) over real sockets.
 
+mod abuse;
 mod auth_browser;
 mod auth_oidc;
 mod auth_sessions;

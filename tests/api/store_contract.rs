@@ -366,3 +366,85 @@ async fn payment_events_number_per_payment_and_read_by_scope(store: Store) {
         0
     );
 }
+
+contract!(retention_deletes_what_is_no_longer_useful);
+async fn retention_deletes_what_is_no_longer_useful(store: Store) {
+    use chrono::{Duration, Utc};
+    use switchboard::store::{LoginAttempt, Purged, Rotation, Session};
+
+    let t0 = Utc::now();
+    let attempt = |state: &str, expires_at| LoginAttempt {
+        state_hash: state.into(),
+        provider: "dev".into(),
+        pkce_verifier: Some("verifier".into()),
+        code_challenge: None,
+        browser_hash: None,
+        nonce: "nonce".into(),
+        redirect_to: None,
+        client_completes: false,
+        link_user_id: None,
+        created_at: t0,
+        expires_at,
+        consumed_at: None,
+    };
+    store
+        .insert_login_attempt(&attempt("expired", t0 + Duration::minutes(10)))
+        .await
+        .unwrap();
+    store
+        .insert_login_attempt(&attempt("live", t0 + Duration::days(3)))
+        .await
+        .unwrap();
+    let user = store
+        .create_user(alice(), identity("google", "g-retention"))
+        .await
+        .unwrap();
+    let session = Session {
+        id: uuid::Uuid::now_v7(),
+        user_id: user.id,
+        provider: "google".into(),
+        created_at: t0,
+        expires_at: t0 + Duration::days(30),
+        revoked_at: None,
+    };
+    let month = t0 + Duration::days(30);
+    store.create_session(&session, "r1", month).await.unwrap();
+    let rotated = store
+        .rotate_refresh_token("r1", "r2", month, t0, Duration::seconds(5))
+        .await
+        .unwrap();
+    assert!(matches!(rotated, Rotation::Rotated(_)));
+    store
+        .begin_idempotent(user.id, "op", "key", "fingerprint", t0)
+        .await
+        .unwrap();
+
+    // Two days on, with a one-day window.
+    let now = t0 + Duration::days(2);
+    let purged = store
+        .purge_expired(now, now - Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        purged,
+        Purged {
+            login_attempts: 1,
+            refresh_tokens: 1,
+            idempotency_keys: 1,
+        }
+    );
+    assert_eq!(
+        store
+            .purge_expired(now, now - Duration::days(1))
+            .await
+            .unwrap(),
+        Purged::default()
+    );
+    // What is still useful stays: the live attempt and the current refresh token.
+    assert!(store.peek_login_attempt("live").await.unwrap().is_some());
+    let rotated = store
+        .rotate_refresh_token("r2", "r3", month, now, Duration::seconds(5))
+        .await
+        .unwrap();
+    assert!(matches!(rotated, Rotation::Rotated(_)), "{rotated:?}");
+}

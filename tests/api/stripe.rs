@@ -173,6 +173,18 @@ async fn a_payment_is_created_once_paid_and_refunded_through_stripe() {
         1,
         "one PaymentIntent at Stripe for one key"
     );
+    // The replay fetched the client secret from Stripe again: the database never held it.
+    let secret = first["data"]["createPaymentIntent"]["clientSecret"]
+        .as_str()
+        .unwrap();
+    let db = sqlx::SqlitePool::connect(app.database.url()).await.unwrap();
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT response FROM idempotency_keys WHERE response IS NOT NULL")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    assert!(!stored.is_empty());
+    assert!(stored.iter().all(|r| !r.contains(secret)), "{stored:?}");
     let payment = &first["data"]["createPaymentIntent"]["payment"];
     let intent = payment["providerPaymentId"].as_str().unwrap();
     // The user became one Stripe customer, and the payment is theirs.

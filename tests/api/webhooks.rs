@@ -146,15 +146,7 @@ async fn bad_signatures_are_refused_and_store_nothing() {
         assert!(answer["error"].as_str().is_some(), "{case}: a short reason");
     }
     assert!(inbox_rows(&app).await.is_empty());
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("webhook_rejected_total"),
         "rejections are counted"

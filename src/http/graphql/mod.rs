@@ -3,6 +3,7 @@
 mod media;
 mod params;
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -13,12 +14,15 @@ use self::params::{Params, ParamsError};
 use super::AppState;
 use super::request_id::CurrentRequestId;
 use crate::auth::Credentials;
+use crate::error::ErrorCode;
 use crate::graphql::RequestId;
+use crate::limits::ClientIp;
 
 /// `GET /graphql`: GraphiQL for a browser, otherwise a query (never a mutation).
 pub async fn get(
     State(state): State<AppState>,
     CurrentRequestId(request_id): CurrentRequestId,
+    Extension(client): Extension<ClientIp>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -47,13 +51,14 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, media, params, request_id, &headers).await
+    execute(&state, media, params, (request_id, client), &headers).await
 }
 
 /// `POST /graphql`: any operation, as a JSON body.
 pub async fn post(
     State(state): State<AppState>,
     CurrentRequestId(request_id): CurrentRequestId,
+    Extension(client): Extension<ClientIp>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -61,7 +66,7 @@ pub async fn post(
         return not_acceptable();
     };
     match Params::from_json_body(&headers, &body) {
-        Ok(params) => execute(&state, media, params, request_id, &headers).await,
+        Ok(params) => execute(&state, media, params, (request_id, client), &headers).await,
         Err(err) => params_error(media, err),
     }
 }
@@ -70,7 +75,7 @@ async fn execute(
     state: &AppState,
     media: MediaType,
     params: Params,
-    request_id: String,
+    (request_id, client): (String, ClientIp),
     headers: &HeaderMap,
 ) -> Response {
     let credentials = Credentials::from_headers(headers, state.auth.cookies());
@@ -82,9 +87,34 @@ async fn execute(
     let request = params
         .into_request()
         .data(RequestId(request_id))
+        .data(client)
         .data(viewer)
         .data(credentials);
-    graphql_response(media, state.schema.execute(request).await)
+    let response = state.schema.execute(request).await;
+    let retry_after = rate_limit_hint(&response);
+    let mut response = graphql_response(media, response);
+    if let Some(seconds) = retry_after {
+        // The body says RATE_LIMITED; the header lets proxies and generic clients back off too.
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+/// The `retryAfterSeconds` of a `RATE_LIMITED` error in `response`, if any.
+fn rate_limit_hint(response: &async_graphql::Response) -> Option<u64> {
+    response.errors.iter().find_map(|error| {
+        let extensions = error.extensions.as_ref()?;
+        let limited = matches!(
+            extensions.get("code"),
+            Some(async_graphql::Value::String(code)) if code == ErrorCode::RateLimited.as_str()
+        );
+        match extensions.get("retryAfterSeconds") {
+            Some(async_graphql::Value::Number(n)) if limited => n.as_u64(),
+            _ => None,
+        }
+    })
 }
 
 fn params_error(media: MediaType, err: ParamsError) -> Response {

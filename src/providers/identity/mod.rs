@@ -20,7 +20,7 @@ pub use github::{GithubEndpoints, GithubProvider};
 pub use oidc::OidcProvider;
 
 /// What the login service asks a provider to put in the authorization URL.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AuthorizationRequest<'a> {
     /// Opaque value the provider sends back; binds the callback to this attempt.
     pub state: &'a str,
@@ -40,7 +40,7 @@ pub enum Pkce<'a> {
 }
 
 /// What the callback hands back to the provider.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CodeExchange<'a> {
     /// The authorization code.
     pub code: &'a str,
@@ -49,6 +49,9 @@ pub struct CodeExchange<'a> {
     /// The nonce stored with the attempt.
     pub nonce: &'a str,
 }
+
+crate::redact::redacted_debug!(AuthorizationRequest<'_> {} hides { state, pkce, nonce });
+crate::redact::redacted_debug!(CodeExchange<'_> {} hides { code, pkce_verifier, nonce });
 
 /// A provider account, as verified by the provider.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -30,7 +30,7 @@ pub struct IntentRequest {
 }
 
 /// A PaymentIntent as the provider reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ProviderIntent {
     /// `pi_...`.
     pub id: String,
@@ -39,6 +39,8 @@ pub struct ProviderIntent {
     /// Handed to Stripe.js / PaymentSheet to confirm on the client.
     pub client_secret: String,
 }
+
+crate::redact::redacted_debug!(ProviderIntent { id, status } hides { client_secret });
 
 /// A hosted Checkout Session to create.
 #[derive(Debug, Clone)]
@@ -129,6 +131,10 @@ pub trait PaymentProvider: Send + Sync {
     /// Creates a PaymentIntent.
     async fn create_intent(&self, request: &IntentRequest)
     -> Result<ProviderIntent, ProviderError>;
+
+    /// The client secret of an existing PaymentIntent, fetched when an idempotent create is
+    /// replayed (the secret is never stored).
+    async fn client_secret(&self, intent_id: &str) -> Result<String, ProviderError>;
 
     /// Refunds `amount` of a PaymentIntent.
     async fn refund(

@@ -29,6 +29,9 @@ pub struct SandboxProvider {
     resilience: ResilientProvider,
     events: mpsc::UnboundedSender<SandboxEvent>,
     step: Duration,
+    /// Client secrets are derived from the intent id and this per-process salt, so a replay can
+    /// ask for one again without the sandbox keeping a table of them.
+    secret_salt: String,
 }
 
 impl SandboxProvider {
@@ -42,7 +45,15 @@ impl SandboxProvider {
             resilience,
             events,
             step,
+            secret_salt: uuid::Uuid::new_v4().simple().to_string(),
         }
+    }
+
+    fn secret_of(&self, intent_id: &str) -> String {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(format!("{}:{intent_id}", self.secret_salt));
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{intent_id}_secret_{hex}")
     }
 
     fn script(description: Option<&str>) -> &'static [&'static str] {
@@ -143,7 +154,7 @@ impl PaymentProvider for SandboxProvider {
                 |_| async {
                     let id = format!("pi_sandbox_{}", uuid::Uuid::now_v7().simple());
                     Ok(ProviderIntent {
-                        client_secret: format!("{id}_secret_{}", uuid::Uuid::new_v4().simple()),
+                        client_secret: self.secret_of(&id),
                         id,
                         status: "requires_payment_method".into(),
                     })
@@ -170,6 +181,14 @@ impl PaymentProvider for SandboxProvider {
             }
         });
         Ok(intent)
+    }
+
+    async fn client_secret(&self, intent_id: &str) -> Result<String, ProviderError> {
+        self.resilience
+            .call(Operation::read("payment_intents.retrieve"), |_| async {
+                Ok(self.secret_of(intent_id))
+            })
+            .await
     }
 
     async fn refund(

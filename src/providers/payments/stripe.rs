@@ -14,7 +14,7 @@ use serde_json::Value;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_client_core::{RequestBuilder, StripeMethod};
 use stripe_core::customer::CreateCustomer;
-use stripe_core::payment_intent::CreatePaymentIntent;
+use stripe_core::payment_intent::{CreatePaymentIntent, RetrievePaymentIntent};
 use stripe_core::refund::CreateRefund;
 
 use super::{
@@ -363,6 +363,17 @@ impl PaymentProvider for StripeProvider {
             status: text(&intent, "status")?,
             client_secret: text(&intent, "client_secret")?,
         })
+    }
+
+    async fn client_secret(&self, intent_id: &str) -> Result<String, ProviderError> {
+        let intent = self
+            .send(
+                Operation::read("payment_intents.retrieve"),
+                &RetrievePaymentIntent::new(intent_id.to_owned()),
+                None,
+            )
+            .await?;
+        text(&intent, "client_secret")
     }
 
     async fn refund(

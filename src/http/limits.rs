@@ -1,0 +1,73 @@
+//! Middleware: finding the client's address, and the rate limits of the plain HTTP routes
+//! (answered with 429 and `Retry-After`; GraphQL answers `RATE_LIMITED` per operation instead).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::AppState;
+use crate::error::AppError;
+use crate::limits::{ClientIp, client_ip};
+
+/// Sets [`ClientIp`] on every request, from the peer address and trusted proxies.
+pub async fn client_address(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |info| info.0.ip());
+    let client = client_ip::resolve(peer, request.headers(), state.limits.trusted_proxies());
+    request.extensions_mut().insert(client);
+    next.run(request).await
+}
+
+/// The login quota, per client address.
+pub async fn login_quota(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let client = client_of(&request);
+    match state.limits.login(client, 1) {
+        Ok(()) => next.run(request).await,
+        Err(err) => too_many_requests(&err),
+    }
+}
+
+/// The anonymous quota, per client address.
+pub async fn anonymous_quota(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let client = client_of(&request);
+    match state.limits.anonymous(client) {
+        Ok(()) => next.run(request).await,
+        Err(err) => too_many_requests(&err),
+    }
+}
+
+fn client_of(request: &Request) -> IpAddr {
+    request
+        .extensions()
+        .get::<ClientIp>()
+        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |ip| ip.0)
+}
+
+/// 429 with `Retry-After` and the same code and hint GraphQL clients get.
+pub fn too_many_requests(err: &AppError) -> Response {
+    let seconds = err.retry_after().map_or(1, |d| d.as_secs().max(1));
+    let body = json!({ "error": {
+        "code": err.code().as_str(),
+        "message": err.to_string(),
+        "retryAfterSeconds": seconds,
+    }});
+    let mut response = (err.code().http_status(), axum::Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
