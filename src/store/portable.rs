@@ -63,10 +63,17 @@ pub(super) mod sql {
     pub const REQUEUE_INBOX_EVENT: &str = "UPDATE webhook_inbox \
          SET status = 'pending', attempts = 0, next_attempt_at = $2, locked_until = NULL, processed_at = NULL \
          WHERE event_id = $1";
-    pub const APPEND_PAYMENT_EVENT: &str = "INSERT INTO payment_events \
-         (payment_id, user_id, sequence, kind, status, amount_refunded, source_event_id, occurred_at) \
-         VALUES ($1, $2, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM payment_events WHERE payment_id = $1), \
-         $3, $4, $5, $6, $7) RETURNING *";
+    pub const LAST_SEQUENCES: &str =
+        "SELECT payment_id, MAX(sequence) FROM payment_events WHERE payment_id IN ";
+    pub const INSERT_PAYMENT_EVENTS: &str = "INSERT INTO payment_events \
+         (payment_id, user_id, sequence, kind, status, amount_refunded, source_event_id, occurred_at) ";
+    pub const CHANGE_PAYMENTS_WITH: &str =
+        "WITH c (cid, from_status, from_refunded, to_status, to_refunded) AS (";
+    pub const CHANGE_PAYMENTS_SET: &str = ") UPDATE payments \
+         SET status = c.to_status, amount_refunded = c.to_refunded, updated_at = ";
+    pub const CHANGE_PAYMENTS_WHERE: &str = " FROM c WHERE payments.id = c.cid \
+         AND payments.status = c.from_status AND payments.amount_refunded = c.from_refunded \
+         RETURNING id";
     pub const PREVIOUS_CURSOR: &str =
         "SELECT COALESCE(MAX(cursor), 0) FROM payment_events WHERE cursor < $1";
     pub const LOG_HORIZON: &str = "SELECT COALESCE(MAX(cursor), 0) FROM payment_events";
@@ -101,8 +108,6 @@ pub(super) mod sql {
         "SELECT * FROM payments WHERE provider_payment_id = $1";
     pub const PAYMENTS_OF_USER: &str = "SELECT * FROM payments WHERE user_id = $1 \
          AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4";
-    pub const CHANGE_PAYMENT: &str = "UPDATE payments SET status = $4, amount_refunded = $5, updated_at = $6 \
-         WHERE id = $1 AND status = $2 AND amount_refunded = $3";
     pub const PAYMENT_CUSTOMER: &str =
         "SELECT customer_id FROM payment_customers WHERE user_id = $1 AND provider = $2";
     pub const SAVE_PAYMENT_CUSTOMER: &str = "INSERT INTO payment_customers (user_id, provider, customer_id, created_at) \
@@ -117,9 +122,8 @@ pub(super) mod sql {
 
 /// Implements the portable repository traits for `$store`, whose `pool` field is a `Pool<$db>`.
 /// `$claim_sql` is the backend's query for claiming due inbox events; `$append_lock` the statement
-/// that serialises appends to the event log until the transaction ends (empty where the backend
-/// already runs one writer at a time); `$notify` whether appends announce themselves with
-/// `NOTIFY` in the same transaction.
+/// that serialises appends to the event log until the transaction ends; `$notify` whether appends
+/// announce themselves with `NOTIFY` in the same transaction.
 macro_rules! impl_portable_repos {
     ($store:ty, $db:ty, $claim_sql:expr, $append_lock:expr, $notify:expr) => {
         #[async_trait::async_trait]
@@ -319,24 +323,36 @@ macro_rules! impl_portable_repos {
                     return Ok(Vec::new());
                 }
                 let now = chrono::Utc::now();
+                let changes: Vec<&$crate::store::PaymentChange> = steps
+                    .iter()
+                    .filter_map(|step| match &step.action {
+                        StepAction::Change(change) => Some(change),
+                        StepAction::Finish(_) => None,
+                    })
+                    .collect();
                 let mut tx = self.pool.begin().await?;
+                let changed = change_payments(&mut *tx, &changes, now).await?;
+                // A payment not as its first change expected refuses all of its steps: they
+                // were decided from the state that change assumed.
+                let refused: std::collections::HashSet<uuid::Uuid> = changes
+                    .iter()
+                    .map(|change| change.payment_id)
+                    .filter(|id| !changed.contains(id))
+                    .collect();
                 let mut results = Vec::with_capacity(steps.len());
-                // Payments whose change was refused: their later steps assumed that change.
-                let mut refused: Vec<uuid::Uuid> = Vec::new();
                 let mut events = Vec::new();
                 let mut finished: Vec<(i64, InboxStatus)> = Vec::new();
                 for (index, step) in steps.iter().enumerate() {
-                    if step.payment_id.is_some_and(|p| refused.contains(&p)) {
+                    let payment = match &step.action {
+                        StepAction::Change(change) => Some(change.payment_id),
+                        StepAction::Finish(_) => step.payment_id,
+                    };
+                    if payment.is_some_and(|p| refused.contains(&p)) {
                         results.push(StepResult::Contended);
                         continue;
                     }
                     let status = match &step.action {
                         StepAction::Change(change) => {
-                            if !change_payment(&mut *tx, change, now).await? {
-                                refused.push(change.payment_id);
-                                results.push(StepResult::Contended);
-                                continue;
-                            }
                             events.push((index, new_event(change)));
                             InboxStatus::Applied
                         }
@@ -506,17 +522,44 @@ macro_rules! impl_portable_repos {
             conn: &mut <$db as sqlx::Database>::Connection,
             events: &[$crate::store::NewPaymentEvent],
         ) -> Result<Vec<$crate::store::LoggedEvent>, $crate::store::StoreError> {
-            let Some(first) = events.first() else {
+            if events.is_empty() {
                 return Ok(Vec::new());
-            };
-            let lock: &str = $append_lock;
-            if !lock.is_empty() {
-                sqlx::query(lock).execute(&mut *conn).await?;
             }
-            let mut rows = vec![append_payment_event(&mut *conn, first).await?];
-            for event in &events[1..] {
-                rows.push(append_payment_event(&mut *conn, event).await?);
-            }
+            sqlx::query($append_lock).execute(&mut *conn).await?;
+            // Each payment's next sequence numbers, read under the lock.
+            let mut payments: Vec<uuid::Uuid> = events.iter().map(|e| e.payment_id).collect();
+            payments.sort_unstable();
+            payments.dedup();
+            let mut last_sequences =
+                sqlx::QueryBuilder::<$db>::new($crate::store::portable::sql::LAST_SEQUENCES);
+            push_list(&mut last_sequences, payments);
+            last_sequences.push(" GROUP BY payment_id");
+            let mut sequence: std::collections::HashMap<uuid::Uuid, i32> = last_sequences
+                .build_query_as::<(uuid::Uuid, i32)>()
+                .fetch_all(&mut *conn)
+                .await?
+                .into_iter()
+                .collect();
+            let now = chrono::Utc::now();
+            let mut insert =
+                sqlx::QueryBuilder::<$db>::new($crate::store::portable::sql::INSERT_PAYMENT_EVENTS);
+            insert.push_values(events, |mut row, event| {
+                let next = sequence.entry(event.payment_id).or_insert(0);
+                *next += 1;
+                row.push_bind(event.payment_id)
+                    .push_bind(event.user_id)
+                    .push_bind(*next)
+                    .push_bind(&event.kind)
+                    .push_bind(&event.status)
+                    .push_bind(event.amount_refunded)
+                    .push_bind(&event.source_event_id)
+                    .push_bind(now);
+            });
+            insert.push(" RETURNING *");
+            let mut rows: Vec<$crate::store::PaymentEventRow> =
+                insert.build_query_as().fetch_all(&mut *conn).await?;
+            // Cursors were drawn in the order of the rows given.
+            rows.sort_by_key(|row| row.cursor);
             let mut previous: i64 =
                 sqlx::query_scalar($crate::store::portable::sql::PREVIOUS_CURSOR)
                     .bind(rows[0].cursor)
@@ -544,22 +587,55 @@ macro_rules! impl_portable_repos {
             Ok(logged)
         }
 
-        /// Moves a payment as `change` says if it is still as `change` expects.
-        async fn change_payment(
+        /// Applies the net effect of `changes` on each payment (from the state its first change
+        /// expects to the state its last change leaves), in one statement, where the payment is
+        /// still as expected. Returns the payments changed.
+        async fn change_payments(
             conn: &mut <$db as sqlx::Database>::Connection,
-            change: &$crate::store::PaymentChange,
+            changes: &[&$crate::store::PaymentChange],
             now: chrono::DateTime<chrono::Utc>,
-        ) -> Result<bool, $crate::store::StoreError> {
-            let updated = sqlx::query($crate::store::portable::sql::CHANGE_PAYMENT)
-                .bind(change.payment_id)
-                .bind(&change.from_status)
-                .bind(change.from_refunded)
-                .bind(&change.status)
-                .bind(change.amount_refunded)
-                .bind(now)
-                .execute(conn)
-                .await?;
-            Ok(updated.rows_affected() == 1)
+        ) -> Result<std::collections::HashSet<uuid::Uuid>, $crate::store::StoreError> {
+            if changes.is_empty() {
+                return Ok(std::collections::HashSet::new());
+            }
+            let mut net: Vec<(uuid::Uuid, &str, i64, &str, i64)> = Vec::new();
+            let mut position = std::collections::HashMap::new();
+            for change in changes {
+                match position.get(&change.payment_id) {
+                    Some(&i) => {
+                        let entry: &mut (uuid::Uuid, &str, i64, &str, i64) = &mut net[i];
+                        entry.3 = &change.status;
+                        entry.4 = change.amount_refunded;
+                    }
+                    None => {
+                        position.insert(change.payment_id, net.len());
+                        net.push((
+                            change.payment_id,
+                            &change.from_status,
+                            change.from_refunded,
+                            &change.status,
+                            change.amount_refunded,
+                        ));
+                    }
+                }
+            }
+            let mut query =
+                sqlx::QueryBuilder::<$db>::new($crate::store::portable::sql::CHANGE_PAYMENTS_WITH);
+            query.push_values(
+                &net,
+                |mut row, (id, from_status, from_refunded, status, refunded)| {
+                    row.push_bind(*id)
+                        .push_bind(*from_status)
+                        .push_bind(*from_refunded)
+                        .push_bind(*status)
+                        .push_bind(*refunded);
+                },
+            );
+            query.push($crate::store::portable::sql::CHANGE_PAYMENTS_SET);
+            query.push_bind(now);
+            query.push($crate::store::portable::sql::CHANGE_PAYMENTS_WHERE);
+            let changed: Vec<uuid::Uuid> = query.build_query_scalar().fetch_all(conn).await?;
+            Ok(changed.into_iter().collect())
         }
 
         /// The event logging `change`.
@@ -604,25 +680,6 @@ macro_rules! impl_portable_repos {
                 query.build().execute(&mut *conn).await?;
             }
             Ok(())
-        }
-
-        /// Appends one payment event on `conn`, inside the caller's transaction.
-        async fn append_payment_event(
-            conn: &mut <$db as sqlx::Database>::Connection,
-            event: &$crate::store::NewPaymentEvent,
-        ) -> Result<$crate::store::PaymentEventRow, $crate::store::StoreError> {
-            Ok(
-                sqlx::query_as($crate::store::portable::sql::APPEND_PAYMENT_EVENT)
-                    .bind(event.payment_id)
-                    .bind(event.user_id)
-                    .bind(&event.kind)
-                    .bind(&event.status)
-                    .bind(event.amount_refunded)
-                    .bind(&event.source_event_id)
-                    .bind(chrono::Utc::now())
-                    .fetch_one(conn)
-                    .await?,
-            )
         }
 
         #[async_trait::async_trait]

@@ -87,7 +87,11 @@ const CLAIM_DUE_EVENTS: &str = "UPDATE webhook_inbox SET locked_until = $1 WHERE
      SELECT seq FROM webhook_inbox WHERE status = 'pending' AND next_attempt_at <= $2 \
      AND (locked_until IS NULL OR locked_until <= $2) ORDER BY seq LIMIT $3) RETURNING *";
 
-// SQLite runs one writer at a time: appends commit in cursor order without a lock of ours.
-impl_portable_repos!(SqliteStore, Sqlite, CLAIM_DUE_EVENTS, "", false);
+/// SQLite runs one writer at a time, so appends commit in cursor order; this no-op write only
+/// makes an append take the write lock before it reads the log, waiting its turn (a transaction
+/// that read first could not upgrade once another writer committed, and would fail at once).
+const APPEND_LOCK: &str = "UPDATE sqlite_sequence SET seq = seq WHERE name = 'payment_events'";
+
+impl_portable_repos!(SqliteStore, Sqlite, CLAIM_DUE_EVENTS, APPEND_LOCK, false);
 
 super::retention::impl_retention!(SqliteStore);
