@@ -16,8 +16,8 @@
 //! the server can end a socket with a proper close frame and enforce those limits.
 
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use async_graphql::Data;
@@ -31,7 +31,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use futures_util::{SinkExt, StreamExt, future};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::AppState;
@@ -116,9 +115,6 @@ async fn refuse(mut socket: WebSocket, refusal: SocketRefusal) {
     let _ = socket.close().await;
 }
 
-/// Refusals waiting to be sent on one socket; past it, reading waits for the client.
-const REFUSALS_QUEUED: usize = 1024;
-
 /// Read buffer of each socket; larger messages still arrive, in more reads.
 const SOCKET_BUFFER_BYTES: usize = 1024;
 
@@ -166,16 +162,7 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
     } = connection;
     let limits = state.sockets.limits().clone();
     let (mut sink, stream) = socket.split();
-    let (replies, mut reply_queue) = mpsc::channel(REFUSALS_QUEUED);
-    let guard = Arc::new(Guard {
-        running: Mutex::default(),
-        max_running: limits.max_subscriptions_per_socket,
-        closing: OnceLock::new(),
-        stop_reading: CancellationToken::new(),
-        last_heard: Mutex::new(Instant::now()),
-        initialised: AtomicBool::new(false),
-        replies,
-    });
+    let guard = Arc::new(Guard::new(limits.max_subscriptions_per_socket));
     // Cancelled when the socket's session ends (logout, refresh-token reuse, expiry).
     let session_ended = CancellationToken::new();
     let stop = {
@@ -213,10 +200,7 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
                             Admission::Pass => Some(data),
                             Admission::Drop => None,
                             Admission::Refuse(refusal) => {
-                                // Waits while the queue is full: a client that floods without
-                                // reading is slowed to the pace it reads at, and memory stays
-                                // bounded by the queue.
-                                let _ = guard.replies.send(refusal).await;
+                                guard.queue_reply(refusal).await;
                                 None
                             }
                         }
@@ -288,7 +272,7 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
                 }
                 None => break,
             },
-            Some(reply) = reply_queue.recv() => Message::Text(reply.into()),
+            reply = guard.next_reply() => Message::Text(reply.into()),
             () = &mut init_deadline, if !guard.initialised.load(Ordering::Acquire) => {
                 guard.close_with(CLOSE_INIT_TIMEOUT, "Connection initialisation timeout");
                 break;

@@ -2,12 +2,12 @@
 //! duplicate id and cap them per socket), the close frame the server chose, when the peer was
 //! last heard, and the refusals waiting to be sent.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::ErrorCode;
@@ -29,11 +29,71 @@ pub struct Guard {
     pub last_heard: Mutex<Instant>,
     /// Set once `connection_init` arrived.
     pub initialised: AtomicBool,
-    /// Replies of our own (refused operations) to send between GraphQL's messages.
-    pub replies: mpsc::Sender<String>,
+    /// Replies of our own (refused operations) to send between GraphQL's messages. A queue that
+    /// allocates only when used: most sockets never see a refusal, and a channel per socket
+    /// would cost every one of thousands of idle sockets its buffer.
+    pub replies: Mutex<VecDeque<String>>,
+    /// A reply was queued.
+    pub reply_queued: Notify,
+    /// A reply was sent, so the queue has room.
+    pub reply_sent: Notify,
 }
 
+/// Refusals waiting to be sent on one socket; past it, reading waits for the client.
+pub const REPLIES_QUEUED: usize = 1024;
+
 impl Guard {
+    /// A guard for a socket allowed `max_running` operations at once.
+    pub fn new(max_running: usize) -> Guard {
+        Guard {
+            running: Mutex::default(),
+            max_running,
+            closing: OnceLock::new(),
+            stop_reading: CancellationToken::new(),
+            last_heard: Mutex::new(Instant::now()),
+            initialised: AtomicBool::new(false),
+            replies: Mutex::default(),
+            reply_queued: Notify::new(),
+            reply_sent: Notify::new(),
+        }
+    }
+
+    /// Queues a reply, waiting while the queue is full: a client that floods without reading
+    /// is slowed to the pace it reads at, and memory stays bounded by the queue.
+    pub async fn queue_reply(&self, reply: String) {
+        loop {
+            {
+                let mut replies = lock(&self.replies);
+                if replies.len() < REPLIES_QUEUED {
+                    replies.push_back(reply);
+                    self.reply_queued.notify_one();
+                    return;
+                }
+            }
+            self.reply_sent.notified().await;
+        }
+    }
+
+    /// The next queued reply, once there is one.
+    pub async fn next_reply(&self) -> String {
+        loop {
+            let next = {
+                let mut replies = lock(&self.replies);
+                let next = replies.pop_front();
+                if next.is_some() && !replies.is_empty() {
+                    // More are waiting: the next call must not wait for another notice.
+                    self.reply_queued.notify_one();
+                }
+                next
+            };
+            if let Some(reply) = next {
+                self.reply_sent.notify_one();
+                return reply;
+            }
+            self.reply_queued.notified().await;
+        }
+    }
+
     pub fn close_with(&self, code: u16, reason: impl Into<String>) {
         let _ = self.closing.set((code, reason.into()));
         self.stop_reading.cancel();
