@@ -70,6 +70,32 @@ impl ErrorCode {
     }
 }
 
+/// Why a request is `UNAUTHENTICATED`, sent as `extensions.reason` (and as the close reason of
+/// a refused WebSocket) so a client knows whether to refresh or to sign in again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthReason {
+    /// Nothing was sent: sign in.
+    NoCredentials,
+    /// The access token expired: refresh it with `refreshSession`, then retry.
+    TokenExpired,
+    /// A token was not issued by this server or was tampered with: sign in again.
+    TokenInvalid,
+    /// The session was signed out, expired, or ended for safety: sign in again.
+    SessionEnded,
+}
+
+impl AuthReason {
+    /// The reason as it appears in `extensions.reason`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthReason::NoCredentials => "NO_CREDENTIALS",
+            AuthReason::TokenExpired => "TOKEN_EXPIRED",
+            AuthReason::TokenInvalid => "TOKEN_INVALID",
+            AuthReason::SessionEnded => "SESSION_ENDED",
+        }
+    }
+}
+
 /// An internal cause, shared so the GraphQL error can carry it to the logging extension.
 pub type InternalCause = Arc<anyhow::Error>;
 
@@ -84,9 +110,14 @@ pub enum AppError {
         /// What is wrong and what to send instead.
         message: String,
     },
-    /// `UNAUTHENTICATED`: "sign in first".
-    #[error("{0}")]
-    Unauthenticated(String),
+    /// `UNAUTHENTICATED` with `extensions.reason`.
+    #[error("{message}")]
+    Unauthenticated {
+        /// What the client should do about it.
+        reason: AuthReason,
+        /// The same in words.
+        message: String,
+    },
     /// `FORBIDDEN`.
     #[error("{0}")]
     Forbidden(String),
@@ -137,6 +168,14 @@ impl AppError {
         }
     }
 
+    /// An `UNAUTHENTICATED` error.
+    pub fn unauthenticated(reason: AuthReason, message: impl Into<String>) -> Self {
+        AppError::Unauthenticated {
+            reason,
+            message: message.into(),
+        }
+    }
+
     /// Wraps any error as `INTERNAL`.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
         AppError::Internal(Arc::new(cause.into()))
@@ -146,7 +185,7 @@ impl AppError {
     pub fn code(&self) -> ErrorCode {
         match self {
             AppError::BadUserInput { .. } => ErrorCode::BadUserInput,
-            AppError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            AppError::Unauthenticated { .. } => ErrorCode::Unauthenticated,
             AppError::Forbidden(_) => ErrorCode::Forbidden,
             AppError::NotFound(_) => ErrorCode::NotFound,
             AppError::Conflict(_) => ErrorCode::Conflict,
@@ -192,6 +231,9 @@ impl From<AppError> for async_graphql::Error {
         } = &err
         {
             extensions.set("field", field.as_str());
+        }
+        if let AppError::Unauthenticated { reason, .. } = &err {
+            extensions.set("reason", reason.as_str());
         }
         if let AppError::PaymentDeclined {
             decline_code: Some(code),

@@ -344,9 +344,10 @@ fn identity_error(provider: &str, err: IdentityError) -> AppError {
         ),
         IdentityError::InvalidToken(reason) => {
             tracing::warn!(provider, reason, "identity token failed verification");
-            AppError::Unauthenticated(format!(
-                "{provider}'s answer failed verification; start the login again"
-            ))
+            AppError::unauthenticated(
+                crate::error::AuthReason::TokenInvalid,
+                format!("{provider}'s answer failed verification; start the login again"),
+            )
         }
     }
 }

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::session_cache::VerifiedSession;
 use super::tokens::{TokenError, random_token, token_hash};
 use super::{AuthService, Credentials, IssuedSession, Viewer, ViewerState};
-use crate::error::AppError;
+use crate::error::{AppError, AuthReason};
 use crate::events::BusMessage;
 use crate::store::{Rotation, Session, User};
 
@@ -74,8 +74,9 @@ impl AuthService {
                     .successor_candidates(refresh_token)
                     .find(|candidate| token_hash(candidate) == successor_hash)
                     .ok_or_else(|| {
-                        AppError::Unauthenticated(
-                            "the refresh token is not valid; sign in again".into(),
+                        AppError::unauthenticated(
+                            AuthReason::TokenInvalid,
+                            "the refresh token is not valid; sign in again",
                         )
                     })?;
                 (session, next, rotated_at)
@@ -83,13 +84,15 @@ impl AuthService {
             Rotation::Reused(session_id) => {
                 tracing::warn!(%session_id, "a spent refresh token was presented again; session revoked");
                 self.sessions_ended(&[session_id]).await;
-                return Err(AppError::Unauthenticated(
-                    "this refresh token was already used; the session has been ended for safety, sign in again".into(),
+                return Err(AppError::unauthenticated(
+                    AuthReason::SessionEnded,
+                    "this refresh token was already used; the session has been ended for safety, sign in again",
                 ));
             }
             Rotation::Invalid => {
-                return Err(AppError::Unauthenticated(
-                    "the refresh token is not valid; sign in again".into(),
+                return Err(AppError::unauthenticated(
+                    AuthReason::TokenInvalid,
+                    "the refresh token is not valid; sign in again",
                 ));
             }
         };
@@ -157,17 +160,23 @@ impl AuthService {
         source: super::CredentialSource,
     ) -> Result<(Viewer, Session), AppError> {
         let claims = self.signer.verify(token).map_err(|e| match e {
-            TokenError::Expired => AppError::Unauthenticated(e.to_string()),
-            TokenError::Invalid => {
-                AppError::Unauthenticated("the access token is not valid; sign in again".into())
+            TokenError::Expired => {
+                AppError::unauthenticated(AuthReason::TokenExpired, e.to_string())
             }
+            TokenError::Invalid => AppError::unauthenticated(
+                AuthReason::TokenInvalid,
+                "the access token is not valid; sign in again",
+            ),
         })?;
         let verified = self
             .verified_session(claims.sid)
             .await?
             .filter(|v| v.session.is_active(Utc::now()) && v.session.user_id == claims.sub)
             .ok_or_else(|| {
-                AppError::Unauthenticated("this session has ended; sign in again".into())
+                AppError::unauthenticated(
+                    AuthReason::SessionEnded,
+                    "this session has ended; sign in again",
+                )
             })?;
         let viewer = Viewer {
             user_id: claims.sub,

@@ -55,8 +55,9 @@ impl ViewerState {
 
     /// The viewer, or `UNAUTHENTICATED`.
     pub fn require(&self) -> Result<&Viewer, AppError> {
-        self.viewer()?
-            .ok_or_else(|| AppError::Unauthenticated("sign in first".into()))
+        self.viewer()?.ok_or_else(|| {
+            AppError::unauthenticated(crate::error::AuthReason::NoCredentials, "sign in first")
+        })
     }
 }
 

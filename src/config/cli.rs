@@ -103,6 +103,11 @@ pub struct Settings {
     #[arg(long, global = true, env = "ALLOWED_ORIGINS", default_value = "")]
     pub allowed_origins: String,
 
+    /// Comma-separated request headers browsers may send cross-origin, besides the ones always
+    /// allowed (content-type, authorization, tracing and Apollo client headers).
+    #[arg(long, global = true, env = "CORS_ALLOWED_HEADERS", default_value = "")]
+    pub cors_allowed_headers: String,
+
     /// Log filter in `RUST_LOG` syntax, e.g. `info` or `switchboard=debug,tower_http=info`.
     #[arg(long, global = true, env = "LOG_LEVEL", default_value = "info")]
     pub log_level: String,

@@ -22,7 +22,7 @@ pub use cli::{Cli, Command, Settings};
 pub use limits::{Cidr, Quota, RateLimits, SocketLimits};
 pub use parse::ConfigError;
 
-use parse::{parse_bool_or_auto, parse_number, parse_origin};
+use parse::{parse_bool_or_auto, parse_header_names, parse_number, parse_origin};
 
 /// Where the process runs; production tightens defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +142,8 @@ pub struct Config {
     pub database_max_connections: u32,
     /// Origins allowed for CORS and redirects (always includes the public URL's origin).
     pub allowed_origins: Vec<String>,
+    /// Extra request headers allowed cross-origin (lower case), from `CORS_ALLOWED_HEADERS`.
+    pub cors_allowed_headers: Vec<String>,
     /// Log filter directive.
     pub log_level: String,
     /// Log line format.
@@ -306,6 +308,10 @@ impl Config {
                 1..=1000,
             )?,
             allowed_origins,
+            cors_allowed_headers: parse_header_names(
+                "CORS_ALLOWED_HEADERS",
+                &s.cors_allowed_headers,
+            )?,
             log_level: parse_log_level(&s.log_level)?,
             log_format: match s.log_format.as_str() {
                 "auto" if dev => LogFormat::Pretty,

@@ -70,6 +70,24 @@ pub fn parse_bool_or_auto(
     }
 }
 
+/// A comma-separated list of HTTP header names, lower-cased; empty entries are skipped.
+pub fn parse_header_names(variable: &str, raw: &str) -> Result<Vec<String>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            axum::http::HeaderName::from_bytes(name.as_bytes())
+                .map(|header| header.as_str().to_owned())
+                .map_err(|_| {
+                    ConfigError::new(
+                        variable,
+                        format!("{name:?} is not a header name; list names like traceparent,x-app-version"),
+                    )
+                })
+        })
+        .collect()
+}
+
 /// Parses an origin (`scheme://host[:port]`, no path) and returns its canonical form.
 pub fn parse_origin(variable: &str, raw: &str) -> Result<String, ConfigError> {
     let invalid = |why: &str| {
@@ -99,6 +117,16 @@ mod tests {
         assert!(parse_number("X", "11", 1..=10).is_err());
         assert!(parse_number::<u32>("X", "-1", 1..=10).is_err());
         assert!(parse_number::<u32>("X", "ten", 1..=10).is_err());
+    }
+
+    #[test]
+    fn header_names_are_lower_cased_and_checked() {
+        assert_eq!(
+            parse_header_names("X", " X-App-Version ,,traceparent").unwrap(),
+            ["x-app-version", "traceparent"]
+        );
+        let err = parse_header_names("CORS_ALLOWED_HEADERS", "bad header").unwrap_err();
+        assert!(err.to_string().contains("CORS_ALLOWED_HEADERS"), "{err}");
     }
 
     #[test]

@@ -1,15 +1,15 @@
 //! Login, sessions and provider health in the schema.
 
 use async_graphql::{Context, Enum, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 
-use super::types::User;
+use super::kinds::LoginProviderKind;
+use super::types::{DateTime, User};
 use super::{SchemaDeps, viewer_state};
 use crate::auth::{
     Credentials, IssuedSession, LoginOptions, LoginProof, LoginStart as StartedLogin,
     SessionCookies, login_cookie_value,
 };
-use crate::error::AppError;
+use crate::error::{AppError, AuthReason};
 use crate::providers::resilience;
 
 /// A way to sign in.
@@ -19,8 +19,8 @@ pub struct LoginProvider {
     pub name: String,
     /// The name to show on a login button.
     pub display_name: String,
-    /// `oidc`, `github` or `dev`.
-    pub kind: String,
+    /// The protocol it speaks.
+    pub kind: LoginProviderKind,
 }
 
 /// A started login.
@@ -63,13 +63,13 @@ impl Session {
     }
 
     /// When the access token expires; refresh before then.
-    async fn expires_at(&self) -> DateTime<Utc> {
-        self.issued.access_expires_at
+    async fn expires_at(&self) -> DateTime {
+        self.issued.access_expires_at.into()
     }
 
     /// When the session itself ends, however often it is refreshed.
-    async fn session_expires_at(&self) -> DateTime<Utc> {
-        self.issued.session.expires_at
+    async fn session_expires_at(&self) -> DateTime {
+        self.issued.session.expires_at.into()
     }
 
     /// The signed-in user.
@@ -99,7 +99,7 @@ pub struct ProviderHealth {
     /// Share of recent calls that failed, from 0 to 1.
     pub failure_rate: f64,
     /// When a call last failed.
-    pub last_failure_at: Option<DateTime<Utc>>,
+    pub last_failure_at: Option<DateTime>,
 }
 
 impl From<resilience::ProviderHealth> for ProviderHealth {
@@ -112,7 +112,7 @@ impl From<resilience::ProviderHealth> for ProviderHealth {
             },
             name: health.name,
             failure_rate: health.failure_rate,
-            last_failure_at: health.last_failure_at,
+            last_failure_at: health.last_failure_at.map(DateTime),
         }
     }
 }
@@ -276,13 +276,19 @@ async fn start_bound_login(
 /// browser's session.
 fn cookie_refresh_token(ctx: &Context<'_>) -> Result<String, AppError> {
     let credentials = ctx.data_opt::<Credentials>().ok_or_else(|| {
-        AppError::Unauthenticated("no refresh token was sent; sign in again".into())
+        AppError::unauthenticated(
+            AuthReason::NoCredentials,
+            "no refresh token was sent; sign in again",
+        )
     })?;
     if let Some(duplicate) = &credentials.duplicate {
         return Err(duplicate.clone().into_error());
     }
     let token = credentials.refresh_cookie.clone().ok_or_else(|| {
-        AppError::Unauthenticated("no refresh token was sent; sign in again".into())
+        AppError::unauthenticated(
+            AuthReason::NoCredentials,
+            "no refresh token was sent; sign in again",
+        )
     })?;
     if !credentials.csrf_matches() {
         let auth = &ctx.data_unchecked::<SchemaDeps>().auth;

@@ -26,6 +26,8 @@ pub const DEFAULT_CAPACITY: usize = 1024;
 pub struct DocumentCache {
     parsed: Mutex<LruCache<Arc<str>, Arc<ExecutableDocument>>>,
     validated: Mutex<LruCache<String, ValidationResult>>,
+    /// Automatic persisted queries: query text by its SHA-256 (lower-case hex).
+    persisted: Mutex<LruCache<String, Arc<str>>>,
 }
 
 impl DocumentCache {
@@ -35,7 +37,18 @@ impl DocumentCache {
         Arc::new(Self {
             parsed: Mutex::new(LruCache::new(capacity)),
             validated: Mutex::new(LruCache::new(capacity)),
+            persisted: Mutex::new(LruCache::new(capacity)),
         })
+    }
+
+    /// The query registered under `sha256` (lower-case hex), if this instance has it.
+    pub fn persisted(&self, sha256: &str) -> Option<Arc<str>> {
+        lock(&self.persisted).get(sha256).cloned()
+    }
+
+    /// Registers `query` under `sha256`, which the caller has checked is the query's hash.
+    pub fn persist(&self, sha256: String, query: &str) {
+        lock(&self.persisted).put(sha256, Arc::from(query));
     }
 
     /// The parsed document of `query`, parsing it on a miss; `None` if it does not parse.

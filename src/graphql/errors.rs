@@ -95,6 +95,7 @@ impl Extension for ErrorReporter {
     ) -> ServerResult<ExecutableDocument> {
         next.run(ctx, query, variables).await.map_err(|mut error| {
             set_code_if_missing(&mut error, PARSE_FAILED);
+            error.message = one_line_syntax_error(&error);
             error
         })
     }
@@ -110,6 +111,29 @@ impl Extension for ErrorReporter {
             let _ = self.request_id.set(id.clone());
         }
         next.run(ctx, operation_name).await
+    }
+}
+
+/// The parser's message is a multi-line drawing of the document with a caret; clients show
+/// `message` on one line, so keep its explanation and say where.
+fn one_line_syntax_error(error: &ServerError) -> String {
+    let lines = error.message.lines().map(str::trim);
+    let explanation = lines
+        .clone()
+        .find_map(|line| line.strip_prefix("= "))
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            lines
+                .filter(|line| !line.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
+    match error.locations.first() {
+        Some(at) => format!(
+            "Syntax error at line {}, column {}: {explanation}",
+            at.line, at.column
+        ),
+        None => format!("Syntax error: {explanation}"),
     }
 }
 
@@ -134,4 +158,22 @@ fn report_execution_error(error: &mut ServerError, request_id: Option<&RequestId
     let extensions = error.extensions.get_or_insert_with(Default::default);
     extensions.set("code", ErrorCode::Internal.as_str());
     extensions.set("requestId", request_id);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_errors_are_one_line() {
+        let error = async_graphql::parser::parse_query("{ serverInfo {").unwrap_err();
+        let error = ServerError::from(error);
+        let message = one_line_syntax_error(&error);
+        assert!(!message.contains('\n'), "{message}");
+        assert!(
+            message.starts_with("Syntax error at line 1, column "),
+            "{message}"
+        );
+        assert!(message.contains("expected"), "{message}");
+    }
 }

@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, Object, Subscription};
-use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 
+use super::kinds::PaymentEventKind;
 use super::loaders::PaymentsLoader;
 use super::payments::Payment;
+use super::types::DateTime;
 use super::{SchemaDeps, cursor, viewer_state};
 use crate::error::AppError;
 use crate::events::{Start, feed};
@@ -38,9 +39,15 @@ impl PaymentEvent {
         self.0.sequence
     }
 
-    /// What happened, e.g. `created`, `payment_intent.succeeded`, `refund`.
-    async fn kind(&self) -> &str {
-        &self.0.kind
+    /// What kind of change this is.
+    async fn kind(&self) -> PaymentEventKind {
+        PaymentEventKind::from(self.0.kind.as_str())
+    }
+
+    /// The provider's event type for a `PROVIDER_UPDATE`, e.g. `payment_intent.succeeded`.
+    async fn provider_event_type(&self) -> Option<&str> {
+        (PaymentEventKind::from(self.0.kind.as_str()) == PaymentEventKind::ProviderUpdate)
+            .then_some(self.0.kind.as_str())
     }
 
     /// The payment's status after this change.
@@ -70,8 +77,8 @@ impl PaymentEvent {
     }
 
     /// When the change was applied.
-    async fn occurred_at(&self) -> DateTime<Utc> {
-        self.0.occurred_at
+    async fn occurred_at(&self) -> DateTime {
+        self.0.occurred_at.into()
     }
 }
 

@@ -8,10 +8,14 @@ mod cursor;
 mod documents;
 mod errors;
 mod events;
+mod kinds;
 mod limits;
 mod loaders;
+mod nulls;
 mod payments;
+mod public;
 mod query;
+mod relay;
 mod types;
 
 use async_graphql::dataloader::DataLoader;
@@ -27,6 +31,7 @@ use crate::store::Store;
 pub use documents::{DEFAULT_CAPACITY as DOCUMENT_CACHE_CAPACITY, DocumentCache};
 pub use errors::{ErrorReporting, RequestId, is_request_error};
 pub use events::SubscriptionRoot;
+pub use public::reads_only_public_fields;
 
 /// The root of every mutation.
 #[derive(async_graphql::MergedObject, Default)]
@@ -44,6 +49,7 @@ pub struct QueryRoot(
     query::CoreQuery,
     payments::PaymentsQuery,
     events::EventsQuery,
+    relay::NodeQuery,
 );
 
 /// The complete schema type served at `/graphql`.
@@ -94,7 +100,8 @@ fn builder(limits: &GraphqlLimits) -> SchemaBuilder<QueryRoot, MutationRoot, Sub
     .extension(limits::OperationLimits {
         max_aliases: limits.max_aliases,
         max_root_fields: limits.max_root_fields,
-    });
+    })
+    .extension(nulls::NullPropagation);
     if limits.introspection {
         builder
     } else {
@@ -143,5 +150,7 @@ pub fn sdl() -> String {
         max_aliases: usize::MAX,
         max_root_fields: usize::MAX,
     };
-    builder(&limits).finish().sdl()
+    builder(&limits)
+        .finish()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }

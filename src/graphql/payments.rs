@@ -2,17 +2,20 @@
 
 use std::collections::BTreeMap;
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use uuid::Uuid;
 
+use super::kinds::{PaymentProvider, RefundStatus};
 use super::loaders::{RefundsLoader, UsersLoader};
-use super::types::User;
+use super::types::{DateTime, User};
 use super::{SchemaDeps, cursor, viewer_state};
+use crate::auth::Viewer;
+use crate::config::AppEnv;
 use crate::error::AppError;
 use crate::payments::{CreateCheckout, CreateIntent, PaymentStatus};
+use crate::providers::payments;
 use crate::store::{PaymentRow, RefundRow};
 
 /// Cursor kind of payment lists.
@@ -31,7 +34,7 @@ pub struct Payment(pub PaymentRow);
 #[Object]
 impl Payment {
     /// Opaque id.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
 
@@ -60,9 +63,9 @@ impl Payment {
         self.0.description.as_deref()
     }
 
-    /// `stripe` or `sandbox`.
-    async fn provider(&self) -> &str {
-        &self.0.provider
+    /// The provider that holds the payment.
+    async fn provider(&self) -> PaymentProvider {
+        PaymentProvider::from(self.0.provider.as_str())
     }
 
     /// The provider's id (`pi_...` for Stripe), to correlate with its dashboard.
@@ -102,13 +105,13 @@ impl Payment {
     }
 
     /// Created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 
     /// Last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
     }
 }
 
@@ -119,7 +122,7 @@ pub struct Refund(pub RefundRow);
 #[Object]
 impl Refund {
     /// Opaque id.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
 
@@ -128,9 +131,9 @@ impl Refund {
         self.0.amount
     }
 
-    /// The provider's refund status (`succeeded`, `pending`, ...).
-    async fn status(&self) -> &str {
-        &self.0.status
+    /// Where the refund is, as the provider reports it.
+    async fn status(&self) -> RefundStatus {
+        RefundStatus::from(self.0.status.as_str())
     }
 
     /// The provider's id (`re_...`).
@@ -139,8 +142,8 @@ impl Refund {
     }
 
     /// Created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 }
 
@@ -193,6 +196,8 @@ pub struct CheckoutInput {
 pub struct CheckoutSessionPayload {
     /// The recorded payment; it moves to `SUCCEEDED` when Stripe reports the session paid.
     pub payment: Payment,
+    /// The payment as an edge of `payments`, to prepend to a cached connection.
+    pub payment_edge: Edge<String, Payment, EmptyFields>,
     /// Send the browser here.
     pub url: String,
 }
@@ -202,6 +207,8 @@ pub struct CheckoutSessionPayload {
 pub struct PaymentIntentPayload {
     /// The recorded payment.
     pub payment: Payment,
+    /// The payment as an edge of `payments`, to prepend to a cached connection.
+    pub payment_edge: Edge<String, Payment, EmptyFields>,
     /// Confirm the payment on the client with it (Stripe.js `confirmPayment`, PaymentSheet).
     pub client_secret: String,
 }
@@ -210,7 +217,7 @@ pub struct PaymentIntentPayload {
 #[derive(SimpleObject)]
 pub struct Price {
     /// The id to put in a Checkout line item (`price_...`).
-    pub id: String,
+    pub id: ID,
     /// What is sold.
     pub product: Option<String>,
     /// Minor units per unit.
@@ -219,6 +226,17 @@ pub struct Price {
     pub currency: String,
     /// `month`, `year`... for subscriptions; null for one-time prices.
     pub interval: Option<String>,
+}
+
+/// What the sandbox payer does.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum SandboxOutcome {
+    /// Pays: the payment succeeds.
+    Succeed,
+    /// The card is declined: the payment returns to `REQUIRES_PAYMENT_METHOD`.
+    Decline,
+    /// The bank asks for 3-D Secure: the payment waits in `REQUIRES_ACTION`.
+    RequireAction,
 }
 
 /// Payment queries.
@@ -236,7 +254,7 @@ impl PaymentsQuery {
             .await?
             .iter()
             .map(|p| Price {
-                id: p.id.clone(),
+                id: ID(p.id.clone()),
                 product: p.product.clone(),
                 unit_amount: p.unit_amount,
                 currency: p.currency.to_ascii_uppercase(),
@@ -255,31 +273,46 @@ impl PaymentsQuery {
             .map(Payment))
     }
 
-    /// The signed-in user's payments, newest first.
-    #[graphql(complexity = "super::events::page_cost(first.unwrap_or(20), 100, child_complexity)")]
+    /// The signed-in user's payments, newest first. Page forward with `first` (default 20)
+    /// and `after`, or backward with `last` and `before`; at most 100 per page.
+    #[graphql(
+        complexity = "super::events::page_cost(first.or(last).unwrap_or(20), 100, child_complexity)"
+    )]
     async fn payments(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: Option<i32>,
+        first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
         status: Option<PaymentStatus>,
-    ) -> Result<Connection<String, Payment>, AppError> {
+    ) -> Result<Connection<String, Payment, PaymentsTotal>, AppError> {
         let viewer = viewer_state(ctx).require()?;
-        let first = first.unwrap_or(20);
-        if !(1..=100).contains(&first) {
-            return Err(AppError::bad_input("first", "first must be from 1 to 100"));
-        }
-        let before = match after.as_deref() {
-            Some(c) => Some(decode_payment_cursor(c)?),
-            None => None,
-        };
+        let page = PageRequest::read(first, after.as_deref(), last, before.as_deref())?;
         let payments = &ctx.data_unchecked::<SchemaDeps>().payments;
-        let mut rows = payments
-            .payments(viewer, status, before, i64::from(first) + 1)
-            .await?;
-        let has_next = rows.len() > first as usize;
-        rows.truncate(first as usize);
-        let mut connection = Connection::new(before.is_some(), has_next);
+        let limit = i64::from(page.size) + 1;
+        let size = page.size as usize;
+        let (rows, has_previous, has_next) = if page.backward {
+            let mut rows = payments
+                .payments_ascending(viewer, status, page.cursor, limit)
+                .await?;
+            let has_previous = rows.len() > size;
+            rows.truncate(size);
+            rows.reverse();
+            (rows, has_previous, page.cursor.is_some())
+        } else {
+            let mut rows = payments
+                .payments(viewer, status, page.cursor, limit)
+                .await?;
+            let has_next = rows.len() > size;
+            rows.truncate(size);
+            (rows, page.cursor.is_some(), has_next)
+        };
+        let total = PaymentsTotal {
+            viewer: viewer.clone(),
+            status,
+        };
+        let mut connection = Connection::with_additional_fields(has_previous, has_next, total);
         connection.edges.extend(
             rows.into_iter()
                 .map(|row| Edge::new(encode_payment_cursor(row.id), Payment(row))),
@@ -288,14 +321,84 @@ impl PaymentsQuery {
     }
 }
 
+/// One page of a newest-first list, as `first`/`after` or `last`/`before` ask for it.
+struct PageRequest {
+    size: i32,
+    cursor: Option<Uuid>,
+    /// `last`/`before`: the page ends at the cursor instead of starting after it.
+    backward: bool,
+}
+
+impl PageRequest {
+    fn read(
+        first: Option<i32>,
+        after: Option<&str>,
+        last: Option<i32>,
+        before: Option<&str>,
+    ) -> Result<Self, AppError> {
+        let backward = last.is_some() || before.is_some();
+        if backward && (first.is_some() || after.is_some()) {
+            return Err(AppError::bad_input(
+                "last",
+                "page forward with first/after or backward with last/before, not both",
+            ));
+        }
+        let (name, size) = if backward {
+            ("last", last.unwrap_or(20))
+        } else {
+            ("first", first.unwrap_or(20))
+        };
+        if !(1..=100).contains(&size) {
+            return Err(AppError::bad_input(
+                name,
+                format!("{name} must be from 1 to 100"),
+            ));
+        }
+        let (cursor_name, cursor) = if backward {
+            ("before", before)
+        } else {
+            ("after", after)
+        };
+        let cursor = cursor
+            .map(|c| decode_payment_cursor(c, cursor_name))
+            .transpose()?;
+        Ok(Self {
+            size,
+            cursor,
+            backward,
+        })
+    }
+}
+
+/// A payment as an edge of the `payments` connection.
+fn payment_edge(payment: &PaymentRow) -> Edge<String, Payment, EmptyFields> {
+    Edge::new(encode_payment_cursor(payment.id), Payment(payment.clone()))
+}
+
+/// The total behind a `payments` connection, counted only when asked for.
+pub struct PaymentsTotal {
+    viewer: Viewer,
+    status: Option<PaymentStatus>,
+}
+
+/// The total behind a `payments` connection, counted only when asked for.
+#[Object]
+impl PaymentsTotal {
+    /// How many payments the list holds in all (with its `status` filter), across pages.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64, AppError> {
+        let payments = &ctx.data_unchecked::<SchemaDeps>().payments;
+        payments.count_payments(&self.viewer, self.status).await
+    }
+}
+
 /// Payments are listed by id (UUID v7, so by creation): the cursor carries the id.
 fn encode_payment_cursor(id: Uuid) -> String {
     cursor::encode_text(KIND, &id.simple().to_string())
 }
 
-fn decode_payment_cursor(raw: &str) -> Result<Uuid, AppError> {
-    let text = cursor::decode_text(KIND, raw, "after")?;
-    Uuid::parse_str(&text).map_err(|_| cursor::invalid("after"))
+fn decode_payment_cursor(raw: &str, field: &str) -> Result<Uuid, AppError> {
+    let text = cursor::decode_text(KIND, raw, field)?;
+    Uuid::parse_str(&text).map_err(|_| cursor::invalid(field))
 }
 
 /// Payment mutations.
@@ -331,6 +434,7 @@ impl PaymentsMutation {
             .create_payment_intent(viewer, request, &idempotency_key)
             .await?;
         Ok(PaymentIntentPayload {
+            payment_edge: payment_edge(&created.payment),
             payment: Payment(created.payment),
             client_secret: created.client_secret,
         })
@@ -359,9 +463,44 @@ impl PaymentsMutation {
             .create_checkout_session(viewer, request, &idempotency_key)
             .await?;
         Ok(CheckoutSessionPayload {
+            payment_edge: payment_edge(&created.payment),
             payment: Payment(created.payment),
             url: created.url,
         })
+    }
+
+    /// Development only: confirms one of your sandbox payments as its payer would, so screens
+    /// for success, 3-D Secure and declines can be built against the sandbox. The status
+    /// change arrives like any provider event (`paymentUpdated`, `paymentEvents`); `DECLINE`
+    /// also answers `PAYMENT_DECLINED` with `declineCode` (default `generic_decline`). A
+    /// payment whose description contains `manual` waits for this; others stop their script.
+    async fn sandbox_confirm_payment(
+        &self,
+        ctx: &Context<'_>,
+        payment_id: ID,
+        outcome: SandboxOutcome,
+        decline_code: Option<String>,
+    ) -> Result<Payment, AppError> {
+        let deps = ctx.data_unchecked::<SchemaDeps>();
+        if deps.app_env == AppEnv::Production {
+            return Err(AppError::Forbidden(
+                "sandboxConfirmPayment is only available in development".into(),
+            ));
+        }
+        let viewer = viewer_state(ctx).require()?;
+        let id = self::payment_id(&payment_id, "paymentId")?;
+        let outcome = match outcome {
+            SandboxOutcome::Succeed => payments::SandboxOutcome::Succeed,
+            SandboxOutcome::RequireAction => payments::SandboxOutcome::RequireAction,
+            SandboxOutcome::Decline => payments::SandboxOutcome::Decline(
+                decline_code.unwrap_or_else(|| "generic_decline".to_owned()),
+            ),
+        };
+        Ok(Payment(
+            deps.payments
+                .drive_sandbox_payment(viewer, id, outcome)
+                .await?,
+        ))
     }
 
     /// Refunds a paid payment: `amount` minor units, or everything left when omitted. Only

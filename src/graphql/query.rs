@@ -14,7 +14,9 @@ pub struct CoreQuery;
 /// Who is asking, how the server runs, and how to sign in.
 #[Object]
 impl CoreQuery {
-    /// The signed-in user, or null when the request carries no valid session.
+    /// The signed-in user; null when the request carries no credentials. Credentials that are
+    /// refused (expired, invalid, ended session) answer `UNAUTHENTICATED` with
+    /// `extensions.reason`, and `me` is null beside that error.
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<User>, AppError> {
         let Some(viewer) = viewer_state(ctx).viewer()? else {
             return Ok(None);
@@ -30,7 +32,7 @@ impl CoreQuery {
             .map(|p| LoginProvider {
                 name: p.name().to_owned(),
                 display_name: p.display_name().to_owned(),
-                kind: p.kind().to_owned(),
+                kind: p.kind().into(),
             })
             .collect()
     }

@@ -1,7 +1,9 @@
 //! GraphQL object types over the domain's data.
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, ID, Object, SimpleObject};
+use async_graphql::{
+    Context, ID, InputValueError, InputValueResult, Object, Scalar, ScalarType, SimpleObject, Value,
+};
 
 use super::loaders::IdentitiesLoader;
 use crate::error::AppError;
@@ -25,7 +27,7 @@ pub struct User(pub store::User);
 #[Object]
 impl User {
     /// Opaque, stable id.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
 
@@ -61,5 +63,34 @@ impl Identity {
     /// The provider's id for the account.
     async fn subject(&self) -> &str {
         &self.0.subject
+    }
+}
+
+/// An instant, as an RFC 3339 string in UTC with millisecond precision
+/// (`2026-01-31T12:00:00.000Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateTime(pub chrono::DateTime<chrono::Utc>);
+
+impl From<chrono::DateTime<chrono::Utc>> for DateTime {
+    fn from(instant: chrono::DateTime<chrono::Utc>) -> Self {
+        Self(instant)
+    }
+}
+
+/// An instant, as an RFC 3339 string in UTC with millisecond precision, e.g.
+/// `2026-01-31T12:00:00.000Z`. Inputs may use any offset.
+#[Scalar(specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339")]
+impl ScalarType for DateTime {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        let Value::String(text) = &value else {
+            return Err(InputValueError::expected_type(value));
+        };
+        chrono::DateTime::parse_from_rfc3339(text)
+            .map(|instant| Self(instant.with_timezone(&chrono::Utc)))
+            .map_err(|_| InputValueError::custom("expected an RFC 3339 date-time"))
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
     }
 }

@@ -155,22 +155,48 @@ fn request_span(request: &Request) -> tracing::Span {
     )
 }
 
+/// Request headers browsers may always send cross-origin: what the API reads, W3C trace
+/// context and Sentry tracing, and the headers Apollo Client adds.
+const ALLOWED_REQUEST_HEADERS: &[&str] = &[
+    "content-type",
+    "authorization",
+    "accept",
+    "x-csrf-token",
+    "traceparent",
+    "tracestate",
+    "baggage",
+    "sentry-trace",
+    "apollo-require-preflight",
+    "apollographql-client-name",
+    "apollographql-client-version",
+];
+
+/// How long browsers may reuse a preflight answer (Chromium caps it at two hours).
+const PREFLIGHT_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(7200);
+
 fn cors(config: &Config) -> CorsLayer {
     let origins = config
         .allowed_origins
         .iter()
         .filter_map(|origin| origin.parse().ok())
         .collect::<Vec<_>>();
+    let headers = ALLOWED_REQUEST_HEADERS
+        .iter()
+        .map(|name| HeaderName::from_static(name))
+        .chain([REQUEST_ID.clone()])
+        // Validated as header names at start.
+        .chain(
+            config
+                .cors_allowed_headers
+                .iter()
+                .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok()),
+        )
+        .collect::<Vec<_>>();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([
-            header::CONTENT_TYPE,
-            header::AUTHORIZATION,
-            header::ACCEPT,
-            REQUEST_ID.clone(),
-            HeaderName::from_static("x-csrf-token"),
-        ])
-        .expose_headers([REQUEST_ID.clone()])
+        .allow_headers(headers)
+        .max_age(PREFLIGHT_MAX_AGE)
+        .expose_headers([REQUEST_ID.clone(), header::ETAG])
         .allow_credentials(true)
 }

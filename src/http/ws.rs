@@ -5,7 +5,8 @@
 //! "Bearer …"}` or `{"accessToken": "…"}`), or the session cookie on the upgrade request when
 //! its `Origin` is allowed (browsers send cookies cross-site on WebSocket upgrades, so the
 //! origin check stands in for CSRF protection). Refused credentials close the socket with
-//! 4403; so do logout and the end of the session.
+//! 4403 and a reason that starts with `extensions.reason` (`TOKEN_EXPIRED: ...`); logout and
+//! the end of the session close it with 4403 and `SESSION_ENDED: ...`.
 //!
 //! Limits (docs/security.md): sockets per address and in all are counted at the upgrade, per
 //! user at `connection_init`; `connection_init` must come within a deadline (4408); keepalive
@@ -38,6 +39,7 @@ use super::request_id::CurrentRequestId;
 use super::ws_guard::{Admission, Guard};
 use crate::auth::viewer::bearer_token;
 use crate::auth::{Credentials, ViewerState};
+use crate::error::AppError;
 use crate::graphql::RequestId;
 use crate::limits::ClientIp;
 use crate::limits::sockets::{SocketRefusal, SocketSlot};
@@ -228,8 +230,9 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
             let viewer = authenticate_socket(&state, &credentials, ended).await;
             match &viewer {
                 ViewerState::Rejected(err) => {
-                    let _ = guard.closing.set((CLOSE_FORBIDDEN, err.to_string()));
-                    return Err(async_graphql::Error::new(err.to_string()));
+                    let reason = close_reason(err);
+                    let _ = guard.closing.set((CLOSE_FORBIDDEN, reason.clone()));
+                    return Err(async_graphql::Error::new(reason));
                 }
                 ViewerState::SignedIn(viewer) => {
                     if let Err(refusal) = slot.sign_in(viewer.user_id) {
@@ -296,7 +299,7 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
     } else if state.shutdown.is_cancelled() {
         Some(close(CLOSE_GOING_AWAY, "server shutting down".into()))
     } else if session_ended.is_cancelled() {
-        Some(close(CLOSE_FORBIDDEN, "session ended".into()))
+        Some(close(CLOSE_FORBIDDEN, SESSION_ENDED_REASON.into()))
     } else {
         None
     };
@@ -375,6 +378,32 @@ async fn recheck_viewer(
         check_at =
             Utc::now() + chrono::Duration::from_std(state.auth.access_ttl()).unwrap_or_default();
     }
+}
+
+/// The close reason when a socket's session ends while it is open.
+const SESSION_ENDED_REASON: &str = "SESSION_ENDED: the session has ended; sign in again";
+
+/// The close reason for refused credentials: `UNAUTHENTICATED`'s `extensions.reason` first,
+/// so a client can tell "refresh and reconnect" from "sign in again" without parsing words.
+fn close_reason(err: &AppError) -> String {
+    let reason = match err {
+        AppError::Unauthenticated { reason, message } => format!("{}: {message}", reason.as_str()),
+        other => format!("{}: {other}", other.code().as_str()),
+    };
+    truncate_close_reason(reason)
+}
+
+/// A close frame's reason holds at most 123 bytes (RFC 6455 section 5.5).
+fn truncate_close_reason(mut reason: String) -> String {
+    const MAX: usize = 123;
+    if reason.len() > MAX {
+        let mut end = MAX;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    reason
 }
 
 fn close(code: u16, reason: String) -> Message {

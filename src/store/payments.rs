@@ -68,6 +68,26 @@ pub trait PaymentRepo {
         limit: i64,
     ) -> Result<Vec<PaymentRow>, StoreError>;
 
+    /// A user's payments oldest first, with ids above `after` when given; optionally only one
+    /// status (for paging backwards through the newest-first list).
+    async fn payments_of_user_ascending(
+        &self,
+        user_id: Uuid,
+        status: Option<&str>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<PaymentRow>, StoreError>;
+
+    /// How many payments a user has, optionally only of one status.
+    async fn count_payments_of_user(
+        &self,
+        user_id: Uuid,
+        status: Option<&str>,
+    ) -> Result<i64, StoreError>;
+
+    /// Finds a refund by our id.
+    async fn refund_by_id(&self, id: Uuid) -> Result<Option<RefundRow>, StoreError>;
+
     /// Applies a change if the payment is still as `change` expects, appending its event in the
     /// same transaction; `None` when the payment changed meanwhile.
     async fn apply_payment_change(

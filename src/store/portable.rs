@@ -108,6 +108,11 @@ pub(super) mod sql {
         "SELECT * FROM payments WHERE provider_payment_id = $1";
     pub const PAYMENTS_OF_USER: &str = "SELECT * FROM payments WHERE user_id = $1 \
          AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4";
+    pub const PAYMENTS_OF_USER_ASCENDING: &str = "SELECT * FROM payments WHERE user_id = $1 \
+         AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR id > $3) ORDER BY id ASC LIMIT $4";
+    pub const COUNT_PAYMENTS_OF_USER: &str = "SELECT COUNT(*) FROM payments WHERE user_id = $1 \
+         AND ($2 IS NULL OR status = $2)";
+    pub const REFUND_BY_ID: &str = "SELECT * FROM refunds WHERE id = $1";
     pub const PAYMENT_CUSTOMER: &str =
         "SELECT customer_id FROM payment_customers WHERE user_id = $1 AND provider = $2";
     pub const SAVE_PAYMENT_CUSTOMER: &str = "INSERT INTO payment_customers (user_id, provider, customer_id, created_at) \
@@ -295,6 +300,48 @@ macro_rules! impl_portable_repos {
                         .fetch_all(&self.pool)
                         .await?,
                 )
+            }
+
+            async fn payments_of_user_ascending(
+                &self,
+                user_id: uuid::Uuid,
+                status: Option<&str>,
+                after: Option<uuid::Uuid>,
+                limit: i64,
+            ) -> Result<Vec<$crate::store::PaymentRow>, $crate::store::StoreError> {
+                Ok(
+                    sqlx::query_as($crate::store::portable::sql::PAYMENTS_OF_USER_ASCENDING)
+                        .bind(user_id)
+                        .bind(status)
+                        .bind(after)
+                        .bind(limit)
+                        .fetch_all(&self.pool)
+                        .await?,
+                )
+            }
+
+            async fn count_payments_of_user(
+                &self,
+                user_id: uuid::Uuid,
+                status: Option<&str>,
+            ) -> Result<i64, $crate::store::StoreError> {
+                Ok(
+                    sqlx::query_scalar($crate::store::portable::sql::COUNT_PAYMENTS_OF_USER)
+                        .bind(user_id)
+                        .bind(status)
+                        .fetch_one(&self.pool)
+                        .await?,
+                )
+            }
+
+            async fn refund_by_id(
+                &self,
+                id: uuid::Uuid,
+            ) -> Result<Option<$crate::store::RefundRow>, $crate::store::StoreError> {
+                Ok(sqlx::query_as($crate::store::portable::sql::REFUND_BY_ID)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
             }
 
             async fn apply_payment_change(

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::auth_support::*;
 use crate::helpers::{Backend, TestApp, single_error};
-use crate::websocket::{close_code, connect, receive, send, signed_in_socket};
+use crate::websocket::{close_code, close_frame, connect, receive, send, signed_in_socket};
 
 const SIGNING_SECRET: &str = "a-test-signing-secret-of-more-than-32-characters";
 const ME: &str = "{ me { id name identities { provider subject } } }";
@@ -43,7 +43,7 @@ async fn dev_login_lists_and_signs_in_a_local_user() {
         .await;
     assert_eq!(
         providers["data"]["loginProviders"],
-        json!([{ "name": "dev", "kind": "dev", "displayName": "Development login" }])
+        json!([{ "name": "dev", "kind": "DEV", "displayName": "Development login" }])
     );
     let (token, _) = dev_sign_in(&app, "alice").await;
     let body = me(&app, &token).await;
@@ -108,7 +108,13 @@ async fn logout_everywhere_ends_every_session() {
     )
     .await;
     assert_eq!(body["data"]["logout"], true);
-    single_error(&me(&app, &laptop).await, "UNAUTHENTICATED");
+    let refused = me(&app, &laptop).await;
+    assert_eq!(
+        single_error(&refused, "UNAUTHENTICATED")["extensions"]["reason"],
+        "SESSION_ENDED"
+    );
+    // `me` is nullable: the refusal nulls it, and the key stays.
+    assert_eq!(refused["data"], json!({ "me": null }));
 }
 
 #[tokio::test]
@@ -129,10 +135,15 @@ async fn expired_and_forged_access_tokens_are_unauthenticated() {
         error["message"].as_str().unwrap().contains("expired"),
         "{error}"
     );
+    assert_eq!(error["extensions"]["reason"], "TOKEN_EXPIRED");
 
     let forged_key = EncodingKey::from_secret(b"not-the-server-key-not-the-server-key").unwrap();
     let forged = jsonwebtoken::encode(&header, &claims, &forged_key).unwrap();
-    single_error(&me(&app, &forged).await, "UNAUTHENTICATED");
+    let forged = me(&app, &forged).await;
+    assert_eq!(
+        single_error(&forged, "UNAUTHENTICATED")["extensions"]["reason"],
+        "TOKEN_INVALID"
+    );
 }
 
 #[tokio::test]
@@ -152,7 +163,9 @@ async fn sockets_authenticate_from_connection_init_and_close_on_logout() {
     assert_eq!(receive(&mut socket).await["type"], "complete");
 
     log_out(&app, &token).await;
-    assert_eq!(close_code(&mut socket).await, 4403);
+    let (code, reason) = close_frame(&mut socket).await;
+    assert_eq!(code, 4403);
+    assert!(reason.starts_with("SESSION_ENDED: "), "{reason}");
 }
 
 /// Each instance remembers verified sessions; a logout on one must still end the session on
@@ -187,7 +200,9 @@ async fn sockets_with_bad_tokens_are_refused_with_4403() {
         json!({ "type": "connection_init", "payload": { "accessToken": "not-a-token" } }),
     )
     .await;
-    assert_eq!(close_code(&mut socket).await, 4403);
+    let (code, reason) = close_frame(&mut socket).await;
+    assert_eq!(code, 4403);
+    assert!(reason.starts_with("TOKEN_INVALID: "), "{reason}");
 }
 
 #[tokio::test]

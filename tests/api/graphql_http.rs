@@ -96,7 +96,13 @@ async fn request_errors_have_codes_and_no_data() {
         .unwrap();
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
-    single_error(&body, "GRAPHQL_PARSE_FAILED");
+    let message = single_error(&body, "GRAPHQL_PARSE_FAILED")["message"]
+        .as_str()
+        .unwrap();
+    assert!(
+        message.starts_with("Syntax error at line 1, column ") && !message.contains('\n'),
+        "one line: {message}"
+    );
     assert!(body.get("data").is_none(), "{body}");
 
     let response = post("{ nothing }", "application/json").await.unwrap();

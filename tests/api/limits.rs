@@ -5,7 +5,8 @@ use serde_json::json;
 use crate::helpers::{Backend, TestApp, single_error};
 
 /// A signing secret as `openssl rand -base64 48` prints it.
-const RANDOM_SECRET: &str = "r8Jx0vQ2mZ7pLk4tN1sW9yB6cH3fD5gA0eU8iO2qT7wE4rY6uI1oP3aS5dF7gH9j";
+pub(crate) const RANDOM_SECRET: &str =
+    "r8Jx0vQ2mZ7pLk4tN1sW9yB6cH3fD5gA0eU8iO2qT7wE4rY6uI1oP3aS5dF7gH9j";
 
 #[tokio::test]
 async fn too_deep_queries_are_refused_before_execution() {

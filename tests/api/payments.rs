@@ -75,7 +75,7 @@ impl<'a> Client<'a> {
     pub async fn event_kinds(&self) -> Vec<String> {
         let body = self
             .gql(
-                "{ paymentEvents(first: 100) { edges { node { kind status } } } }",
+                "{ paymentEvents(first: 100) { edges { node { kind providerEventType status } } } }",
                 json!({}),
             )
             .await;
@@ -84,11 +84,12 @@ impl<'a> Client<'a> {
             .unwrap()
             .iter()
             .map(|e| {
-                format!(
-                    "{}:{}",
-                    e["node"]["kind"].as_str().unwrap(),
-                    e["node"]["status"].as_str().unwrap()
-                )
+                // The provider's event type where there is one, else the kind.
+                let kind = match e["node"]["providerEventType"].as_str() {
+                    Some(provider) => provider.to_owned(),
+                    None => e["node"]["kind"].as_str().unwrap().to_ascii_lowercase(),
+                };
+                format!("{kind}:{}", e["node"]["status"].as_str().unwrap())
             })
             .collect()
     }

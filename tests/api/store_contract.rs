@@ -448,3 +448,78 @@ async fn retention_deletes_what_is_no_longer_useful(store: Store) {
         .unwrap();
     assert!(matches!(rotated, Rotation::Rotated(_)), "{rotated:?}");
 }
+
+contract!(payments_are_counted_paged_backwards_and_refunds_found_by_id);
+async fn payments_are_counted_paged_backwards_and_refunds_found_by_id(store: Store) {
+    use switchboard::store::{PaymentRow, RefundRow};
+    let owner = store
+        .create_user(alice(), identity("dev", "counted"))
+        .await
+        .unwrap()
+        .id;
+    let now = chrono::Utc::now();
+    let payment = |status: &str| PaymentRow {
+        id: uuid::Uuid::now_v7(),
+        user_id: owner,
+        provider: "sandbox".into(),
+        provider_payment_id: format!("pi_{}", uuid::Uuid::now_v7().simple()),
+        status: status.into(),
+        amount: 1000,
+        currency: "usd".into(),
+        amount_refunded: 0,
+        description: None,
+        metadata: "{}".into(),
+        created_at: now,
+        updated_at: now,
+    };
+    let paid = payment("SUCCEEDED");
+    let rows = [paid.clone(), payment("PROCESSING"), payment("SUCCEEDED")];
+    for row in &rows {
+        store.insert_payment(row).await.unwrap();
+    }
+    // Oldest first above a cursor, for paging backwards.
+    let ascending = store
+        .payments_of_user_ascending(owner, None, Some(rows[0].id), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        ascending.iter().map(|p| p.id).collect::<Vec<_>>(),
+        [rows[1].id, rows[2].id]
+    );
+    let succeeded = store
+        .payments_of_user_ascending(owner, Some("SUCCEEDED"), None, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        succeeded.iter().map(|p| p.id).collect::<Vec<_>>(),
+        [rows[0].id]
+    );
+    assert_eq!(store.count_payments_of_user(owner, None).await.unwrap(), 3);
+    assert_eq!(
+        store
+            .count_payments_of_user(owner, Some("SUCCEEDED"))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .count_payments_of_user(uuid::Uuid::now_v7(), None)
+            .await
+            .unwrap(),
+        0
+    );
+
+    let refund = RefundRow {
+        id: uuid::Uuid::now_v7(),
+        payment_id: paid.id,
+        provider_refund_id: "re_1".into(),
+        amount: 100,
+        status: "succeeded".into(),
+        created_at: now,
+    };
+    store.insert_refund(&refund).await.unwrap();
+    let found = store.refund_by_id(refund.id).await.unwrap().unwrap();
+    assert_eq!((found.payment_id, found.amount), (paid.id, 100));
+    assert!(store.refund_by_id(paid.id).await.unwrap().is_none());
+}

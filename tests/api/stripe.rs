@@ -206,7 +206,7 @@ async fn a_payment_is_created_once_paid_and_refunded_through_stripe() {
             .all(|i| i["customer"] == customer)
     );
     assert!(intent.starts_with("pi_"), "{payment}");
-    assert_eq!(payment["provider"], "stripe");
+    assert_eq!(payment["provider"], "STRIPE");
 
     let paid = stripe.pay(intent, "pm_card_visa").await;
     assert_eq!(paid["status"], "succeeded", "{paid}");

@@ -55,6 +55,11 @@ pub async fn receive(socket: &mut Socket) -> Value {
 
 /// Waits for the server's close frame and returns its code, failing after a deadline.
 pub async fn close_code(socket: &mut Socket) -> u16 {
+    close_frame(socket).await.0
+}
+
+/// The code and reason of the next frame, which must be a close frame.
+pub async fn close_frame(socket: &mut Socket) -> (u16, String) {
     let next = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
         .await
         .expect("a close frame before the deadline")
@@ -63,7 +68,7 @@ pub async fn close_code(socket: &mut Socket) -> u16 {
     let Message::Close(Some(frame)) = next else {
         panic!("expected a close frame, got {next:?}");
     };
-    u16::from(frame.code)
+    (u16::from(frame.code), frame.reason.to_string())
 }
 
 #[tokio::test]

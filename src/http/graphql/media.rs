@@ -95,17 +95,84 @@ pub fn graphql_response(media: MediaType, response: GqlResponse) -> Response {
 
 /// Answers a request that could not be read as a GraphQL request at all.
 pub fn request_error(media: MediaType, status: StatusCode, message: impl Into<String>) -> Response {
-    let mut error = ServerError::new(message, None);
-    error
-        .extensions
-        .get_or_insert_with(Default::default)
-        .set("code", ErrorCode::BadUserInput.as_str());
+    coded_request_error(media, status, ErrorCode::BadUserInput.as_str(), message)
+}
+
+/// Answers a request that was refused before execution, with `code` in `extensions.code`.
+pub fn coded_request_error(
+    media: MediaType,
+    status: StatusCode,
+    code: &str,
+    message: impl Into<String>,
+) -> Response {
+    let error = coded_error(code, message);
     let wire = WireResponse {
         data: None,
         errors: std::slice::from_ref(&error),
         extensions: &Default::default(),
     };
     encode(media, status, &wire)
+}
+
+/// The status of a refusal that concerns the operation rather than the HTTP request: 400 for
+/// `application/graphql-response+json`, 200 for legacy `application/json` clients.
+pub fn operation_refusal_status(media: MediaType) -> StatusCode {
+    match media {
+        MediaType::GraphqlResponse => StatusCode::BAD_REQUEST,
+        MediaType::Json => StatusCode::OK,
+    }
+}
+
+/// Most operations a refused batch is answered for one by one; a larger batch gets one error.
+const MAX_BATCH_ANSWERS: usize = 100;
+
+/// Refuses a JSON array of `operations` operations with `BATCHING_NOT_SUPPORTED`: one
+/// response per operation, so a batching client (Apollo's `BatchHttpLink`) hands each
+/// operation its own clear error instead of failing on a count mismatch.
+pub fn batch_refused(media: MediaType, operations: usize) -> Response {
+    const MESSAGE: &str =
+        "Batched requests are not supported; send each operation in its own request.";
+    if operations > MAX_BATCH_ANSWERS {
+        return coded_request_error(
+            media,
+            StatusCode::BAD_REQUEST,
+            BATCHING_NOT_SUPPORTED,
+            MESSAGE,
+        );
+    }
+    let errors = [coded_error(BATCHING_NOT_SUPPORTED, MESSAGE)];
+    let wire = WireResponse {
+        data: None,
+        errors: &errors,
+        extensions: &Default::default(),
+    };
+    let answers = vec![&wire; operations];
+    match serde_json::to_vec(&answers) {
+        Ok(body) => (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, media.content_type())],
+            body,
+        )
+            .into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "could not encode a batch refusal");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// `extensions.code` of a JSON array of operations.
+pub const BATCHING_NOT_SUPPORTED: &str = "BATCHING_NOT_SUPPORTED";
+/// `extensions.code` of a multipart request (file uploads).
+pub const UPLOADS_NOT_SUPPORTED: &str = "UPLOADS_NOT_SUPPORTED";
+
+fn coded_error(code: &str, message: impl Into<String>) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code);
+    error
 }
 
 fn encode(media: MediaType, status: StatusCode, wire: &WireResponse<'_>) -> Response {

@@ -1,7 +1,9 @@
 //! `GET` and `POST /graphql`: the GraphQL-over-HTTP transport, and GraphiQL for browsers.
 
+mod caching;
 mod media;
 mod params;
+mod persisted;
 
 use axum::Extension;
 use axum::body::Bytes;
@@ -9,11 +11,14 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
-use self::media::{MediaType, graphql_response, negotiate, request_error};
+use self::media::{
+    MediaType, UPLOADS_NOT_SUPPORTED, batch_refused, coded_request_error, graphql_response,
+    negotiate, operation_refusal_status, request_error,
+};
 use self::params::{Params, ParamsError};
 use super::AppState;
 use super::request_id::CurrentRequestId;
-use crate::auth::Credentials;
+use crate::auth::{Credentials, ViewerState};
 use crate::error::ErrorCode;
 use crate::graphql::RequestId;
 use crate::limits::ClientIp;
@@ -36,10 +41,11 @@ pub async fn get(
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
-    let params = match Params::from_query_string(&raw) {
-        Ok(params) => params,
-        Err(err) => return params_error(media, err),
-    };
+    let params =
+        match Params::from_query_string(&raw).and_then(|params| with_persisted(params, &state)) {
+            Ok(params) => params,
+            Err(err) => return params_error(media, err),
+        };
     if params.selects_mutation(&state.documents) {
         let mut response = request_error(
             media,
@@ -51,7 +57,15 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, media, params, (request_id, client), &headers).await
+    execute(
+        &state,
+        media,
+        params,
+        (request_id, client),
+        &headers,
+        Method::Get,
+    )
+    .await
 }
 
 /// `POST /graphql`: any operation, as a JSON body.
@@ -65,10 +79,28 @@ pub async fn post(
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
-    match Params::from_json_body(&headers, &body) {
-        Ok(params) => execute(&state, media, params, (request_id, client), &headers).await,
+    match Params::from_json_body(&headers, &body).and_then(|params| with_persisted(params, &state))
+    {
+        Ok(params) => {
+            execute(
+                &state,
+                media,
+                params,
+                (request_id, client),
+                &headers,
+                Method::Post,
+            )
+            .await
+        }
         Err(err) => params_error(media, err),
     }
+}
+
+/// How the operation arrived: only GET answers may be cached.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Get,
+    Post,
 }
 
 async fn execute(
@@ -77,6 +109,7 @@ async fn execute(
     params: Params,
     (request_id, client): (String, ClientIp),
     headers: &HeaderMap,
+    method: Method,
 ) -> Response {
     let credentials = Credentials::from_headers(headers, state.auth.cookies());
     // GET never runs mutations, so only a POST can need the CSRF check.
@@ -84,6 +117,9 @@ async fn execute(
         .auth
         .authenticate(&credentials, || params.selects_mutation(&state.documents))
         .await;
+    let public = method == Method::Get
+        && matches!(viewer, ViewerState::Anonymous)
+        && params.reads_only_public_fields(&state.documents);
     let request = params
         .into_request()
         .data(RequestId(request_id))
@@ -92,14 +128,18 @@ async fn execute(
         .data(credentials);
     let response = state.schema.execute(request).await;
     let retry_after = rate_limit_hint(&response);
-    let mut response = graphql_response(media, response);
+    let public = public && response.errors.is_empty();
+    let mut http = graphql_response(media, response);
     if let Some(seconds) = retry_after {
         // The body says RATE_LIMITED; the header lets proxies and generic clients back off too.
-        response
-            .headers_mut()
+        http.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
-    response
+    if public {
+        caching::public(http, headers).await
+    } else {
+        caching::private(http)
+    }
 }
 
 /// The `retryAfterSeconds` of a `RATE_LIMITED` error in `response`, if any.
@@ -117,8 +157,24 @@ fn rate_limit_hint(response: &async_graphql::Response) -> Option<u64> {
     })
 }
 
+fn with_persisted(mut params: Params, state: &AppState) -> Result<Params, ParamsError> {
+    params.resolve_persisted(&state.documents)?;
+    Ok(params)
+}
+
 fn params_error(media: MediaType, err: ParamsError) -> Response {
     match err {
+        ParamsError::Batch(operations) => batch_refused(media, operations),
+        ParamsError::Multipart => coded_request_error(
+            media,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            UPLOADS_NOT_SUPPORTED,
+            "Multipart requests (file uploads) are not supported; upload files elsewhere and send their URL.",
+        ),
+        ParamsError::Persisted(err) => {
+            let (code, message) = err.code_and_message();
+            coded_request_error(media, operation_refusal_status(media), code, message)
+        }
         ParamsError::Malformed(message) => request_error(media, StatusCode::BAD_REQUEST, message),
         ParamsError::UnsupportedMediaType => request_error(
             media,

@@ -3,6 +3,7 @@
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{Request, Variables};
 
+use super::persisted::{PersistedError, PersistedQuery};
 use crate::graphql::DocumentCache;
 use axum::http::{HeaderMap, header};
 use serde_json::{Map, Value};
@@ -14,6 +15,12 @@ pub enum ParamsError {
     Malformed(String),
     /// POST without `Content-Type: application/json` (415).
     UnsupportedMediaType,
+    /// A multipart request: file uploads are not supported (415).
+    Multipart,
+    /// A JSON array of this many operations: batching is not supported.
+    Batch(usize),
+    /// An automatic persisted query could not be used.
+    Persisted(PersistedError),
 }
 
 /// The four request parameters, before they become an engine request.
@@ -39,29 +46,38 @@ impl Params {
                 _ => {}
             }
         }
-        params.query = query.ok_or_else(missing_query)?;
+        params.query = params.query_or_persisted(query)?;
         Ok(params)
     }
 
     /// Reads the parameters of a POST request from its headers and JSON body.
     pub fn from_json_body(headers: &HeaderMap, body: &[u8]) -> Result<Params, ParamsError> {
+        if is_multipart(headers) {
+            return Err(ParamsError::Multipart);
+        }
         if !is_json_utf8(headers) {
             return Err(ParamsError::UnsupportedMediaType);
         }
         let value: Value = serde_json::from_slice(body)
             .map_err(|e| ParamsError::Malformed(format!("The body is not valid JSON: {e}.")))?;
-        let Value::Object(mut body) = value else {
-            return Err(malformed(
-                "The body must be a JSON object with a \"query\" string.",
-            ));
+        let mut body = match value {
+            Value::Object(body) => body,
+            Value::Array(batch) if !batch.is_empty() => {
+                return Err(ParamsError::Batch(batch.len()));
+            }
+            _ => {
+                return Err(malformed(
+                    "The body must be a JSON object with a \"query\" string.",
+                ));
+            }
         };
         let query = match body.remove("query") {
-            Some(Value::String(query)) => query,
+            None | Some(Value::Null) => None,
+            Some(Value::String(query)) => Some(query),
             Some(_) => return Err(malformed("\"query\" must be a string.")),
-            None => return Err(missing_query()),
         };
-        Ok(Params {
-            query,
+        let mut params = Params {
+            query: String::new(),
             operation_name: match body.remove("operationName") {
                 None | Some(Value::Null) => None,
                 Some(Value::String(name)) => Some(name),
@@ -69,7 +85,39 @@ impl Params {
             },
             variables: object_or_null("variables", body.remove("variables"))?,
             extensions: object_or_null("extensions", body.remove("extensions"))?,
-        })
+        };
+        params.query = params.query_or_persisted(query)?;
+        Ok(params)
+    }
+
+    /// The query text; without one, a persisted query's hash stands in for it (an empty text
+    /// that [`Params::resolve_persisted`] fills in).
+    fn query_or_persisted(&self, query: Option<String>) -> Result<String, ParamsError> {
+        match query {
+            Some(query) => Ok(query),
+            None if self.persisted()?.is_some() => Ok(String::new()),
+            None => Err(missing_query()),
+        }
+    }
+
+    fn persisted(&self) -> Result<Option<PersistedQuery>, ParamsError> {
+        match &self.extensions {
+            Some(extensions) => {
+                PersistedQuery::from_extensions(extensions).map_err(ParamsError::Malformed)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Applies `extensions.persistedQuery`: runs the registered query for a hash sent alone,
+    /// and checks and registers a query sent beside its hash.
+    pub fn resolve_persisted(&mut self, documents: &DocumentCache) -> Result<(), ParamsError> {
+        if let Some(persisted) = self.persisted()? {
+            self.query = persisted
+                .resolve(&self.query, documents)
+                .map_err(ParamsError::Persisted)?;
+        }
+        Ok(())
     }
 
     /// True when the operation this request selects is a mutation, which GET must not run.
@@ -87,6 +135,14 @@ impl Params {
             (DocumentOperations::Multiple(_), None) => None,
         };
         operation.is_some_and(|op| op.node.ty == OperationType::Mutation)
+    }
+
+    /// True when the request is a query of public fields only (see
+    /// [`crate::graphql::reads_only_public_fields`]).
+    pub fn reads_only_public_fields(&self, documents: &DocumentCache) -> bool {
+        documents.parse(&self.query).is_some_and(|document| {
+            crate::graphql::reads_only_public_fields(&document, self.operation_name.as_deref())
+        })
     }
 
     /// The engine request.
@@ -137,6 +193,17 @@ fn object_or_null(
     }
 }
 
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/")
+        })
+}
+
 /// `application/json`, with no charset or with UTF-8.
 fn is_json_utf8(headers: &HeaderMap) -> bool {
     let Some(content_type) = headers
@@ -176,6 +243,15 @@ mod tests {
     fn post_bodies_are_checked_field_by_field() {
         let headers = json_headers("application/json; charset=utf-8");
         assert!(Params::from_json_body(&headers, br#"{"query":"{ a }","variables":null}"#).is_ok());
+        assert_eq!(
+            Params::from_json_body(&headers, br#"[{"query":"{a}"},{"query":"{b}"}]"#).unwrap_err(),
+            ParamsError::Batch(2)
+        );
+        assert_eq!(
+            Params::from_json_body(&json_headers("multipart/form-data; boundary=x"), b"")
+                .unwrap_err(),
+            ParamsError::Multipart
+        );
         for body in [
             &br#"[]"#[..],
             br#"{"query":1}"#,

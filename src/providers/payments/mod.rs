@@ -143,4 +143,32 @@ pub trait PaymentProvider: Send + Sync {
         amount: i64,
         idempotency_key: &str,
     ) -> Result<ProviderRefund, ProviderError>;
+
+    /// Moves a sandbox payment to `outcome` now, as a payer would; `false` from providers with
+    /// real payers.
+    fn drive(&self, _intent: &SandboxIntent<'_>, _outcome: &SandboxOutcome) -> bool {
+        false
+    }
+}
+
+/// A sandbox payment to drive.
+#[derive(Debug, Clone, Copy)]
+pub struct SandboxIntent<'a> {
+    /// The provider's id (`pi_sandbox_...`).
+    pub id: &'a str,
+    /// Minor units.
+    pub amount: i64,
+    /// ISO-4217 code.
+    pub currency: &'a str,
+}
+
+/// What a sandbox payer does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SandboxOutcome {
+    /// Pays.
+    Succeed,
+    /// The card is declined with this decline code (e.g. `insufficient_funds`).
+    Decline(String),
+    /// The bank asks for 3-D Secure: the payment waits in `REQUIRES_ACTION`.
+    RequireAction,
 }

@@ -3,8 +3,11 @@
 //! server signs and feeds through the very same webhook inbox as real Stripe events.
 //!
 //! Outcome on demand: a description containing `decline` fails the payment, `3ds` asks for
-//! customer action first; anything else succeeds.
+//! customer action first, `manual` waits for `sandboxConfirmPayment`; anything else succeeds.
+//! `sandboxConfirmPayment` drives any sandbox payment at once and stops its script.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,9 +16,10 @@ use tokio::sync::mpsc;
 
 use super::{
     CheckoutRequest, IntentRequest, PaymentProvider, ProviderCheckout, ProviderIntent,
-    ProviderPrice, ProviderRefund,
+    ProviderPrice, ProviderRefund, SandboxIntent, SandboxOutcome,
 };
 use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
+use crate::sync::lock;
 
 /// An event the sandbox wants delivered (the JSON body of a Stripe event).
 #[derive(Debug, Clone)]
@@ -32,6 +36,8 @@ pub struct SandboxProvider {
     /// Client secrets are derived from the intent id and this per-process salt, so a replay can
     /// ask for one again without the sandbox keeping a table of them.
     secret_salt: String,
+    /// Scripts still running, by intent id, so a driven payment's script stops.
+    scripts: Arc<Mutex<HashMap<String, tokio::task::AbortHandle>>>,
 }
 
 impl SandboxProvider {
@@ -46,6 +52,7 @@ impl SandboxProvider {
             events,
             step,
             secret_salt: uuid::Uuid::new_v4().simple().to_string(),
+            scripts: Arc::default(),
         }
     }
 
@@ -58,7 +65,9 @@ impl SandboxProvider {
 
     fn script(description: Option<&str>) -> &'static [&'static str] {
         let description = description.unwrap_or_default().to_ascii_lowercase();
-        if description.contains("decline") {
+        if description.contains("manual") {
+            &[]
+        } else if description.contains("decline") {
             &["processing", "payment_failed"]
         } else if description.contains("3ds") {
             &["requires_action", "processing", "succeeded"]
@@ -70,6 +79,16 @@ impl SandboxProvider {
 
 /// A Stripe-shaped event about a PaymentIntent.
 fn intent_event(intent_id: &str, amount: i64, currency: &str, step: &str) -> String {
+    intent_event_declined(intent_id, amount, currency, step, "generic_decline")
+}
+
+fn intent_event_declined(
+    intent_id: &str,
+    amount: i64,
+    currency: &str,
+    step: &str,
+    decline_code: &str,
+) -> String {
     let (event_type, status) = match step {
         "payment_failed" => ("payment_intent.payment_failed", "requires_payment_method"),
         "requires_action" => ("payment_intent.requires_action", "requires_action"),
@@ -90,7 +109,7 @@ fn intent_event(intent_id: &str, amount: i64, currency: &str, step: &str) -> Str
         "data": { "object": {
             "id": intent_id, "object": "payment_intent", "amount": amount, "currency": currency, "status": status,
             "last_payment_error": if step == "payment_failed" {
-                json!({ "code": "card_declined", "decline_code": "generic_decline", "message": "Your card was declined." })
+                json!({ "code": "card_declined", "decline_code": decline_code, "message": "Your card was declined." })
             } else { serde_json::Value::Null },
         }},
     })
@@ -166,8 +185,14 @@ impl PaymentProvider for SandboxProvider {
             self.step,
             Self::script(request.description.as_deref()),
         );
+        if script.is_empty() {
+            return Ok(intent);
+        }
         let (id, amount, currency) = (intent.id.clone(), request.amount, request.currency.clone());
-        tokio::spawn(async move {
+        let scripts = self.scripts.clone();
+        // Registered under the lock the task takes to remove itself, so it cannot finish first.
+        let mut running = lock(&self.scripts);
+        let task = tokio::spawn(async move {
             for state in script {
                 tokio::time::sleep(step).await;
                 if events
@@ -176,10 +201,12 @@ impl PaymentProvider for SandboxProvider {
                     })
                     .is_err()
                 {
-                    return;
+                    break;
                 }
             }
+            lock(&scripts).remove(&id);
         });
+        running.insert(intent.id.clone(), task.abort_handle());
         Ok(intent)
     }
 
@@ -189,6 +216,27 @@ impl PaymentProvider for SandboxProvider {
                 Ok(self.secret_of(intent_id))
             })
             .await
+    }
+
+    fn drive(&self, intent: &SandboxIntent<'_>, outcome: &SandboxOutcome) -> bool {
+        if let Some(script) = lock(&self.scripts).remove(intent.id) {
+            script.abort();
+        }
+        let (step, decline_code) = match outcome {
+            SandboxOutcome::Succeed => ("succeeded", "generic_decline"),
+            SandboxOutcome::Decline(code) => ("payment_failed", code.as_str()),
+            SandboxOutcome::RequireAction => ("requires_action", "generic_decline"),
+        };
+        let body = intent_event_declined(
+            intent.id,
+            intent.amount,
+            intent.currency,
+            step,
+            decline_code,
+        );
+        // The receiver lives as long as the server; a closed channel means it is shutting down.
+        let _ = self.events.send(SandboxEvent { body });
+        true
     }
 
     async fn refund(
