@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::events::feed::user;
 use crate::helpers::{Backend, TestApp, TestDatabase, node_peers};
 use crate::subscriptions::sign_in;
-use crate::webhooks::SECRET;
+use crate::webhooks::{SECRET, post_to};
 use crate::websocket::{receive, send, signed_in_socket};
 
 /// An advisory lock key the test holds to stop a writer that has drawn its cursor.
@@ -66,6 +66,37 @@ async fn lock_waiters(admin: &sqlx::PgPool) -> i64 {
     .fetch_one(admin)
     .await
     .unwrap()
+}
+
+/// The live feed and a delta-sync client (whose first read was `first_sync`, up to
+/// `synced_to`) each hand over the held writer's event, then the quick one's, once.
+async fn both_readers_got_the_held_event_first(
+    live: &mut switchboard::events::EventStream,
+    store: &Store,
+    owner: Uuid,
+    first_sync: &[switchboard::store::PaymentEventRow],
+    synced_to: i64,
+) {
+    let mut delivered = Vec::new();
+    for _ in 0..2 {
+        let event = tokio::time::timeout(Duration::from_secs(10), live.next())
+            .await
+            .expect("an event before the deadline")
+            .unwrap()
+            .unwrap();
+        delivered.push(event.kind.clone());
+    }
+    assert_eq!(delivered, ["held", "quick"], "the live feed, in order");
+    let second_sync = store
+        .payment_events_after(EventScope::User(owner), synced_to, 100)
+        .await
+        .unwrap();
+    let synced: Vec<&str> = first_sync
+        .iter()
+        .chain(&second_sync)
+        .map(|e| e.kind.as_str())
+        .collect();
+    assert_eq!(synced, ["held", "quick"], "delta sync, in order, once");
 }
 
 /// T1 draws its cursor and stays open; T2 appends; a live feed and a delta-sync client read;
@@ -148,26 +179,7 @@ async fn a_writer_slow_to_commit_is_never_skipped_on_postgres() {
     let t1 = t1.await.unwrap().unwrap().event;
     let t2 = t2.await.unwrap().unwrap().event;
 
-    let mut delivered = Vec::new();
-    for _ in 0..2 {
-        let event = tokio::time::timeout(Duration::from_secs(10), live.next())
-            .await
-            .expect("an event before the deadline")
-            .unwrap()
-            .unwrap();
-        delivered.push(event.kind.clone());
-    }
-    assert_eq!(delivered, ["held", "quick"], "the live feed, in order");
-    let second_sync = store
-        .payment_events_after(EventScope::User(owner), synced_to, 100)
-        .await
-        .unwrap();
-    let synced: Vec<&str> = first_sync
-        .iter()
-        .chain(&second_sync)
-        .map(|e| e.kind.as_str())
-        .collect();
-    assert_eq!(synced, ["held", "quick"], "delta sync, in order, once");
+    both_readers_got_the_held_event_first(&mut live, &store, owner, &first_sync, synced_to).await;
     assert!(t1.cursor < t2.cursor);
     stop.cancel();
 }
@@ -227,26 +239,7 @@ async fn a_writer_slow_to_commit_is_never_skipped_on_sqlite() {
     let t2 = t2.await.unwrap().unwrap();
     bus.publish(std::slice::from_ref(&t2)).await;
 
-    let mut delivered = Vec::new();
-    for _ in 0..2 {
-        let event = tokio::time::timeout(Duration::from_secs(10), live.next())
-            .await
-            .expect("an event before the deadline")
-            .unwrap()
-            .unwrap();
-        delivered.push(event.kind.clone());
-    }
-    assert_eq!(delivered, ["held", "quick"], "the live feed, in order");
-    let second_sync = store
-        .payment_events_after(EventScope::User(owner), synced_to, 100)
-        .await
-        .unwrap();
-    let synced: Vec<&str> = first_sync
-        .iter()
-        .chain(&second_sync)
-        .map(|e| e.kind.as_str())
-        .collect();
-    assert_eq!(synced, ["held", "quick"], "delta sync, in order, once");
+    both_readers_got_the_held_event_first(&mut live, &store, owner, &first_sync, synced_to).await;
 }
 
 /// `count` payments of `owner` with provider ids `pi_{prefix}_{i}`.
@@ -313,15 +306,8 @@ async fn sign_all(payloads: &[String]) -> Vec<String> {
 }
 
 async fn deliver(client: &reqwest::Client, url: &str, payload: &str, signature: &str) {
-    let response = client
-        .post(url)
-        .header("stripe-signature", signature)
-        .header("content-type", "application/json")
-        .body(payload.to_owned())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    let (status, body) = post_to(client, url, payload, signature).await;
+    assert_eq!(status, 200, "{body}");
 }
 
 async fn pending_events(store: &Store, ids: &[String]) -> usize {

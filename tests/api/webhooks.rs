@@ -49,9 +49,24 @@ async fn app_with_secrets(backend: Backend, secrets: &str) -> Option<TestApp> {
 }
 
 pub async fn post(app: &TestApp, payload: &str, signature: &str) -> (u16, Value) {
-    let response = app
-        .client
-        .post(app.url("/webhooks/stripe"))
+    post_to(
+        &app.client,
+        &app.url("/webhooks/stripe"),
+        payload,
+        signature,
+    )
+    .await
+}
+
+/// POSTs a signed event to the webhook endpoint at `url`; the status and JSON body.
+pub async fn post_to(
+    client: &reqwest::Client,
+    url: &str,
+    payload: &str,
+    signature: &str,
+) -> (u16, Value) {
+    let response = client
+        .post(url)
         .header("stripe-signature", signature)
         .header("content-type", "application/json")
         .body(payload.to_owned())
