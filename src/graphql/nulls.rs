@@ -107,16 +107,19 @@ impl Extension for Propagator {
         let path = info.path_node;
         // The engine reports list items' types wrongly when it lists by reference, so an item
         // always passes its failure to its list, which knows its declared item type.
-        let declared = match path.segment {
-            QueryPathSegment::Index(_) => None,
-            QueryPathSegment::Name(_) => Some(info.return_type.to_owned()),
+        // Read before `info` moves on: (this field is nullable, its items are).
+        let (nullable, nullable_items) = match path.segment {
+            QueryPathSegment::Index(_) => (false, false),
+            QueryPathSegment::Name(_) => (
+                is_nullable(info.return_type),
+                has_nullable_items(info.return_type),
+            ),
         };
         let result = next.run(ctx, info).await;
-        let nullable = declared.as_deref().is_some_and(is_nullable);
         match result {
             Ok(value) if !self.child_failed(path) => Ok(value),
             // Failed items are already null; that is the answer when the items are nullable.
-            Ok(value) if declared.as_deref().is_some_and(has_nullable_items) => Ok(value),
+            Ok(value) if nullable_items => Ok(value),
             // A non-null child failed; its error is already recorded.
             Ok(_) => {
                 self.fail(path, nullable, None);
