@@ -28,9 +28,10 @@ pub use auth::AuthRepo;
 pub use batch::{BatchRead, BatchReads};
 pub use error::StoreError;
 pub use models::{
-    BatchStep, EventPage, EventScope, IdempotencyStart, Identity, InboxEvent, InboxStatus,
-    LoggedEvent, LoginAttempt, NewIdentity, NewInboxEvent, NewPaymentEvent, NewUser, PaymentChange,
-    PaymentEventRow, PaymentRow, RefundRow, Rotation, Session, StepAction, StepResult, User,
+    BatchStep, EventPage, EventScope, IdempotencyStart, Identity, InboxEvent, InboxStats,
+    InboxStatus, LoggedEvent, LoginAttempt, NewIdentity, NewInboxEvent, NewPaymentEvent, NewUser,
+    PaymentChange, PaymentEventRow, PaymentRow, RefundRow, Rotation, Session, StepAction,
+    StepResult, User,
 };
 #[cfg(test)]
 pub(crate) use notice::logged as logged_event_for_tests;

@@ -20,6 +20,7 @@ mod health;
 mod helpers;
 mod lifecycle;
 mod limits;
+mod metrics;
 mod payments;
 mod resilience_wire;
 mod store_contract;
