@@ -40,6 +40,7 @@ pub fn metrics() -> PrometheusHandle {
             let _ = metrics::set_global_recorder(recorder);
             crate::providers::resilience::metrics::describe();
             stages::describe();
+            stages::initialise();
             handle
         })
         .clone()

@@ -113,6 +113,19 @@ pub fn describe() {
     );
 }
 
+/// Counters that alerts watch with `increase()` start at zero, so the first event after a start
+/// is seen as an increase rather than as a new series.
+pub fn initialise() {
+    metrics::counter!("webhook_reconciled_total").increment(0);
+    for reason in ["mismatch", "stale"] {
+        metrics::counter!("webhook_rejected_total", "source" => "stripe", "reason" => reason)
+            .increment(0);
+    }
+    for reason in ["reconnect", "listener_error", "malformed"] {
+        metrics::counter!(BUS_RESYNCS_TOTAL, "reason" => reason).increment(0);
+    }
+}
+
 /// The label a GraphQL operation is counted under: its name when it is a valid GraphQL name
 /// among the first [`OPERATION_NAMES_CAP`] seen, `anonymous` without a name, `other` otherwise.
 /// A client inventing names cannot grow the number of series past the cap.

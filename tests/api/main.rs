@@ -13,6 +13,7 @@ mod client_contract;
 mod client_http;
 mod client_libraries;
 mod client_relay;
+mod deploy;
 mod event_log;
 mod events;
 mod graphql_http;
