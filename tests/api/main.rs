@@ -14,6 +14,7 @@ mod client_http;
 mod client_libraries;
 mod client_relay;
 mod deploy;
+mod doctor;
 mod event_log;
 mod events;
 mod graphql_http;
