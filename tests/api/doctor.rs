@@ -221,3 +221,27 @@ async fn stripe_and_an_identity_provider_are_checked_over_the_network() {
         "no secret in the report: {lines:#?}"
     );
 }
+
+#[tokio::test]
+async fn postgres_migrations_are_read_without_applying_them() {
+    let Some(database) =
+        crate::helpers::TestDatabase::create(crate::helpers::Backend::Postgres).await
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let env = vec![("DATABASE_URL".to_owned(), database.url().to_owned())];
+    let (ok, lines) = doctor_async(dir.path(), env.clone()).await;
+    assert!(!ok);
+    assert!(
+        line(&lines, "fail", "database").contains("not applied"),
+        "{lines:#?}"
+    );
+    let (_, again) = doctor_async(dir.path(), env.clone()).await;
+    assert_eq!(lines, again, "the doctor migrated nothing");
+
+    database.store().await.close().await;
+    let (ok, lines) = doctor_async(dir.path(), env).await;
+    assert!(ok, "{lines:#?}");
+    assert!(line(&lines, "ok", "database").contains("postgres reachable, migrations current"));
+}
