@@ -1,4 +1,5 @@
-//! The `switchboard` binary: reads configuration, then serves, migrates or prints the schema.
+//! The `switchboard` binary: reads configuration, then serves, migrates, prints the schema or
+//! checks the configuration (`doctor`).
 
 use std::process::ExitCode;
 
@@ -7,8 +8,20 @@ use switchboard::{App, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let (command, config) = match Config::load() {
-        Ok(loaded) => loaded,
+    let (command, config) = Config::load_command();
+    if command == Command::Doctor {
+        let checks = switchboard::doctor::run(config).await;
+        for check in &checks {
+            println!("{check}");
+        }
+        return if switchboard::doctor::failed(&checks) {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+    let config = match config {
+        Ok(config) => config,
         Err(err) => {
             eprintln!("switchboard: {err}");
             return ExitCode::from(2);

@@ -61,6 +61,11 @@ impl AuthService {
                 grace,
             )
             .await?;
+        metrics::counter!(
+            crate::telemetry::stages::SESSION_REFRESHES_TOTAL,
+            "outcome" => rotation_outcome(&rotation)
+        )
+        .increment(1);
         let (session, next, issued_at) = match rotation {
             Rotation::Rotated(session) => (session, next, now),
             Rotation::Replayed {
@@ -279,5 +284,15 @@ impl AuthService {
             self.session_cache.put(verified.clone(), generation);
         }
         Ok(Some(verified))
+    }
+}
+
+/// The `outcome` label of a refresh-token exchange; `reused` is a reuse detection.
+fn rotation_outcome(rotation: &Rotation) -> &'static str {
+    match rotation {
+        Rotation::Rotated(_) => "rotated",
+        Rotation::Replayed { .. } => "replayed",
+        Rotation::Reused(_) => "reused",
+        Rotation::Invalid => "invalid",
     }
 }

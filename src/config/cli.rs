@@ -51,6 +51,9 @@ pub enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL) and exit.
     Schema,
+    /// Check the configuration and what it points to before going live: one line per check
+    /// (ok, warn or fail); exits non-zero on any fail. Changes nothing.
+    Doctor,
 }
 
 /// Raw settings as given by the environment or flags, before validation.

@@ -175,14 +175,21 @@ impl Config {
     ///
     /// Returns the parsed command line too, since the subcommand decides what to do next.
     pub fn load() -> Result<(Command, Config), ConfigError> {
+        let (command, config) = Config::load_command();
+        Ok((command, config?))
+    }
+
+    /// Like [`Config::load`], but names the command even when the configuration is wrong
+    /// (`doctor` reports that as a check).
+    pub fn load_command() -> (Command, Result<Config, ConfigError>) {
         // A missing .env is normal; real environment variables always win over it.
         let _ = dotenvy::dotenv();
         let mut cli = <Cli as clap::Parser>::parse();
         cli.settings.provider_env = std::env::vars()
             .filter(|(k, _)| k.starts_with("AUTH_") || k.starts_with("PROVIDER_"))
             .collect();
-        let config = Config::from_settings(cli.settings)?;
-        Ok((cli.command.unwrap_or(Command::Serve), config))
+        let config = Config::from_settings(cli.settings);
+        (cli.command.unwrap_or(Command::Serve), config)
     }
 
     /// Validates raw settings; the error names the first variable that is wrong.

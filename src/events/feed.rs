@@ -117,7 +117,11 @@ impl Feed {
             match self.receiver.recv().await {
                 Ok(BusMessage::Changed(notice)) => self.hear(notice),
                 // Missed notices (a lagging receiver or a reconnected listener): catch up.
-                Ok(BusMessage::Resync) | Err(RecvError::Lagged(_)) => self.lost_track(),
+                Ok(BusMessage::Resync) => self.lost_track(),
+                Err(RecvError::Lagged(_)) => {
+                    super::count_resync("lagged");
+                    self.lost_track()
+                }
                 Ok(BusMessage::SessionsEnded(_)) => {}
                 Err(RecvError::Closed) => return None,
             }

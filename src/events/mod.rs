@@ -34,6 +34,22 @@ pub enum BusMessage {
     SessionsEnded(Arc<[Uuid]>),
 }
 
+/// Counts a resynchronisation: per instance for a listener's `reconnect`, `listener_error` or
+/// `malformed` notice, per subscriber for `lagged` (a subscriber fell a channel's length behind).
+fn count_resync(reason: &'static str) {
+    metrics::counter!(crate::telemetry::stages::BUS_RESYNCS_TOTAL, "reason" => reason).increment(1);
+}
+
+/// Records how long a notice took from its event's commit to this instance's bus.
+fn record_notice_lag(notice: &Notice) {
+    if let Some(event) = &notice.event {
+        let lag = (chrono::Utc::now() - event.occurred_at)
+            .as_seconds_f64()
+            .max(0.0);
+        metrics::histogram!(crate::telemetry::stages::BUS_NOTICE_LAG_SECONDS).record(lag);
+    }
+}
+
 /// Session ids per NOTIFY, well inside PostgreSQL's 8,000-byte payload limit.
 const SESSIONS_PER_NOTICE: usize = 100;
 
@@ -103,6 +119,7 @@ impl EventBus {
         match &self.transport {
             Transport::InProcess => {
                 for notice in events.iter().map(Notice::from) {
+                    record_notice_lag(&notice);
                     // No receiver is fine: nobody is watching.
                     let _ = self.local.send(BusMessage::Changed(notice));
                 }

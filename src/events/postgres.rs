@@ -62,12 +62,16 @@ async fn forward(listener: &mut PgListener, local: &broadcast::Sender<BusMessage
                 match messages {
                     Some(messages) => {
                         for message in messages {
+                            if let BusMessage::Changed(notice) = &message {
+                                super::record_notice_lag(notice);
+                            }
                             let _ = local.send(message);
                         }
                     }
                     // Something we cannot read may have been a notice: catch up from the store.
                     None => {
                         tracing::warn!(payload, "ignoring a malformed bus notice");
+                        super::count_resync("malformed");
                         let _ = local.send(BusMessage::Resync);
                     }
                 }
@@ -76,10 +80,12 @@ async fn forward(listener: &mut PgListener, local: &broadcast::Sender<BusMessage
                 // The connection dropped and is being re-established: notices sent meanwhile
                 // are lost, so subscribers must catch up from the store.
                 tracing::warn!("event bus listener reconnected; subscribers resynchronise");
+                super::count_resync("reconnect");
                 let _ = local.send(BusMessage::Resync);
             }
             Err(err) => {
                 tracing::warn!(error = %err, "event bus listener failed; retrying");
+                super::count_resync("listener_error");
                 let _ = local.send(BusMessage::Resync);
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }

@@ -5,6 +5,7 @@ pub mod graphql;
 mod health;
 mod limits;
 mod request_id;
+mod request_metrics;
 mod webhooks;
 mod ws;
 mod ws_guard;
@@ -110,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .with_state(state.clone())
+        .layer(axum::middleware::from_fn(request_metrics::record))
         .layer(axum::middleware::from_fn_with_state(
             state,
             limits::client_address,

@@ -162,6 +162,7 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
         client,
         slot,
     } = connection;
+    let _open = crate::telemetry::stages::OpenSocket::open();
     let limits = state.sockets.limits().clone();
     let (mut sink, stream) = socket.split();
     let guard = Arc::new(Guard::new(limits.max_subscriptions_per_socket));

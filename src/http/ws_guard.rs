@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::ErrorCode;
 use crate::sync::lock;
+use crate::telemetry::stages::SUBSCRIPTIONS_ACTIVE;
 
 /// Close code for a subscribe whose id is already running (graphql-transport-ws).
 pub const CLOSE_DUPLICATE_ID: u16 = 4409;
@@ -123,10 +124,11 @@ impl Guard {
                     return Admission::Refuse(too_many_operations(&id, self.max_running));
                 }
                 running.insert(id);
+                metrics::gauge!(SUBSCRIPTIONS_ACTIVE).increment(1.0);
                 Admission::Pass
             }
             "complete" | "stop" => {
-                lock(&self.running).remove(&id);
+                self.finished(&id);
                 Admission::Pass
             }
             _ => Admission::Pass,
@@ -140,7 +142,23 @@ impl Guard {
             return;
         }
         if let Ok(Envelope { id: Some(id), .. }) = serde_json::from_str::<Envelope>(text) {
-            lock(&self.running).remove(&id);
+            self.finished(&id);
+        }
+    }
+
+    fn finished(&self, id: &str) {
+        if lock(&self.running).remove(id) {
+            metrics::gauge!(SUBSCRIPTIONS_ACTIVE).decrement(1.0);
+        }
+    }
+}
+
+impl Drop for Guard {
+    /// Operations still running when the socket ends stop with it.
+    fn drop(&mut self) {
+        let running = lock(&self.running).len();
+        if running > 0 {
+            metrics::gauge!(SUBSCRIPTIONS_ACTIVE).decrement(running as f64);
         }
     }
 }

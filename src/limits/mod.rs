@@ -157,7 +157,7 @@ fn check<K: Hash + Eq + Clone>(
         return Ok(());
     };
     limiter.take(key, n).map_err(|wait| {
-        metrics::counter!("switchboard_rate_limited_total").increment(1);
+        metrics::counter!(crate::telemetry::stages::RATE_LIMITED_TOTAL).increment(1);
         // Whole seconds, rounded up: a client that waits the hint is admitted.
         let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         AppError::RateLimited {

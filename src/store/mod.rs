@@ -28,9 +28,10 @@ pub use auth::AuthRepo;
 pub use batch::{BatchRead, BatchReads};
 pub use error::StoreError;
 pub use models::{
-    BatchStep, EventPage, EventScope, IdempotencyStart, Identity, InboxEvent, InboxStatus,
-    LoggedEvent, LoginAttempt, NewIdentity, NewInboxEvent, NewPaymentEvent, NewUser, PaymentChange,
-    PaymentEventRow, PaymentRow, RefundRow, Rotation, Session, StepAction, StepResult, User,
+    BatchStep, EventPage, EventScope, IdempotencyStart, Identity, InboxEvent, InboxStats,
+    InboxStatus, LoggedEvent, LoginAttempt, NewIdentity, NewInboxEvent, NewPaymentEvent, NewUser,
+    PaymentChange, PaymentEventRow, PaymentRow, RefundRow, Rotation, Session, StepAction,
+    StepResult, User,
 };
 #[cfg(test)]
 pub(crate) use notice::logged as logged_event_for_tests;
@@ -66,6 +67,9 @@ pub trait Database:
     /// Cheap round trip proving the database answers (used by `/health/ready`).
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// Descriptions of the migrations this build has that the database has not applied.
+    async fn pending_migrations(&self) -> Result<Vec<String>, StoreError>;
+
     /// Counts of the batched reads executed so far.
     fn batch_reads(&self) -> &BatchReads;
 
@@ -83,4 +87,13 @@ pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Store, S
             Arc::new(postgres::PgStore::connect(url.expose(), max_connections).await?)
         }
     })
+}
+
+/// The migrations of `migrator` whose versions are not among `applied`.
+fn not_applied(migrator: &sqlx::migrate::Migrator, applied: &[i64]) -> Vec<String> {
+    migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration() && !applied.contains(&m.version))
+        .map(|m| format!("{} {}", m.version, m.description))
+        .collect()
 }

@@ -196,6 +196,17 @@ pub struct InboxEvent {
     pub processed_at: Option<DateTime<Utc>>,
 }
 
+/// How much of the inbox waits, as reported on `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct InboxStats {
+    /// Events waiting to be applied.
+    pub pending: i64,
+    /// Events set aside as dead.
+    pub dead: i64,
+    /// When the oldest pending event arrived, if any is pending.
+    pub oldest_pending_received_at: Option<DateTime<Utc>>,
+}
+
 /// A verified event about to be stored.
 #[derive(Debug, Clone)]
 pub struct NewInboxEvent {

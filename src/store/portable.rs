@@ -122,6 +122,12 @@ pub(super) mod sql {
     pub const REFUNDS_OF: &str = "SELECT * FROM refunds WHERE payment_id IN ";
     pub const REFUNDS_ORDER: &str = " ORDER BY payment_id, created_at, id";
     pub const INBOX_EVENT: &str = "SELECT * FROM webhook_inbox WHERE event_id = $1";
+    // Each part reads only the rows of one status through the (status, ...) index.
+    pub const INBOX_STATS: &str = "SELECT \
+         (SELECT COUNT(*) FROM webhook_inbox WHERE status = 'pending') AS pending, \
+         (SELECT COUNT(*) FROM webhook_inbox WHERE status = 'dead') AS dead, \
+         (SELECT MIN(received_at) FROM webhook_inbox WHERE status = 'pending') \
+         AS oldest_pending_received_at";
     pub const REVOKE_USER_SESSIONS: &str = "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL RETURNING id";
 }
 
@@ -844,6 +850,14 @@ macro_rules! impl_portable_repos {
                 Ok(sqlx::query_as($crate::store::portable::sql::INBOX_EVENT)
                     .bind(event_id)
                     .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn inbox_stats(
+                &self,
+            ) -> Result<$crate::store::InboxStats, $crate::store::StoreError> {
+                Ok(sqlx::query_as($crate::store::portable::sql::INBOX_STATS)
+                    .fetch_one(&self.pool)
                     .await?)
             }
         }

@@ -42,6 +42,24 @@ impl Database for PgStore {
             .await?)
     }
 
+    async fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
+        let tracked: bool =
+            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await?;
+        let applied: Vec<i64> = if tracked {
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&self.pool)
+                .await?
+        } else {
+            Vec::new()
+        };
+        Ok(super::not_applied(
+            &sqlx::migrate!("migrations/postgres"),
+            &applied,
+        ))
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

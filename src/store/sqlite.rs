@@ -68,6 +68,25 @@ impl Database for SqliteStore {
         Ok(sqlx::migrate!("migrations/sqlite").run(&self.pool).await?)
     }
 
+    async fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
+        let tracked: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let applied: Vec<i64> = if tracked == 0 {
+            Vec::new()
+        } else {
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&self.pool)
+                .await?
+        };
+        Ok(super::not_applied(
+            &sqlx::migrate!("migrations/sqlite"),
+            &applied,
+        ))
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{InboxEvent, InboxStatus, NewInboxEvent, StoreError};
+use super::{InboxEvent, InboxStats, InboxStatus, NewInboxEvent, StoreError};
 
 /// Persistence of verified provider events until they are applied.
 #[async_trait]
@@ -63,4 +63,7 @@ pub trait WebhookRepo {
 
     /// One event by its provider id.
     async fn inbox_event(&self, event_id: &str) -> Result<Option<InboxEvent>, StoreError>;
+
+    /// Pending and dead counts and the arrival of the oldest pending event.
+    async fn inbox_stats(&self) -> Result<InboxStats, StoreError>;
 }

@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::store::{InboxEvent, InboxStatus, Store, StoreError};
+use crate::telemetry::stages;
 
 /// What applying an event did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +108,8 @@ pub struct Processor {
 const CONTENDED_ROUNDS: usize = 5;
 /// The shortest pause between drains, so claims held by a live peer are not polled in a loop.
 const MIN_WAIT: Duration = Duration::from_millis(20);
+/// The inbox gauges are read from the store at most this often, however busy the processor.
+const REPORT_EVERY: Duration = Duration::from_secs(1);
 
 fn lease_of(lease: Duration) -> chrono::Duration {
     chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
@@ -144,9 +147,14 @@ impl Processor {
     /// Works until `stop` is cancelled: drains due events, then waits for a nudge, the next
     /// event to fall due (or claim to run out), or the sweep.
     pub async fn run(self, stop: CancellationToken) {
+        let mut reported: Option<tokio::time::Instant> = None;
         loop {
             if let Err(err) = self.drain().await {
                 tracing::warn!(error = %err, "webhook inbox unavailable; will retry");
+            }
+            if reported.is_none_or(|at| at.elapsed() >= REPORT_EVERY) {
+                self.report_inbox().await;
+                reported = Some(tokio::time::Instant::now());
             }
             let wait = self.next_wait().await;
             tokio::select! {
@@ -154,6 +162,22 @@ impl Processor {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}
             }
+        }
+    }
+
+    /// Sets the inbox gauges: pending and dead events, and how long the oldest pending one has
+    /// waited. Every instance reports the same inbox; dashboards take the maximum.
+    async fn report_inbox(&self) {
+        match self.store.inbox_stats().await {
+            Ok(stats) => {
+                metrics::gauge!(stages::INBOX_PENDING).set(stats.pending as f64);
+                metrics::gauge!(stages::INBOX_DEAD).set(stats.dead as f64);
+                let age = stats
+                    .oldest_pending_received_at
+                    .map_or(0.0, |at| (Utc::now() - at).as_seconds_f64().max(0.0));
+                metrics::gauge!(stages::INBOX_OLDEST_PENDING_AGE_SECONDS).set(age);
+            }
+            Err(err) => tracing::warn!(error = %err, "could not read the webhook inbox's size"),
         }
     }
 
@@ -213,7 +237,12 @@ impl Processor {
     async fn process(&self, batch: &[InboxEvent]) -> Result<(), StoreError> {
         let mut todo = batch.to_vec();
         for _ in 0..CONTENDED_ROUNDS {
-            let outcomes = match self.handler.apply_batch(&todo).await {
+            let started = std::time::Instant::now();
+            let applied = self.handler.apply_batch(&todo).await;
+            let outcome = if applied.is_ok() { "ok" } else { "error" };
+            metrics::histogram!(stages::APPLY_DURATION_SECONDS, "outcome" => outcome)
+                .record(started.elapsed());
+            let outcomes = match applied {
                 Ok(outcomes) => outcomes,
                 Err(err) if todo.len() == 1 => vec![Outcome::Failed(err.into())],
                 Err(err) => {

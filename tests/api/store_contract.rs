@@ -260,6 +260,51 @@ async fn inbox_deduplicates_and_leases_events(store: Store) {
     assert_eq!(replayed[0].attempts, 0, "a replay starts over");
 }
 
+contract!(inbox_stats_count_pending_and_dead_and_date_the_oldest);
+async fn inbox_stats_count_pending_and_dead_and_date_the_oldest(store: Store) {
+    use chrono::{SubsecRound, Utc};
+    use switchboard::store::{InboxStats, InboxStatus};
+    let empty = store.inbox_stats().await.unwrap();
+    assert_eq!(
+        empty,
+        InboxStats {
+            pending: 0,
+            dead: 0,
+            oldest_pending_received_at: None
+        }
+    );
+    let first = Utc::now().trunc_subsecs(3) - chrono::Duration::minutes(5);
+    for (i, id) in ["evt_old", "evt_dead", "evt_new"].into_iter().enumerate() {
+        let at = first + chrono::Duration::minutes(i as i64);
+        assert!(
+            store
+                .insert_inbox_event(&inbox_event(id), at)
+                .await
+                .unwrap()
+        );
+    }
+    let dead = store.inbox_event("evt_dead").await.unwrap().unwrap();
+    store
+        .finish_inbox_event(dead.seq, InboxStatus::Dead, Some("gave up"), Utc::now())
+        .await
+        .unwrap();
+    let old = store.inbox_event("evt_old").await.unwrap().unwrap();
+    store
+        .finish_inbox_event(old.seq, InboxStatus::Applied, None, Utc::now())
+        .await
+        .unwrap();
+    let stats = store.inbox_stats().await.unwrap();
+    assert_eq!(
+        stats,
+        InboxStats {
+            pending: 1,
+            dead: 1,
+            oldest_pending_received_at: Some(first + chrono::Duration::minutes(2)),
+        },
+        "applied events are not pending; the oldest pending is the newest arrival"
+    );
+}
+
 contract!(concurrent_claims_never_share_an_event);
 async fn concurrent_claims_never_share_an_event(store: Store) {
     let now = chrono::Utc::now();

@@ -120,6 +120,8 @@ async fn execute(
     let public = method == Method::Get
         && matches!(viewer, ViewerState::Anonymous)
         && params.reads_only_public_fields(&state.documents);
+    let operation = crate::telemetry::stages::operation_label(params.operation_name());
+    let started = std::time::Instant::now();
     let request = params
         .into_request()
         .data(RequestId(request_id))
@@ -127,6 +129,7 @@ async fn execute(
         .data(viewer)
         .data(credentials);
     let response = state.schema.execute(request).await;
+    record_operation(operation, started, response.errors.is_empty());
     let retry_after = rate_limit_hint(&response);
     let public = public && response.errors.is_empty();
     let mut http = graphql_response(media, response);
@@ -140,6 +143,16 @@ async fn execute(
     } else {
         caching::private(http)
     }
+}
+
+/// Counts and times one GraphQL operation under its bounded name label.
+fn record_operation(operation: String, started: std::time::Instant, ok: bool) {
+    use crate::telemetry::stages::{GRAPHQL_REQUEST_DURATION_SECONDS, GRAPHQL_REQUESTS_TOTAL};
+    metrics::histogram!(GRAPHQL_REQUEST_DURATION_SECONDS, "operation" => operation.clone())
+        .record(started.elapsed());
+    let outcome = if ok { "ok" } else { "error" };
+    metrics::counter!(GRAPHQL_REQUESTS_TOTAL, "operation" => operation, "outcome" => outcome)
+        .increment(1);
 }
 
 /// The `retryAfterSeconds` of a `RATE_LIMITED` error in `response`, if any.

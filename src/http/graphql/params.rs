@@ -145,6 +145,11 @@ impl Params {
         })
     }
 
+    /// The `operationName` the client sent, if any.
+    pub fn operation_name(&self) -> Option<&str> {
+        self.operation_name.as_deref()
+    }
+
     /// The engine request.
     pub fn into_request(self) -> Request {
         let mut request = Request::new(self.query);

@@ -1,4 +1,7 @@
-//! Logging: human-readable in development, one JSON object per line in production.
+//! Logging: human-readable in development, one JSON object per line in production; and the
+//! Prometheus recorder behind `/metrics`.
+
+pub mod stages;
 
 use std::sync::OnceLock;
 
@@ -36,6 +39,8 @@ pub fn metrics() -> PrometheusHandle {
             // which is what that caller asked for.
             let _ = metrics::set_global_recorder(recorder);
             crate::providers::resilience::metrics::describe();
+            stages::describe();
+            stages::initialise();
             handle
         })
         .clone()
