@@ -68,6 +68,34 @@ async fn lock_waiters(admin: &sqlx::PgPool) -> i64 {
     .unwrap()
 }
 
+/// A live feed of `owner`'s events after `before`, and a delta-sync client's first read (with
+/// the cursor it reached), both while a writer may be holding an event back.
+async fn readers_after(
+    store: &Store,
+    bus: &EventBus,
+    owner: Uuid,
+    before: i64,
+) -> (
+    switchboard::events::EventStream,
+    Vec<switchboard::store::PaymentEventRow>,
+    i64,
+) {
+    let live = feed(
+        store.clone(),
+        bus,
+        EventScope::User(owner),
+        Start::After(before),
+    )
+    .await
+    .unwrap();
+    let first_sync = store
+        .payment_events_after(EventScope::User(owner), before, 100)
+        .await
+        .unwrap();
+    let synced_to = first_sync.last().map_or(before, |e| e.cursor);
+    (live, first_sync, synced_to)
+}
+
 /// The live feed and a delta-sync client (whose first read was `first_sync`, up to
 /// `synced_to`) each hand over the held writer's event, then the quick one's, once.
 async fn both_readers_got_the_held_event_first(
@@ -155,21 +183,7 @@ async fn a_writer_slow_to_commit_is_never_skipped_on_postgres() {
     })
     .await;
 
-    let mut live = Box::pin(
-        feed(
-            store.clone(),
-            &bus,
-            EventScope::User(owner),
-            Start::After(before),
-        )
-        .await
-        .unwrap(),
-    );
-    let first_sync = store
-        .payment_events_after(EventScope::User(owner), before, 100)
-        .await
-        .unwrap();
-    let synced_to = first_sync.last().map_or(before, |e| e.cursor);
+    let (mut live, first_sync, synced_to) = readers_after(&store, &bus, owner, before).await;
 
     sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(HOLD_KEY)
@@ -220,21 +234,7 @@ async fn a_writer_slow_to_commit_is_never_skipped_on_sqlite() {
                 .await
         }
     });
-    let mut live = Box::pin(
-        feed(
-            store.clone(),
-            &bus,
-            EventScope::User(owner),
-            Start::After(before),
-        )
-        .await
-        .unwrap(),
-    );
-    let first_sync = store
-        .payment_events_after(EventScope::User(owner), before, 100)
-        .await
-        .unwrap();
-    let synced_to = first_sync.last().map_or(before, |e| e.cursor);
+    let (mut live, first_sync, synced_to) = readers_after(&store, &bus, owner, before).await;
     t1.commit().await.unwrap();
     let t2 = t2.await.unwrap().unwrap();
     bus.publish(std::slice::from_ref(&t2)).await;
