@@ -43,6 +43,22 @@ async fn eventually<F: AsyncFnMut() -> bool>(seconds: u64, what: &str, mut check
     }
 }
 
+/// Appends an event of `kind` through the store in a task of its own (a concurrent writer).
+fn spawn_append(
+    store: &Store,
+    payment_id: Uuid,
+    owner: Uuid,
+    kind: &'static str,
+) -> tokio::task::JoinHandle<Result<switchboard::store::LoggedEvent, switchboard::store::StoreError>>
+{
+    let store = store.clone();
+    tokio::spawn(async move {
+        store
+            .append_payment_event(&new_event(payment_id, owner, kind))
+            .await
+    })
+}
+
 /// Makes every append of kind `held` wait, after drawing its cursor, until the test releases
 /// [`HOLD_KEY`]: a writer that is slow to commit, inside the store's own code.
 async fn hold_marked_appends(admin: &sqlx::PgPool) {
@@ -157,26 +173,12 @@ async fn a_writer_slow_to_commit_is_never_skipped_on_postgres() {
         .execute(&mut *holder)
         .await
         .unwrap();
-    let t1 = tokio::spawn({
-        let store = store.clone();
-        async move {
-            store
-                .append_payment_event(&new_event(p1, owner, "held"))
-                .await
-        }
-    });
+    let t1 = spawn_append(&store, p1, owner, "held");
     eventually(10, "T1 drew its cursor and waits", async || {
         lock_waiters(&admin).await == 1
     })
     .await;
-    let t2 = tokio::spawn({
-        let store = store.clone();
-        async move {
-            store
-                .append_payment_event(&new_event(p2, owner, "quick"))
-                .await
-        }
-    });
+    let t2 = spawn_append(&store, p2, owner, "quick");
     // T2 either committed (nothing orders it behind T1) or waits behind T1.
     eventually(10, "T2 committed or waits", async || {
         t2.is_finished() || lock_waiters(&admin).await == 2
@@ -226,14 +228,7 @@ async fn a_writer_slow_to_commit_is_never_skipped_on_sqlite() {
     .execute(&mut *t1)
     .await
     .unwrap();
-    let t2 = tokio::spawn({
-        let store = store.clone();
-        async move {
-            store
-                .append_payment_event(&new_event(p2, owner, "quick"))
-                .await
-        }
-    });
+    let t2 = spawn_append(&store, p2, owner, "quick");
     let (mut live, first_sync, synced_to) = readers_after(&store, &bus, owner, before).await;
     t1.commit().await.unwrap();
     let t2 = t2.await.unwrap().unwrap();
