@@ -1,5 +1,6 @@
-//! Payment status: Stripe's PaymentIntent statuses plus refund states, and the transition rule
-//! that never moves a payment backwards, however late or out of order events arrive.
+//! Payment status: where a payment is (the states of a card payment plus refund states), and the
+//! transition rule that never moves a payment backwards, however late or out of order events
+//! arrive. Each provider adapter maps its own statuses onto these.
 
 use std::str::FromStr;
 
@@ -40,11 +41,6 @@ impl PaymentStatus {
             PaymentStatus::PartiallyRefunded => "PARTIALLY_REFUNDED",
             PaymentStatus::Refunded => "REFUNDED",
         }
-    }
-
-    /// A Stripe PaymentIntent status (`requires_payment_method`, `succeeded`, ...).
-    pub fn from_stripe(status: &str) -> Option<Self> {
-        status.to_ascii_uppercase().parse().ok()
     }
 
     /// Open states come before processing; settled ones after.
@@ -187,14 +183,10 @@ mod tests {
     }
 
     #[test]
-    fn every_status_round_trips_and_stripe_names_parse() {
+    fn every_status_round_trips() {
         for status in ALL {
             assert_eq!(status.as_str().parse(), Ok(status));
         }
-        assert_eq!(
-            PaymentStatus::from_stripe("requires_action"),
-            Some(RequiresAction)
-        );
-        assert_eq!(PaymentStatus::from_stripe("bogus"), None);
+        assert_eq!("bogus".parse::<PaymentStatus>(), Err(()));
     }
 }
