@@ -333,3 +333,25 @@ impl Processor {
             .min(self.settings.backoff_max)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_outages_and_races_retry_and_the_log_keeps_the_cause() {
+        let undecodable =
+            ApplyError::from(DecodeError::malformed("stripe", "expected value at line 1"));
+        assert!(!undecodable.is_retryable());
+        assert_eq!(undecodable.to_string(), "stored payload is not an event");
+        assert_eq!(
+            undecodable.chain(),
+            "stored payload is not an event: not a stripe event: expected value at line 1"
+        );
+        let corrupt = crate::payments::status::UnknownStatus("LOST".into());
+        assert!(!ApplyError::Inconsistent(Arc::new(corrupt)).is_retryable());
+        assert!(ApplyError::NotRecordedYet("pi_1".into()).is_retryable());
+        assert!(ApplyError::Contended.is_retryable());
+        assert!(ApplyError::from(StoreError::Conflict("x".into())).is_retryable());
+    }
+}
