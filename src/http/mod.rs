@@ -107,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .merge(login_routes)
         .merge(anonymous_routes)
+        .route("/webhooks/stripe", axum::routing::post(webhooks::stripe))
         .route("/webhooks/{source}", axum::routing::post(webhooks::receive))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))

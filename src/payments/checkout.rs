@@ -28,16 +28,14 @@ impl PaymentService {
             .await
             .map_err(|e| self.provider_error(e))?
             .ok_or_else(|| AppError::Conflict("hosted Checkout needs Stripe: set STRIPE_SECRET_KEY, or use createPaymentIntent".into()))?;
-        let payment = self
-            .record_payment(
-                user,
-                &session.id,
-                PaymentStatus::RequiresPaymentMethod,
-                session.amount_total,
-                &session.currency,
-                |_| {},
-            )
-            .await?;
+        let payment = self.new_payment(
+            user,
+            &session.id,
+            PaymentStatus::RequiresPaymentMethod,
+            session.amount_total,
+            &session.currency,
+        );
+        self.record_payment(&payment).await?;
         let stored = StoredCheckout {
             payment_id: payment.id,
             url: session.url.clone(),

@@ -32,20 +32,16 @@ impl PaymentService {
             .create_intent(&request)
             .await
             .map_err(|e| self.provider_error(e))?;
-        let metadata = serde_json::to_string(&input.metadata).unwrap_or_else(|_| "{}".into());
-        let payment = self
-            .record_payment(
-                user,
-                &intent.id,
-                intent.status,
-                input.amount,
-                &input.currency,
-                |p| {
-                    p.description = input.description.clone();
-                    p.metadata = metadata;
-                },
-            )
-            .await?;
+        let mut payment = self.new_payment(
+            user,
+            &intent.id,
+            intent.status,
+            input.amount,
+            &input.currency,
+        );
+        payment.description = input.description.clone();
+        payment.metadata = serde_json::to_string(&input.metadata).unwrap_or_else(|_| "{}".into());
+        self.record_payment(&payment).await?;
         tracing::info!(payment_id = %payment.id, provider_payment_id = %intent.id, "payment intent created");
         let stored = StoredIntent {
             payment_id: payment.id,
@@ -73,19 +69,17 @@ impl PaymentService {
         })
     }
 
-    /// Records a payment the provider just created for `user` (adjusted by `fill`), and
-    /// announces it.
-    pub(super) async fn record_payment(
+    /// A payment the provider just created for `user`, as it is to be recorded.
+    pub(super) fn new_payment(
         &self,
         user: Uuid,
         provider_payment_id: &str,
         status: PaymentStatus,
         amount: i64,
         currency: &str,
-        fill: impl FnOnce(&mut PaymentRow),
-    ) -> Result<PaymentRow, AppError> {
+    ) -> PaymentRow {
         let now = Utc::now();
-        let mut payment = PaymentRow {
+        PaymentRow {
             id: Uuid::now_v7(),
             user_id: user,
             provider: self.provider.name().to_owned(),
@@ -98,11 +92,14 @@ impl PaymentService {
             metadata: "{}".into(),
             created_at: now,
             updated_at: now,
-        };
-        fill(&mut payment);
-        let event = self.store.insert_payment(&payment).await?;
+        }
+    }
+
+    /// Records a new payment and announces it.
+    pub(super) async fn record_payment(&self, payment: &PaymentRow) -> Result<(), AppError> {
+        let event = self.store.insert_payment(payment).await?;
         self.announce(&event).await;
-        Ok(payment)
+        Ok(())
     }
 
     /// A payment an idempotency key remembered.

@@ -124,8 +124,8 @@ impl TryFrom<PaymentIntent> for ProviderIntent {
             // A status this version does not know yet is as open as a new payment.
             status: PaymentStatus::try_from(intent.status)
                 .unwrap_or(PaymentStatus::RequiresPaymentMethod),
-            id: intent.id.clone(),
-            client_secret: intent.client_secret()?,
+            client_secret: intent.client_secret.ok_or_else(|| lacks("client_secret"))?,
+            id: intent.id,
         })
     }
 }
