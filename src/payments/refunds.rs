@@ -52,7 +52,7 @@ impl PaymentService {
             created_at: Utc::now(),
         };
         self.store.insert_refund(&row).await?;
-        self.record_refund(payment.id, row.amount, None).await?;
+        self.record_refund(payment.id, row.amount).await?;
         let stored = StoredRefund { refund_id: row.id };
         Ok((row, stored))
     }
@@ -69,17 +69,10 @@ impl PaymentService {
             .ok_or(AppError::NotFound("refund"))
     }
 
-    /// Adds `amount` to a payment's refunded total, deciding again if it changes meanwhile.
-    pub(super) async fn record_refund(
-        &self,
-        payment_id: Uuid,
-        amount: i64,
-        source_event_id: Option<String>,
-    ) -> Result<(), AppError> {
-        let settled = until_settled(vec![()], |_| {
-            self.refund_once(payment_id, amount, source_event_id.as_deref())
-        })
-        .await?;
+    /// Adds a refund of `amount` we made to its payment's refunded total, deciding again if
+    /// the payment changes meanwhile.
+    async fn record_refund(&self, payment_id: Uuid, amount: i64) -> Result<(), AppError> {
+        let settled = until_settled(vec![()], |_| self.refund_once(payment_id, amount)).await?;
         match settled.first() {
             Some(Some(())) => Ok(()),
             _ => Err(AppError::Conflict(
@@ -94,7 +87,6 @@ impl PaymentService {
         &self,
         payment_id: Uuid,
         amount: i64,
-        source_event_id: Option<&str>,
     ) -> Result<Vec<Option<()>>, AppError> {
         let payment = self.stored_payment(payment_id).await?;
         let refunded = (payment.amount_refunded + amount).min(payment.amount);
@@ -106,7 +98,8 @@ impl PaymentService {
             status: refund_status(payment.amount, refunded).as_str().to_owned(),
             amount_refunded: refunded,
             kind: "refund".into(),
-            source_event_id: source_event_id.map(str::to_owned),
+            // Ours, not a provider event's: the provider's `charge.refunded` then changes nothing.
+            source_event_id: None,
         };
         let logged = self.store.apply_payment_change(&change).await?;
         if let Some(event) = &logged {
