@@ -70,6 +70,8 @@ pub struct Services {
     pub documents: Arc<crate::graphql::DocumentCache>,
     /// The GraphiQL page, when it is enabled.
     pub graphiql_html: Option<Arc<str>>,
+    /// Which documents run: the trusted-documents manifest and whether only it runs.
+    pub document_policy: Arc<graphql::trusted::DocumentPolicy>,
     /// Cancelled when the server starts shutting down.
     pub shutdown: CancellationToken,
     /// Open WebSocket sessions, so shutdown can wait for their close frames.
@@ -105,6 +107,10 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route(
+            "/graphql/assets/{name}",
+            get(graphql::graphiql::asset),
+        )
         .merge(login_routes)
         .merge(anonymous_routes)
         .route("/webhooks/stripe", axum::routing::post(webhooks::stripe))
