@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, shared state and the middleware every request passes through.
 
 mod auth;
+mod demo;
 pub mod graphql;
 mod health;
 mod limits;
@@ -105,6 +106,12 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             limits::anonymous_quota,
         ));
+    let demo = config
+        .web
+        .demo_dir
+        .as_deref()
+        .map(demo::router)
+        .unwrap_or_default();
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route(
@@ -113,6 +120,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(login_routes)
         .merge(anonymous_routes)
+        .merge(demo)
         .route("/webhooks/stripe", axum::routing::post(webhooks::stripe))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))

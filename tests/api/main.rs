@@ -3,6 +3,7 @@
 
 mod abuse;
 mod auth_browser;
+mod browser;
 mod auth_oidc;
 mod auth_sessions;
 mod auth_support;
@@ -28,6 +29,8 @@ mod resilience_wire;
 mod store_contract;
 mod stripe;
 mod subscriptions;
+mod trusted_documents;
 mod webhook_flow;
+mod web_demo;
 mod webhooks;
 mod websocket;
