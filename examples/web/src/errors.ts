@@ -13,6 +13,7 @@ const WORDS: Record<string, string> = {
   RATE_LIMITED: 'Too many requests. Please wait a moment and try again.',
   DOCUMENT_NOT_TRUSTED: 'This version of the app is not allowed by the server. Please update it.',
   PERSISTED_QUERY_NOT_FOUND: 'The server does not know this app version. Start it with its manifest.',
+  GRAPHQL_VALIDATION_FAILED: 'The server refused this request as invalid; this app may be out of date.',
   INTERNAL: 'Something went wrong on our side. Please try again.',
 };
 

@@ -99,7 +99,7 @@ export const PaymentEventFields = graphql(`
 
 export const PaymentEventsQuery = graphql(`
   query PaymentEvents($after: String) {
-    paymentEvents(after: $after, first: 100) {
+    paymentEvents(after: $after, first: 50) {
       nodes {
         ...PaymentEventFields
       }

@@ -12,7 +12,7 @@ use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use self::media::{
     MediaType, UPLOADS_NOT_SUPPORTED, batch_refused, coded_request_error, graphql_response,

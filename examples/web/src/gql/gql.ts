@@ -22,7 +22,7 @@ type Documents = {
     "\n  mutation SandboxPay($paymentId: ID!, $outcome: SandboxOutcome!) {\n    sandboxConfirmPayment(paymentId: $paymentId, outcome: $outcome) {\n      id\n      status\n    }\n  }\n": typeof types.SandboxPayDocument,
     "\n  mutation Refund($paymentId: ID!, $idempotencyKey: String!) {\n    refundPayment(paymentId: $paymentId, idempotencyKey: $idempotencyKey) {\n      id\n      amount\n    }\n  }\n": typeof types.RefundDocument,
     "\n  fragment PaymentEventFields on PaymentEvent {\n    cursor\n    sequence\n    kind\n    status\n    paymentId\n    amountRefunded\n    occurredAt\n    payment {\n      id\n      amount\n      currency\n      description\n    }\n  }\n": typeof types.PaymentEventFieldsFragmentDoc,
-    "\n  query PaymentEvents($after: String) {\n    paymentEvents(after: $after, first: 100) {\n      nodes {\n        ...PaymentEventFields\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": typeof types.PaymentEventsDocument,
+    "\n  query PaymentEvents($after: String) {\n    paymentEvents(after: $after, first: 50) {\n      nodes {\n        ...PaymentEventFields\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": typeof types.PaymentEventsDocument,
     "\n  subscription MyPaymentEvents($after: String) {\n    myPaymentEvents(after: $after) {\n      ...PaymentEventFields\n    }\n  }\n": typeof types.MyPaymentEventsDocument,
     "\n  subscription PaymentUpdated($paymentId: ID!, $after: String) {\n    paymentUpdated(paymentId: $paymentId, after: $after) {\n      ...PaymentEventFields\n    }\n  }\n": typeof types.PaymentUpdatedDocument,
 };
@@ -35,7 +35,7 @@ const documents: Documents = {
     "\n  mutation SandboxPay($paymentId: ID!, $outcome: SandboxOutcome!) {\n    sandboxConfirmPayment(paymentId: $paymentId, outcome: $outcome) {\n      id\n      status\n    }\n  }\n": types.SandboxPayDocument,
     "\n  mutation Refund($paymentId: ID!, $idempotencyKey: String!) {\n    refundPayment(paymentId: $paymentId, idempotencyKey: $idempotencyKey) {\n      id\n      amount\n    }\n  }\n": types.RefundDocument,
     "\n  fragment PaymentEventFields on PaymentEvent {\n    cursor\n    sequence\n    kind\n    status\n    paymentId\n    amountRefunded\n    occurredAt\n    payment {\n      id\n      amount\n      currency\n      description\n    }\n  }\n": types.PaymentEventFieldsFragmentDoc,
-    "\n  query PaymentEvents($after: String) {\n    paymentEvents(after: $after, first: 100) {\n      nodes {\n        ...PaymentEventFields\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": types.PaymentEventsDocument,
+    "\n  query PaymentEvents($after: String) {\n    paymentEvents(after: $after, first: 50) {\n      nodes {\n        ...PaymentEventFields\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": types.PaymentEventsDocument,
     "\n  subscription MyPaymentEvents($after: String) {\n    myPaymentEvents(after: $after) {\n      ...PaymentEventFields\n    }\n  }\n": types.MyPaymentEventsDocument,
     "\n  subscription PaymentUpdated($paymentId: ID!, $after: String) {\n    paymentUpdated(paymentId: $paymentId, after: $after) {\n      ...PaymentEventFields\n    }\n  }\n": types.PaymentUpdatedDocument,
 };
@@ -89,7 +89,7 @@ export function graphql(source: "\n  fragment PaymentEventFields on PaymentEvent
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query PaymentEvents($after: String) {\n    paymentEvents(after: $after, first: 100) {\n      nodes {\n        ...PaymentEventFields\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n"): (typeof documents)["\n  query PaymentEvents($after: String) {\n    paymentEvents(after: $after, first: 100) {\n      nodes {\n        ...PaymentEventFields\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n"];
+export function graphql(source: "\n  query PaymentEvents($after: String) {\n    paymentEvents(after: $after, first: 50) {\n      nodes {\n        ...PaymentEventFields\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n"): (typeof documents)["\n  query PaymentEvents($after: String) {\n    paymentEvents(after: $after, first: 50) {\n      nodes {\n        ...PaymentEventFields\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
