@@ -132,17 +132,14 @@ const scenarios = {
       );
       tab.click();
     });
-    await page.waitForFunction(() =>
-      [...document.querySelectorAll('.graphiql-editor-tool .CodeMirror')].some((el) => el.offsetParent),
-    );
-    await page.evaluate((value) => {
-      const editor = [...document.querySelectorAll('.graphiql-editor-tool .CodeMirror')].find((el) => el.offsetParent);
-      editor.CodeMirror.setValue(value);
-    }, JSON.stringify({ Authorization: `Bearer ${token}` }));
+    const headers = '.graphiql-editor-tool[aria-label="Headers"] .graphiql-editor:not(.hidden) .CodeMirror';
+    await page.waitForSelector(headers);
+    await setEditor(headers, JSON.stringify({ Authorization: `Bearer ${token}` }));
     report.result = await runInGraphiql(
       `subscription { paymentUpdated(paymentId: "${paymentId}") { sequence status } }`,
-      '"status"',
+      '"paymentUpdated"',
     );
+    await shot('graphiql-subscription.png');
   },
 
   async 'demo-pay'(login) {

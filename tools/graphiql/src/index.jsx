@@ -3,7 +3,9 @@
 // attributes on #graphiql (no inline script, so the page runs under `script-src 'self'`).
 import { createGraphiQLFetcher } from '@graphiql/toolkit';
 import { GraphiQL } from 'graphiql';
+import { parse } from 'graphql';
 import 'graphiql/style.css';
+import './page.css';
 import React from 'react';
 import { createRoot } from 'react-dom/client';
 
@@ -12,14 +14,31 @@ import { createRoot } from 'react-dom/client';
 const MARK = { 'x-graphiql': '1' };
 
 const root = document.getElementById('graphiql');
-const fetcher = createGraphiQLFetcher({
+// The socket on whatever host the browser reached (ws: or wss: to match the page).
+const socketUrl = new URL(root.dataset.subscriptionEndpoint, location.href);
+socketUrl.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+const toolkitFetcher = createGraphiQLFetcher({
   url: root.dataset.endpoint,
-  subscriptionUrl: root.dataset.subscriptionEndpoint,
+  subscriptionUrl: socketUrl.href,
   headers: MARK,
   // GraphiQL merges the headers editor into these, so `{"Authorization": "Bearer …"}` there
   // authenticates subscriptions too (the server reads it from `connection_init`).
   wsConnectionParams: MARK,
 });
+
+// The toolkit sends an operation over the socket only when it is given the parsed document,
+// which this GraphiQL does not always pass: parse it here when it is missing.
+const fetcher = (params, options) => {
+  let documentAST = options?.documentAST;
+  if (!documentAST) {
+    try {
+      documentAST = parse(params.query);
+    } catch {
+      // Not a valid document: the server answers with the syntax error.
+    }
+  }
+  return toolkitFetcher(params, { ...options, documentAST });
+};
 
 createRoot(root).render(
   React.createElement(GraphiQL, {
