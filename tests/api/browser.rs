@@ -141,6 +141,7 @@ async fn the_demo_signs_in_pays_in_the_sandbox_and_sees_succeeded_without_a_relo
     let timeline = report["timeline"].as_array().unwrap();
     assert_eq!(timeline.last().unwrap(), "SUCCEEDED", "{report}");
     assert_eq!(report["sameDocument"], true, "no reload: {report}");
+    assert_eq!(report["errorShown"], Value::Null, "{report}");
 }
 
 #[tokio::test]
@@ -166,6 +167,7 @@ async fn the_demo_catches_up_after_being_offline_and_shows_the_change_once() {
     let expected: Vec<u64> = (1..=sequences.len() as u64).collect();
     assert_eq!(sequences, expected, "{report}");
     assert_eq!(report["sameDocument"], true, "{report}");
+    assert_eq!(report["errorShown"], Value::Null, "back online, no error left: {report}");
 }
 
 #[tokio::test]

@@ -91,6 +91,7 @@ async function buyAndPay() {
   report.timeline = await page.$$eval('#timeline li', (items) => items.map((li) => li.dataset.status));
   report.sameDocument = await page.evaluate(() => window.__sameDocument === true);
   report.paymentId = paymentId;
+  report.errorShown = await page.$eval('#error', (el) => (el.hidden ? null : el.textContent));
   return paymentId;
 }
 
@@ -161,6 +162,7 @@ const scenarios = {
     await page.waitForSelector('#live[data-state="live"]');
     report.log = await page.$$eval('#log li', (items) => items.map((li) => ({ key: li.dataset.key, status: li.dataset.status })));
     report.sameDocument = await page.evaluate(() => window.__sameDocument === true);
+    report.errorShown = await page.$eval('#error', (el) => (el.hidden ? null : el.textContent));
     await shot('demo-offline-back.png');
   },
 

@@ -181,7 +181,8 @@ export class LiveSession {
       { paymentId, after: this.timelineCursor },
       (data) => this.applyTimeline(data.paymentUpdated),
       (error) => {
-        if (error) this.view.error(error);
+        // A closed socket ends the whole cycle, which reconnects; only refusals are news.
+        if (Array.isArray(error)) this.view.error(error);
       },
     );
   }

@@ -1,8 +1,8 @@
 // The demo's screens: sign in (cookie mode), buy from the catalog, pay in the sandbox and watch
 // the payment live, list orders with a refund button, sign out.
 import { createTransport, type Transport } from './client';
-import { describe } from './errors';
-import { LiveSession, type FeedEvent, type Order } from './live';
+import { describe, errorCode } from './errors';
+import { LiveSession, type FeedEvent, type LiveState, type Order } from './live';
 import {
   CatalogQuery,
   CreatePaymentMutation,
@@ -26,7 +26,15 @@ function socketChanged(state: 'open' | 'closed') {
 function showError(error: unknown) {
   const box = $('error');
   box.textContent = describe(error);
+  box.dataset.code = errorCode(error);
   box.hidden = false;
+}
+
+function liveState(state: LiveState) {
+  $('live').dataset.state = state;
+  $('live').title = state;
+  // Back online: a connection error is over.
+  if (state === 'live' && $('error').dataset.code === 'NETWORK') clearError();
 }
 
 function clearError() {
@@ -61,7 +69,7 @@ async function boot() {
   $('orders-section').hidden = false;
   await showCatalog();
   session = new LiveSession(transport.client, transport.ws, me.id, {
-    state: (state) => ($('live').dataset.state = state),
+    state: liveState,
     orders: renderOrders,
     applied: (event) => $('log').append(logItem(event)),
     timeline: renderTimeline,
