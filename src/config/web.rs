@@ -96,7 +96,8 @@ mod tests {
 
     #[test]
     fn a_missing_manifest_or_demo_folder_is_refused_by_name() {
-        let err = config(|s| s.trusted_documents = "/nonexistent/manifest.json".into()).unwrap_err();
+        let err =
+            config(|s| s.trusted_documents = "/nonexistent/manifest.json".into()).unwrap_err();
         assert_eq!(err.variable, "TRUSTED_DOCUMENTS");
         let err = config(|s| s.demo_dir = "/nonexistent/dist".into()).unwrap_err();
         assert_eq!(err.variable, "DEMO_DIR");
@@ -113,8 +114,43 @@ mod tests {
             s.demo_dir = dir.path().display().to_string();
         })
         .unwrap();
-        assert_eq!(config.web.trusted_documents.as_deref(), Some(file.as_path()));
+        assert_eq!(
+            config.web.trusted_documents.as_deref(),
+            Some(file.as_path())
+        );
         assert!(config.web.trusted_documents_only);
         assert_eq!(config.web.demo_dir.as_deref(), Some(dir.path()));
+    }
+
+    fn production(s: &mut Settings) {
+        s.app_env = "production".into();
+        s.session_signing_keys =
+            "k1:r8Jx0vQ2mZ7pLk4tN1sW9yB6cH3fD5gA0eU8iO2qT7wE4rY6uI1oP3aS5dF7gH9j".into();
+        s.payments_sandbox = "true".into();
+    }
+
+    #[test]
+    fn production_refuses_graphiql_beside_trusted_only_and_the_demo() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("persisted-documents.json");
+        std::fs::write(&file, "{}").unwrap();
+        let trusted_only = |s: &mut Settings| {
+            production(s);
+            s.trusted_documents = file.display().to_string();
+            s.trusted_documents_only = "true".into();
+        };
+        assert!(config(trusted_only).unwrap().web.trusted_documents_only);
+        let err = config(|s| {
+            trusted_only(s);
+            s.graphiql = "true".into();
+        })
+        .unwrap_err();
+        assert_eq!(err.variable, "GRAPHIQL");
+        let err = config(|s| {
+            production(s);
+            s.demo_dir = dir.path().display().to_string();
+        })
+        .unwrap_err();
+        assert_eq!(err.variable, "DEMO_DIR");
     }
 }

@@ -114,10 +114,7 @@ pub fn router(state: AppState) -> Router {
         .unwrap_or_default();
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
-        .route(
-            "/graphql/assets/{name}",
-            get(graphql::graphiql::asset),
-        )
+        .route("/graphql/assets/{name}", get(graphql::graphiql::asset))
         .merge(login_routes)
         .merge(anonymous_routes)
         .merge(demo)

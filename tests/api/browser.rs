@@ -16,7 +16,8 @@ use crate::payments::Client;
 /// The demo's folder, once its packages are installed and it is built.
 fn demo() -> Option<PathBuf> {
     let dir = repo_root().join("examples/web");
-    let ready = dir.join("node_modules/puppeteer-core").is_dir() && dir.join("dist/index.html").is_file();
+    let ready =
+        dir.join("node_modules/puppeteer-core").is_dir() && dir.join("dist/index.html").is_file();
     if ready {
         return Some(dir);
     }
@@ -72,7 +73,11 @@ async fn browser(app: &TestApp, scenario: &str, args: &[&str]) -> Option<Value> 
         String::from_utf8_lossy(&output.stderr)
     );
     let report: Value = serde_json::from_slice(&output.stdout).expect("report JSON");
-    assert_eq!(report["blocked"], json!([]), "no request left the server: {report}");
+    assert_eq!(
+        report["blocked"],
+        json!([]),
+        "no request left the server: {report}"
+    );
     assert_eq!(report["cspViolations"], json!([]), "{report}");
     assert_eq!(report["pageErrors"], json!([]), "{report}");
     Some(report)
@@ -137,7 +142,10 @@ async fn the_demo_signs_in_pays_in_the_sandbox_and_sees_succeeded_without_a_relo
     let Some(report) = browser(&app, "demo-pay", &["dana"]).await else {
         return;
     };
-    assert_eq!(report["statusBeforePaying"], "REQUIRES_PAYMENT_METHOD", "{report}");
+    assert_eq!(
+        report["statusBeforePaying"], "REQUIRES_PAYMENT_METHOD",
+        "{report}"
+    );
     let timeline = report["timeline"].as_array().unwrap();
     assert_eq!(timeline.last().unwrap(), "SUCCEEDED", "{report}");
     assert_eq!(report["sameDocument"], true, "no reload: {report}");
@@ -167,7 +175,11 @@ async fn the_demo_catches_up_after_being_offline_and_shows_the_change_once() {
     let expected: Vec<u64> = (1..=sequences.len() as u64).collect();
     assert_eq!(sequences, expected, "{report}");
     assert_eq!(report["sameDocument"], true, "{report}");
-    assert_eq!(report["errorShown"], Value::Null, "back online, no error left: {report}");
+    assert_eq!(
+        report["errorShown"],
+        Value::Null,
+        "back online, no error left: {report}"
+    );
 }
 
 #[tokio::test]
@@ -177,9 +189,15 @@ async fn signing_out_of_the_demo_closes_its_subscription() {
         return;
     };
     let before = &report["socketsBefore"];
-    assert!(before["created"].as_u64().unwrap() > before["closed"].as_u64().unwrap(), "a socket was open: {report}");
+    assert!(
+        before["created"].as_u64().unwrap() > before["closed"].as_u64().unwrap(),
+        "a socket was open: {report}"
+    );
     let after = &report["socketsAfter"];
-    assert_eq!(after["created"], after["closed"], "every socket closed: {report}");
+    assert_eq!(
+        after["created"], after["closed"],
+        "every socket closed: {report}"
+    );
     assert_eq!(report["liveState"], "stopped", "{report}");
 }
 
@@ -189,7 +207,10 @@ async fn the_demo_works_against_a_server_that_runs_only_its_trusted_documents() 
     let Some(report) = browser(&app, "demo-pay", &["tess"]).await else {
         return;
     };
-    assert_eq!(report["timeline"].as_array().unwrap().last().unwrap(), "SUCCEEDED");
+    assert_eq!(
+        report["timeline"].as_array().unwrap().last().unwrap(),
+        "SUCCEEDED"
+    );
     // The same server refuses a document the demo does not carry.
     let refused = app.graphql("{ serverInfo { version } }", json!({})).await;
     crate::helpers::single_error(&refused, "DOCUMENT_NOT_TRUSTED");

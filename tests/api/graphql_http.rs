@@ -190,8 +190,14 @@ async fn graphiql_is_served_from_this_server_under_a_self_only_policy() {
     assert!(policy.contains("default-src 'self'"), "{policy}");
     assert!(policy.contains("script-src 'self';"), "{policy}");
     let html = response.text().await.unwrap();
-    assert!(html.contains("data-subscription-endpoint=\"/graphql/ws\""), "{html}");
-    assert!(!html.contains("unpkg") && !html.contains("https://"), "{html}");
+    assert!(
+        html.contains("data-subscription-endpoint=\"/graphql/ws\""),
+        "{html}"
+    );
+    assert!(
+        !html.contains("unpkg") && !html.contains("https://"),
+        "{html}"
+    );
 
     // Every asset the page names is served here, cacheable for good.
     let assets: Vec<&str> = html

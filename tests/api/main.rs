@@ -3,11 +3,11 @@
 
 mod abuse;
 mod auth_browser;
-mod browser;
 mod auth_oidc;
 mod auth_sessions;
 mod auth_support;
 mod auth_tokens;
+mod browser;
 mod checkout;
 mod cli;
 mod client_contract;
@@ -30,7 +30,7 @@ mod store_contract;
 mod stripe;
 mod subscriptions;
 mod trusted_documents;
-mod webhook_flow;
 mod web_demo;
+mod webhook_flow;
 mod webhooks;
 mod websocket;

@@ -53,7 +53,10 @@ async fn trusted_only_refuses_unknown_documents_over_http_and_registers_nothing(
     let app = trusted_only(false, &manifest).await;
     let by_text = post(&app, json!({ "query": UNTRUSTED }), false).await;
     let error = single_error(&by_text, "DOCUMENT_NOT_TRUSTED");
-    assert!(error["message"].as_str().unwrap().contains("manifest"), "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("manifest"),
+        "{error}"
+    );
     assert!(by_text.get("data").is_none_or(Value::is_null), "{by_text}");
 
     // An automatic persisted query cannot plant a new document either.
@@ -74,7 +77,10 @@ async fn trusted_only_runs_manifest_documents_by_hash_by_text_and_by_get() {
     let prefixed = json!({ "extensions": { "persistedQuery": {
         "version": 1, "sha256Hash": format!("sha256:{}", sha256(TRUSTED)) } } });
     let prefixed = post(&app, prefixed, false).await;
-    assert_eq!(prefixed["data"]["serverInfo"]["version"], version, "{prefixed}");
+    assert_eq!(
+        prefixed["data"]["serverInfo"]["version"], version,
+        "{prefixed}"
+    );
     let text = post(&app, json!({ "query": TRUSTED }), false).await;
     assert_eq!(text["data"]["serverInfo"]["version"], version, "{text}");
 
@@ -97,7 +103,10 @@ async fn graphiql_requests_are_exempt_only_while_graphiql_is_enabled() {
     let manifest = manifest();
     let closed = trusted_only(false, &manifest).await;
     let marked = json!({ "query": UNTRUSTED });
-    single_error(&post(&closed, marked.clone(), true).await, "DOCUMENT_NOT_TRUSTED");
+    single_error(
+        &post(&closed, marked.clone(), true).await,
+        "DOCUMENT_NOT_TRUSTED",
+    );
 
     let open = trusted_only(true, &manifest).await;
     let answer = post(&open, marked.clone(), true).await;
@@ -109,7 +118,11 @@ async fn graphiql_requests_are_exempt_only_while_graphiql_is_enabled() {
 /// Subscribes `payload` on a fresh graphql-transport-ws socket; the first answer to it.
 async fn over_websocket(app: &TestApp, init: Value, payload: Value) -> Value {
     let mut socket = connect(app, "graphql-transport-ws").await;
-    send(&mut socket, json!({ "type": "connection_init", "payload": init })).await;
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": init }),
+    )
+    .await;
     assert_eq!(receive(&mut socket).await["type"], "connection_ack");
     send(
         &mut socket,
@@ -146,18 +159,29 @@ async fn trusted_only_refuses_unknown_documents_over_websocket() {
 
     // GraphiQL marks its socket in connection_init; while GraphiQL is on, that socket may run
     // what it likes.
-    let graphiql = over_websocket(&app, json!({ "x-graphiql": "1" }), json!({ "query": UNTRUSTED }))
-        .await;
+    let graphiql = over_websocket(
+        &app,
+        json!({ "x-graphiql": "1" }),
+        json!({ "query": UNTRUSTED }),
+    )
+    .await;
     assert_eq!(graphiql["type"], "next", "{graphiql}");
 }
 
 #[tokio::test]
 async fn a_manifest_with_a_wrong_hash_stops_the_start_naming_the_variable() {
     let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), json!({ sha256(UNTRUSTED): TRUSTED }).to_string()).unwrap();
+    std::fs::write(
+        file.path(),
+        json!({ sha256(UNTRUSTED): TRUSTED }).to_string(),
+    )
+    .unwrap();
     let path = file.path().display().to_string();
     let config = config_with(|s| s.trusted_documents = path);
-    let err = switchboard::App::build(config).await.err().expect("refused");
+    let err = switchboard::App::build(config)
+        .await
+        .err()
+        .expect("refused");
     let message = format!("{err:#}");
     assert!(message.starts_with("TRUSTED_DOCUMENTS:"), "{message}");
     assert!(message.contains("SHA-256"), "{message}");

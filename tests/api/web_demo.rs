@@ -23,7 +23,10 @@ async fn the_demo_s_generated_types_and_manifest_have_not_drifted() {
     let web = repo_root().join("examples/web");
     let codegen = web.join("node_modules/@graphql-codegen/cli/cjs/bin.js");
     if !codegen.is_file() {
-        assert!(!peers_required(), "examples/web is not installed; run scripts/test");
+        assert!(
+            !peers_required(),
+            "examples/web is not installed; run scripts/test"
+        );
         eprintln!("skipping: examples/web is not installed; scripts/test installs it");
         return;
     }

@@ -106,7 +106,11 @@ mod tests {
             .unwrap();
         let css = std::str::from_utf8(css).unwrap();
         for reference in css.split("url(").skip(1) {
-            let target = reference.split(')').next().unwrap().trim_matches(['"', '\'']);
+            let target = reference
+                .split(')')
+                .next()
+                .unwrap()
+                .trim_matches(['"', '\'']);
             assert!(
                 bundle::FILES.iter().any(|(file, _, _)| *file == target),
                 "{target} is bundled"

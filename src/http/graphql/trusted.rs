@@ -201,9 +201,21 @@ mod tests {
         let prefixed = json!({ format!("sha256:{}", sha256_hex(QUERY)): QUERY }).to_string();
         assert_eq!(TrustedDocuments::parse(&prefixed).unwrap().len(), 1);
         let wrong = json!({ sha256_hex("{ me { id } }"): QUERY }).to_string();
-        assert!(TrustedDocuments::parse(&wrong).unwrap_err().contains("SHA-256"));
-        assert!(TrustedDocuments::parse("[]").unwrap_err().contains("object"));
-        assert!(TrustedDocuments::parse("{\"ab\": 1}").unwrap_err().contains("\"ab\""));
+        assert!(
+            TrustedDocuments::parse(&wrong)
+                .unwrap_err()
+                .contains("SHA-256")
+        );
+        assert!(
+            TrustedDocuments::parse("[]")
+                .unwrap_err()
+                .contains("object")
+        );
+        assert!(
+            TrustedDocuments::parse("{\"ab\": 1}")
+                .unwrap_err()
+                .contains("\"ab\"")
+        );
         assert_eq!(manifest().len(), 1);
     }
 

@@ -90,4 +90,3 @@ impl Executor for TrustedExecutor {
         }
     }
 }
-
