@@ -58,3 +58,54 @@ async fn the_demo_s_generated_types_and_manifest_have_not_drifted() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_demo_is_served_only_with_demo_dir_and_under_a_self_only_policy() {
+    let without = crate::helpers::TestApp::spawn().await;
+    let response = without
+        .client
+        .get(without.url("/demo/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+
+    let dist = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dist.path().join("index.html"),
+        "<!doctype html><title>demo</title>",
+    )
+    .unwrap();
+    let dir = dist.path().display().to_string();
+    let app = crate::helpers::TestApp::spawn_with(crate::helpers::Backend::Sqlite, |s| {
+        s.demo_dir = dir;
+    })
+    .await
+    .unwrap();
+    // Any path that is not a file is the app's own route: index.html answers it.
+    for path in ["/demo/", "/demo/orders/42"] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let policy = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap();
+        assert!(policy.starts_with("default-src 'self'"), "{policy}");
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("<title>demo</title>")
+        );
+    }
+    let outside = app
+        .client
+        .get(app.url("/demo/..%2F..%2Fetc%2Fpasswd"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !outside.text().await.unwrap().contains("root:"),
+        "no file outside DEMO_DIR"
+    );
+}
