@@ -83,19 +83,25 @@ async fn browser(app: &TestApp, scenario: &str, args: &[&str]) -> Option<Value> 
     Some(report)
 }
 
+/// The trusted-documents manifest codegen wrote for the demo.
+fn demo_manifest() -> PathBuf {
+    repo_root().join("examples/web/src/gql/persisted-documents.json")
+}
+
 /// A server whose public URL is its real address (the dev login redirects there), serving the
 /// built demo, with the demo's trusted-documents manifest.
 async fn demo_server(trusted_only: bool) -> TestApp {
+    demo_server_with(trusted_only, demo_manifest()).await
+}
+
+async fn demo_server_with(trusted_only: bool, manifest: PathBuf) -> TestApp {
     let port = free_port();
     let web = repo_root().join("examples/web");
     TestApp::spawn_with(Backend::Sqlite, |s| {
         s.listen_addr = format!("127.0.0.1:{port}");
         s.public_url = format!("http://127.0.0.1:{port}");
         s.demo_dir = web.join("dist").display().to_string();
-        s.trusted_documents = web
-            .join("src/gql/persisted-documents.json")
-            .display()
-            .to_string();
+        s.trusted_documents = manifest.display().to_string();
         s.trusted_documents_only = trusted_only.to_string();
         s.sandbox_step_ms = "50".into();
     })
@@ -214,4 +220,18 @@ async fn the_demo_works_against_a_server_that_runs_only_its_trusted_documents() 
     // The same server refuses a document the demo does not carry.
     let refused = app.graphql("{ serverInfo { version } }", json!({})).await;
     crate::helpers::single_error(&refused, "DOCUMENT_NOT_TRUSTED");
+}
+
+#[tokio::test]
+async fn the_demo_tells_in_plain_words_that_the_server_does_not_trust_it() {
+    // A trusted-only server whose manifest lacks the demo's documents (an older app build).
+    let manifest = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(manifest.path(), "{}").unwrap();
+    let app = demo_server_with(true, manifest.path().to_owned()).await;
+    let Some(report) = browser(&app, "demo-refused", &[]).await else {
+        return;
+    };
+    assert_eq!(report["error"]["code"], "DOCUMENT_NOT_TRUSTED", "{report}");
+    let text = report["error"]["text"].as_str().unwrap();
+    assert!(text.contains("not allowed by the server"), "{text}");
 }

@@ -2,7 +2,7 @@
 // running switchboard, and prints a JSON report for the Rust test that started the server.
 //   node e2e/browser.mjs <scenario> <server URL> <screenshot folder> [arguments...]
 // Scenarios: graphiql, graphiql-subscription <token> <paymentId>, demo-pay <login>,
-// demo-offline <login>, demo-sign-out <login>.
+// demo-offline <login>, demo-sign-out <login>, demo-refused.
 // Every request to anything but the server is blocked and reported.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -164,6 +164,12 @@ const scenarios = {
     report.sameDocument = await page.evaluate(() => window.__sameDocument === true);
     report.errorShown = await page.$eval('#error', (el) => (el.hidden ? null : el.textContent));
     await shot('demo-offline-back.png');
+  },
+
+  async 'demo-refused'() {
+    await page.goto(`${base}/demo/`, { waitUntil: 'load' });
+    await page.waitForSelector('#error:not([hidden])');
+    report.error = await page.$eval('#error', (el) => ({ code: el.dataset.code, text: el.textContent }));
   },
 
   async 'demo-sign-out'(login) {
