@@ -4,201 +4,240 @@
 pub const SCRIPT: &str = "graphiql.bd035a1fa5047346.js";
 /// The bundled stylesheet the page loads.
 pub const STYLE: &str = "graphiql.5be88692a8dd8038.css";
-/// Every asset: file name, content type, bytes.
-pub const FILES: &[(&str, &str, &[u8])] = &[
-    (
-        "16f89b26ede9d3df.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/16f89b26ede9d3df.woff2")),
-    ),
-    (
-        "1af0ee2e409d753a.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/1af0ee2e409d753a.woff2")),
-    ),
-    (
-        "1df1ae79b14180fb.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/1df1ae79b14180fb.woff2")),
-    ),
-    (
-        "330d6e3b75a59f66.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/330d6e3b75a59f66.woff2")),
-    ),
-    (
-        "3c8b5949070cb842.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/3c8b5949070cb842.woff2")),
-    ),
-    (
-        "3d18ea30dd00ec35.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/3d18ea30dd00ec35.woff2")),
-    ),
-    (
-        "3e70e149a35f394b.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/3e70e149a35f394b.woff2")),
-    ),
-    (
-        "41b5c3b25f425819.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/41b5c3b25f425819.woff2")),
-    ),
-    (
-        "44686a6044dd452f.woff",
-        "font/woff",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/44686a6044dd452f.woff")),
-    ),
-    (
-        "49835b21c59b0d02.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/49835b21c59b0d02.woff2")),
-    ),
-    (
-        "4f393c516f720fc9.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/4f393c516f720fc9.woff2")),
-    ),
-    (
-        "514a8093c9062470.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/514a8093c9062470.woff2")),
-    ),
-    (
-        "582ca1c5738fa269.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/582ca1c5738fa269.woff2")),
-    ),
-    (
-        "61a5f4faff46d7ee.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/61a5f4faff46d7ee.woff2")),
-    ),
-    (
-        "67c2ae85b61a7e1c.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/67c2ae85b61a7e1c.woff2")),
-    ),
-    (
-        "75d4142764ce96e1.woff",
-        "font/woff",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/75d4142764ce96e1.woff")),
-    ),
-    (
-        "796de064b8d80eba.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/796de064b8d80eba.woff2")),
-    ),
-    (
-        "7e93534973a8e9ca.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/7e93534973a8e9ca.woff2")),
-    ),
-    (
-        "7f4f58f89a10e711.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/7f4f58f89a10e711.woff2")),
-    ),
-    (
-        "83572c3ab2cc39e3.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/83572c3ab2cc39e3.woff2")),
-    ),
-    (
-        "893f834164c2a157.woff",
-        "font/woff",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/893f834164c2a157.woff")),
-    ),
-    (
-        "9cfe0546be6c8e0e.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/9cfe0546be6c8e0e.woff2")),
-    ),
-    (
-        "a269d3d076c42e10.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/a269d3d076c42e10.woff2")),
-    ),
-    (
-        "a30bb5b73d0412df.woff",
-        "font/woff",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/a30bb5b73d0412df.woff")),
-    ),
-    (
-        "aba273bbc6928e85.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/aba273bbc6928e85.woff2")),
-    ),
-    (
-        "ada8787a8241bc6a.woff",
-        "font/woff",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/ada8787a8241bc6a.woff")),
-    ),
-    (
-        "b970cabe604d6e78.png",
-        "image/png",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/b970cabe604d6e78.png")),
-    ),
-    (
-        "bce2f309470952b7.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/bce2f309470952b7.woff2")),
-    ),
-    (
-        "c8eabbb5502fb7a7.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/c8eabbb5502fb7a7.woff2")),
-    ),
-    (
-        "cb9473427fb096e5.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/cb9473427fb096e5.woff2")),
-    ),
-    (
-        "cd0a5100730fe067.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/cd0a5100730fe067.woff2")),
-    ),
-    (
-        "dab91182a5ab309f.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/dab91182a5ab309f.woff2")),
-    ),
-    (
-        "dfc28e6660bd890d.png",
-        "image/png",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/dfc28e6660bd890d.png")),
-    ),
-    (
-        "e6abd95f5bbd4011.png",
-        "image/png",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/e6abd95f5bbd4011.png")),
-    ),
-    (
-        "ea2297c23994ed1a.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/ea2297c23994ed1a.woff2")),
-    ),
-    (
-        "edad7f7e15729b7d.woff2",
-        "font/woff2",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/edad7f7e15729b7d.woff2")),
-    ),
-    (
-        "fce2b2365014baad.woff",
-        "font/woff",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/fce2b2365014baad.woff")),
-    ),
-    (
-        "graphiql.5be88692a8dd8038.css",
-        "text/css; charset=utf-8",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/graphiql.5be88692a8dd8038.css")),
-    ),
-    (
-        "graphiql.bd035a1fa5047346.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/graphiql.bd035a1fa5047346.js")),
-    ),
+/// Every asset.
+pub const FILES: &[Asset] = &[
+    Asset {
+        name: "16f89b26ede9d3df.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/16f89b26ede9d3df.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "1af0ee2e409d753a.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/1af0ee2e409d753a.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "1df1ae79b14180fb.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/1df1ae79b14180fb.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "330d6e3b75a59f66.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/330d6e3b75a59f66.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "3c8b5949070cb842.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/3c8b5949070cb842.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "3d18ea30dd00ec35.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/3d18ea30dd00ec35.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "3e70e149a35f394b.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/3e70e149a35f394b.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "41b5c3b25f425819.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/41b5c3b25f425819.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "44686a6044dd452f.woff",
+        content_type: "font/woff",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/44686a6044dd452f.woff")),
+        gzip: None,
+    },
+    Asset {
+        name: "49835b21c59b0d02.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/49835b21c59b0d02.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "4f393c516f720fc9.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/4f393c516f720fc9.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "514a8093c9062470.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/514a8093c9062470.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "582ca1c5738fa269.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/582ca1c5738fa269.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "61a5f4faff46d7ee.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/61a5f4faff46d7ee.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "67c2ae85b61a7e1c.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/67c2ae85b61a7e1c.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "75d4142764ce96e1.woff",
+        content_type: "font/woff",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/75d4142764ce96e1.woff")),
+        gzip: None,
+    },
+    Asset {
+        name: "796de064b8d80eba.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/796de064b8d80eba.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "7e93534973a8e9ca.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/7e93534973a8e9ca.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "7f4f58f89a10e711.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/7f4f58f89a10e711.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "83572c3ab2cc39e3.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/83572c3ab2cc39e3.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "893f834164c2a157.woff",
+        content_type: "font/woff",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/893f834164c2a157.woff")),
+        gzip: None,
+    },
+    Asset {
+        name: "9cfe0546be6c8e0e.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/9cfe0546be6c8e0e.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "a269d3d076c42e10.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/a269d3d076c42e10.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "a30bb5b73d0412df.woff",
+        content_type: "font/woff",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/a30bb5b73d0412df.woff")),
+        gzip: None,
+    },
+    Asset {
+        name: "aba273bbc6928e85.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/aba273bbc6928e85.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "ada8787a8241bc6a.woff",
+        content_type: "font/woff",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/ada8787a8241bc6a.woff")),
+        gzip: None,
+    },
+    Asset {
+        name: "b970cabe604d6e78.png",
+        content_type: "image/png",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/b970cabe604d6e78.png")),
+        gzip: None,
+    },
+    Asset {
+        name: "bce2f309470952b7.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/bce2f309470952b7.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "c8eabbb5502fb7a7.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/c8eabbb5502fb7a7.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "cb9473427fb096e5.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/cb9473427fb096e5.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "cd0a5100730fe067.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/cd0a5100730fe067.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "dab91182a5ab309f.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/dab91182a5ab309f.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "dfc28e6660bd890d.png",
+        content_type: "image/png",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/dfc28e6660bd890d.png")),
+        gzip: None,
+    },
+    Asset {
+        name: "e6abd95f5bbd4011.png",
+        content_type: "image/png",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/e6abd95f5bbd4011.png")),
+        gzip: None,
+    },
+    Asset {
+        name: "ea2297c23994ed1a.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/ea2297c23994ed1a.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "edad7f7e15729b7d.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/edad7f7e15729b7d.woff2")),
+        gzip: None,
+    },
+    Asset {
+        name: "fce2b2365014baad.woff",
+        content_type: "font/woff",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/fce2b2365014baad.woff")),
+        gzip: None,
+    },
+    Asset {
+        name: "graphiql.5be88692a8dd8038.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/graphiql.5be88692a8dd8038.css")),
+        gzip: Some(include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/graphiql.5be88692a8dd8038.css.gz"))),
+    },
+    Asset {
+        name: "graphiql.bd035a1fa5047346.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/graphiql.bd035a1fa5047346.js")),
+        gzip: Some(include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/graphiql.bd035a1fa5047346.js.gz"))),
+    },
 ];

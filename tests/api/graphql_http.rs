@@ -220,6 +220,16 @@ async fn graphiql_is_served_from_this_server_under_a_self_only_policy() {
                 .unwrap()
                 .contains("immutable")
         );
+        let plain = response.bytes().await.unwrap().len();
+        let gzipped = app
+            .client
+            .get(app.url(&format!("/graphql/assets/{asset}")))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(gzipped.headers()["content-encoding"], "gzip", "{asset}");
+        assert!(gzipped.bytes().await.unwrap().len() < plain / 2, "{asset}");
     }
     let missing = app
         .client

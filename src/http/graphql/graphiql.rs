@@ -6,13 +6,25 @@
 //! data attributes, so no inline script is needed.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::super::AppState;
 
 mod bundle {
+    use super::Asset;
+
     include!("../../../assets/graphiql/files.rs");
+}
+
+/// One bundled file.
+struct Asset {
+    /// Its name under [`ASSETS_PATH`] (content-hashed for the script and stylesheet).
+    name: &'static str,
+    content_type: &'static str,
+    bytes: &'static [u8],
+    /// The same bytes gzipped at bundle time, for the script and stylesheet.
+    gzip: Option<&'static [u8]>,
 }
 
 /// Where the assets are served; their names carry a content hash.
@@ -60,27 +72,52 @@ pub fn page_response(html: &str) -> Response {
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(
-        HeaderName::from_static("x-content-type-options"),
+        header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
     response
 }
 
-/// `GET /graphql/assets/{name}`: one bundled file, while GraphiQL is enabled.
-pub async fn asset(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    let found = bundle::FILES.iter().find(|(file, _, _)| *file == name);
-    match found {
-        Some((_, content_type, bytes)) if state.graphiql_html.is_some() => (
-            [
-                (header::CONTENT_TYPE, *content_type),
-                (header::CACHE_CONTROL, IMMUTABLE),
-                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            ],
-            *bytes,
-        )
-            .into_response(),
-        _ => StatusCode::NOT_FOUND.into_response(),
+/// `GET /graphql/assets/{name}`: one bundled file, while GraphiQL is enabled; gzipped when the
+/// browser accepts it and a compressed copy was bundled.
+pub async fn asset(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(asset) = bundle::FILES.iter().find(|asset| asset.name == name) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if state.graphiql_html.is_none() {
+        return StatusCode::NOT_FOUND.into_response();
     }
+    let fixed = [
+        (header::CONTENT_TYPE, asset.content_type),
+        (header::CACHE_CONTROL, IMMUTABLE),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::VARY, "accept-encoding"),
+    ];
+    match asset.gzip {
+        Some(gzip) if accepts_gzip(&headers) => {
+            (fixed, [(header::CONTENT_ENCODING, "gzip")], gzip).into_response()
+        }
+        _ => (fixed, asset.bytes).into_response(),
+    }
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or_default().trim();
+            // `gzip;q=0` means "not gzip".
+            let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            name.eq_ignore_ascii_case("gzip") && !refused
+        })
 }
 
 #[cfg(test)]
@@ -92,7 +129,7 @@ mod tests {
         let html = page();
         for name in [bundle::SCRIPT, bundle::STYLE] {
             assert!(html.contains(&format!("{ASSETS_PATH}/{name}")), "{name}");
-            assert!(bundle::FILES.iter().any(|(file, _, _)| *file == name));
+            assert!(bundle::FILES.iter().any(|asset| asset.name == name));
         }
         assert!(!html.contains("http"), "no absolute URL in the page");
         assert!(!html.contains("<script>"), "no inline script");
@@ -100,11 +137,11 @@ mod tests {
 
     #[test]
     fn the_stylesheet_refers_only_to_bundled_files() {
-        let (_, _, css) = bundle::FILES
+        let css = bundle::FILES
             .iter()
-            .find(|(file, _, _)| *file == bundle::STYLE)
+            .find(|asset| asset.name == bundle::STYLE)
             .unwrap();
-        let css = std::str::from_utf8(css).unwrap();
+        let css = std::str::from_utf8(css.bytes).unwrap();
         for reference in css.split("url(").skip(1) {
             let target = reference
                 .split(')')
@@ -112,9 +149,26 @@ mod tests {
                 .unwrap()
                 .trim_matches(['"', '\'']);
             assert!(
-                bundle::FILES.iter().any(|(file, _, _)| *file == target),
+                bundle::FILES.iter().any(|asset| asset.name == target),
                 "{target} is bundled"
             );
         }
+    }
+
+    #[test]
+    fn gzip_is_chosen_only_when_accepted() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_str(value).unwrap(),
+            );
+            accepts_gzip(&headers)
+        };
+        assert!(with("gzip, deflate, br, zstd"));
+        assert!(with("br;q=1.0, GZIP;q=0.5"));
+        assert!(!with("br, gzip;q=0"));
+        assert!(!with("identity"));
+        assert!(!accepts_gzip(&HeaderMap::new()));
     }
 }
