@@ -94,6 +94,9 @@ async fn demo_server(trusted_only: bool) -> TestApp {
     demo_server_with(trusted_only, demo_manifest()).await
 }
 
+/// A random-looking signing secret the refresh test forges an expired access token with.
+const SIGNING_SECRET: &str = "q7Wm2xR9tK4vN8bL1cZ6pH3jF5sD0gY7uE2iO9aT4wQ6rX8";
+
 async fn demo_server_with(trusted_only: bool, manifest: PathBuf) -> TestApp {
     let port = free_port();
     let web = repo_root().join("examples/web");
@@ -104,6 +107,7 @@ async fn demo_server_with(trusted_only: bool, manifest: PathBuf) -> TestApp {
         s.trusted_documents = manifest.display().to_string();
         s.trusted_documents_only = trusted_only.to_string();
         s.sandbox_step_ms = "50".into();
+        s.session_signing_keys = format!("k1:{SIGNING_SECRET}");
     })
     .await
     .unwrap()
@@ -234,4 +238,25 @@ async fn the_demo_tells_in_plain_words_that_the_server_does_not_trust_it() {
     assert_eq!(report["error"]["code"], "DOCUMENT_NOT_TRUSTED", "{report}");
     let text = report["error"]["text"].as_str().unwrap();
     assert!(text.contains("not allowed by the server"), "{text}");
+}
+
+#[tokio::test]
+async fn the_demo_renews_an_expired_access_cookie_and_carries_on() {
+    let app = demo_server(true).await;
+    let Some(report) = browser(&app, "demo-refresh", &["rui", SIGNING_SECRET]).await else {
+        return;
+    };
+    let operations: Vec<&str> = report["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    // Refused as expired, renewed once with the refresh cookie, then retried.
+    assert_eq!(
+        operations,
+        ["CreatePayment", "RefreshSession", "CreatePayment"],
+        "{report}"
+    );
+    assert_eq!(report["errorShown"], Value::Null, "{report}");
 }

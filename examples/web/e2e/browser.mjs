@@ -2,8 +2,9 @@
 // running switchboard, and prints a JSON report for the Rust test that started the server.
 //   node e2e/browser.mjs <scenario> <server URL> <screenshot folder> [arguments...]
 // Scenarios: graphiql, graphiql-subscription <token> <paymentId>, demo-pay <login>,
-// demo-offline <login>, demo-sign-out <login>, demo-refused.
+// demo-offline <login>, demo-sign-out <login>, demo-refused, demo-refresh <login> <signing secret>.
 // Every request to anything but the server is blocked and reported.
+import { createHmac } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import puppeteer from 'puppeteer-core';
@@ -164,6 +165,29 @@ const scenarios = {
     report.sameDocument = await page.evaluate(() => window.__sameDocument === true);
     report.errorShown = await page.$eval('#error', (el) => (el.hidden ? null : el.textContent));
     await shot('demo-offline-back.png');
+  },
+
+  async 'demo-refresh'(login, secret) {
+    await signIn(login);
+    // Replace the access cookie by an expired copy of itself, signed with the server's key.
+    const cookies = await browser.cookies();
+    const access = cookies.find((c) => c.name.endsWith('switchboard_access'));
+    const [header, payload] = access.value.split('.');
+    const claims = JSON.parse(Buffer.from(payload, 'base64url'));
+    claims.exp = Math.floor(Date.now() / 1000) - 600;
+    const unsigned = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    const signature = createHmac('sha256', secret).update(unsigned).digest('base64url');
+    await browser.setCookie({ ...access, value: `${unsigned}.${signature}` });
+    const operations = [];
+    page.on('request', (request) => {
+      const body = request.postData();
+      if (body) operations.push(JSON.parse(body).operationName);
+    });
+    await page.waitForSelector('#catalog .buy');
+    await page.click('#catalog .buy');
+    await page.waitForFunction(() => document.getElementById('payment-id')?.textContent);
+    report.operations = operations;
+    report.errorShown = await page.$eval('#error', (el) => (el.hidden ? null : el.textContent));
   },
 
   async 'demo-refused'() {

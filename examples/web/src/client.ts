@@ -2,8 +2,10 @@
 // graphql-ws for subscriptions (live.ts). Every operation is sent by its trusted-document hash
 // alone, which the server finds in the manifest codegen wrote (TRUSTED_DOCUMENTS).
 import { Client, fetchExchange } from '@urql/core';
+import { authExchange } from '@urql/exchange-auth';
 import { persistedExchange } from '@urql/exchange-persisted';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
+import { RefreshSessionMutation } from './operations';
 
 /** The CSRF cookie's value (double submit): `__Host-switchboard_csrf` on https. */
 function csrfToken(): string | undefined {
@@ -44,6 +46,16 @@ export function createTransport(onSocket: (state: 'open' | 'closed') => void): T
       return { credentials: 'include', headers };
     },
     exchanges: [
+      // An expired access cookie (reason TOKEN_EXPIRED, not other UNAUTHENTICATED reasons) is
+      // renewed with the refresh cookie, and the operation retried once.
+      authExchange(async (utils) => ({
+        addAuthToOperation: (operation) => operation,
+        didAuthError: (error) =>
+          error.graphQLErrors.some((e) => e.extensions?.reason === 'TOKEN_EXPIRED'),
+        refreshAuth: async () => {
+          await utils.mutate(RefreshSessionMutation, {});
+        },
+      })),
       persistedExchange({
         enforcePersistedQueries: true,
         enableForMutation: true,

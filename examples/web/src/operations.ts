@@ -40,6 +40,14 @@ export const StartLoginMutation = graphql(`
   }
 `);
 
+export const RefreshSessionMutation = graphql(`
+  mutation RefreshSession {
+    refreshSession {
+      expiresAt
+    }
+  }
+`);
+
 export const LogoutMutation = graphql(`
   mutation Logout {
     logout

@@ -17,6 +17,7 @@ type Documents = {
     "\n  query Viewer {\n    me {\n      id\n      name\n    }\n    serverInfo {\n      version\n      environment\n      paymentProvider\n    }\n    loginProviders {\n      name\n      displayName\n    }\n  }\n": typeof types.ViewerDocument,
     "\n  query Catalog {\n    catalog {\n      id\n      product\n      unitAmount\n      currency\n      interval\n    }\n  }\n": typeof types.CatalogDocument,
     "\n  mutation StartLogin($provider: String!, $redirectUri: String!) {\n    startLogin(provider: $provider, redirectUri: $redirectUri) {\n      authorizationUrl\n    }\n  }\n": typeof types.StartLoginDocument,
+    "\n  mutation RefreshSession {\n    refreshSession {\n      expiresAt\n    }\n  }\n": typeof types.RefreshSessionDocument,
     "\n  mutation Logout {\n    logout\n  }\n": typeof types.LogoutDocument,
     "\n  mutation CreatePayment($input: PaymentIntentInput!, $idempotencyKey: String!) {\n    createPaymentIntent(input: $input, idempotencyKey: $idempotencyKey) {\n      payment {\n        id\n        status\n        amount\n        currency\n        description\n      }\n    }\n  }\n": typeof types.CreatePaymentDocument,
     "\n  mutation SandboxPay($paymentId: ID!, $outcome: SandboxOutcome!) {\n    sandboxConfirmPayment(paymentId: $paymentId, outcome: $outcome) {\n      id\n      status\n    }\n  }\n": typeof types.SandboxPayDocument,
@@ -30,6 +31,7 @@ const documents: Documents = {
     "\n  query Viewer {\n    me {\n      id\n      name\n    }\n    serverInfo {\n      version\n      environment\n      paymentProvider\n    }\n    loginProviders {\n      name\n      displayName\n    }\n  }\n": types.ViewerDocument,
     "\n  query Catalog {\n    catalog {\n      id\n      product\n      unitAmount\n      currency\n      interval\n    }\n  }\n": types.CatalogDocument,
     "\n  mutation StartLogin($provider: String!, $redirectUri: String!) {\n    startLogin(provider: $provider, redirectUri: $redirectUri) {\n      authorizationUrl\n    }\n  }\n": types.StartLoginDocument,
+    "\n  mutation RefreshSession {\n    refreshSession {\n      expiresAt\n    }\n  }\n": types.RefreshSessionDocument,
     "\n  mutation Logout {\n    logout\n  }\n": types.LogoutDocument,
     "\n  mutation CreatePayment($input: PaymentIntentInput!, $idempotencyKey: String!) {\n    createPaymentIntent(input: $input, idempotencyKey: $idempotencyKey) {\n      payment {\n        id\n        status\n        amount\n        currency\n        description\n      }\n    }\n  }\n": types.CreatePaymentDocument,
     "\n  mutation SandboxPay($paymentId: ID!, $outcome: SandboxOutcome!) {\n    sandboxConfirmPayment(paymentId: $paymentId, outcome: $outcome) {\n      id\n      status\n    }\n  }\n": types.SandboxPayDocument,
@@ -66,6 +68,10 @@ export function graphql(source: "\n  query Catalog {\n    catalog {\n      id\n 
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation StartLogin($provider: String!, $redirectUri: String!) {\n    startLogin(provider: $provider, redirectUri: $redirectUri) {\n      authorizationUrl\n    }\n  }\n"): (typeof documents)["\n  mutation StartLogin($provider: String!, $redirectUri: String!) {\n    startLogin(provider: $provider, redirectUri: $redirectUri) {\n      authorizationUrl\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RefreshSession {\n    refreshSession {\n      expiresAt\n    }\n  }\n"): (typeof documents)["\n  mutation RefreshSession {\n    refreshSession {\n      expiresAt\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
