@@ -165,8 +165,17 @@ pub fn sender_of_init(payload: &serde_json::Value) -> Sender {
 /// The policy `config` asks for, its manifest read and checked; the error names the variable.
 pub fn policy(config: &crate::config::Config) -> anyhow::Result<DocumentPolicy> {
     let manifest = match &config.web.trusted_documents {
-        Some(path) => TrustedDocuments::load(path)
-            .map_err(|err| anyhow::anyhow!("TRUSTED_DOCUMENTS: {err}"))?,
+        Some(path) => {
+            let manifest = TrustedDocuments::load(path)
+                .map_err(|err| anyhow::anyhow!("TRUSTED_DOCUMENTS: {err}"))?;
+            tracing::info!(
+                documents = manifest.len(),
+                only = config.web.trusted_documents_only,
+                path = %path.display(),
+                "trusted documents loaded"
+            );
+            manifest
+        }
         None => TrustedDocuments::default(),
     };
     Ok(DocumentPolicy::new(
