@@ -26,16 +26,15 @@ const toolkitFetcher = createGraphiQLFetcher({
   wsConnectionParams: MARK,
 });
 
-// The toolkit sends an operation over the socket only when it is given the parsed document,
-// which this GraphiQL does not always pass: parse it here when it is missing.
+// The toolkit sends an operation over the socket only when the parsed document it is given is
+// a subscription. GraphiQL passes the document it last parsed, which can lag behind the text
+// just typed (a query parsed before it became a subscription): parse the text sent instead.
 const fetcher = (params, options) => {
   let documentAST = options?.documentAST;
-  if (!documentAST) {
-    try {
-      documentAST = parse(params.query);
-    } catch {
-      // Not a valid document: the server answers with the syntax error.
-    }
+  try {
+    documentAST = parse(params.query);
+  } catch {
+    // Not a valid document: the server answers with the syntax error.
   }
   return toolkitFetcher(params, { ...options, documentAST });
 };
