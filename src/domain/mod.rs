@@ -6,6 +6,7 @@
 
 mod event;
 mod inbox;
+mod login;
 mod metadata;
 mod payment;
 mod refund;
@@ -13,6 +14,7 @@ mod text;
 
 pub use event::PaymentEventKind;
 pub use inbox::InboxStatus;
+pub use login::LoginKind;
 pub use metadata::Metadata;
 pub use payment::{PaymentStatus, UnknownStatus};
 pub use refund::RefundStatus;

@@ -39,13 +39,12 @@ pub enum LoginProviderKind {
     Other,
 }
 
-impl From<&str> for LoginProviderKind {
-    fn from(kind: &str) -> Self {
+impl From<domain::LoginKind> for LoginProviderKind {
+    fn from(kind: domain::LoginKind) -> Self {
         match kind {
-            "oidc" => Self::Oidc,
-            "github" => Self::Github,
-            "dev" => Self::Dev,
-            _ => Self::Other,
+            domain::LoginKind::Oidc => Self::Oidc,
+            domain::LoginKind::Github => Self::Github,
+            domain::LoginKind::Dev => Self::Dev,
         }
     }
 }
@@ -112,7 +111,6 @@ mod tests {
     #[test]
     fn unknown_values_are_other() {
         assert_eq!(PaymentProvider::from("adyen"), PaymentProvider::Other);
-        assert_eq!(LoginProviderKind::from("saml"), LoginProviderKind::Other);
         assert_eq!(
             RefundStatus::from(&domain::RefundStatus::from("reversed")),
             RefundStatus::Other
