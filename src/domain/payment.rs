@@ -5,8 +5,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// Where a payment is. Stored, published and shown as `SCREAMING_SNAKE_CASE` text
-/// (`SUCCEEDED`); the rule for moving between statuses lives with the payment service.
+// Stored, published and shown as `SCREAMING_SNAKE_CASE` text (`SUCCEEDED`); the rule for moving
+// between statuses lives with the payment service. The doc line below is the schema's description.
+/// Where a payment is.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, async_graphql::Enum,
 )]

@@ -9,13 +9,13 @@ use sqlx::{Executor, FromRow, QueryBuilder};
 use uuid::Uuid;
 
 use super::dialect::{Dialect, SqlStore};
-use super::inbox::finish_inbox_events;
-use super::payment_events::append_events;
+use super::inbox::InboxLog;
+use super::payment_events::EventLog;
 use super::{
-    BatchStep, InboxStatus, LoggedEvent, NewPaymentEvent, PaymentChange, PaymentEventRow,
-    StepAction, StepResult, StoreError,
+    BatchStep, InboxStatus, LoggedEvent, NewPaymentEvent, PaymentChange, StepAction, StepResult,
+    StoreError,
 };
-use crate::domain::{PaymentEventKind, PaymentStatus};
+use crate::domain::PaymentStatus;
 
 /// Guarded, logged changes to payments.
 #[async_trait]
@@ -49,22 +49,13 @@ const CHANGE_PAYMENTS_WHERE: &str = " FROM c WHERE payments.id = c.cid \
 #[async_trait]
 impl<DB> PaymentChangeRepo for SqlStore<DB>
 where
-    DB: Dialect,
+    DB: EventLog + InboxLog,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> i32: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> PaymentStatus: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> PaymentEventKind: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> InboxStatus: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> DateTime<Utc>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'r> PaymentEventRow: FromRow<'r, DB::Row>,
     for<'r> (Uuid,): FromRow<'r, DB::Row>,
-    for<'r> (Uuid, i32): FromRow<'r, DB::Row>,
-    for<'r> (i64,): FromRow<'r, DB::Row>,
 {
     async fn apply_payment_change(
         &self,
@@ -130,9 +121,9 @@ where
             }
             results.push(StepResult::Finished);
         }
-        finish_inbox_events(&mut *tx, &finished, now).await?;
+        DB::finish_inbox_events(&mut *tx, &finished, now).await?;
         let new: Vec<_> = events.iter().map(|(_, event)| event.clone()).collect();
-        let logged = append_events(&mut *tx, &new, now).await?;
+        let logged = DB::append_events(&mut *tx, &new, now).await?;
         tx.commit().await?;
         for ((index, _), logged) in events.into_iter().zip(logged) {
             results[index] = StepResult::Changed(logged);

@@ -73,19 +73,11 @@ const NOTIFY: &str = "SELECT pg_notify($1, $2)";
 #[async_trait]
 impl<DB> PaymentEventRepo for SqlStore<DB>
 where
-    DB: Dialect,
+    DB: EventLog,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> i32: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> PaymentStatus: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> PaymentEventKind: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> DateTime<Utc>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'r> PaymentEventRow: FromRow<'r, DB::Row>,
-    for<'r> (Uuid, i32): FromRow<'r, DB::Row>,
     for<'r> (i64,): FromRow<'r, DB::Row>,
 {
     async fn append_payment_event(
@@ -94,7 +86,7 @@ where
         now: DateTime<Utc>,
     ) -> Result<LoggedEvent, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let mut logged = append_events(&mut *tx, std::slice::from_ref(event), now).await?;
+        let mut logged = DB::append_events(&mut *tx, std::slice::from_ref(event), now).await?;
         tx.commit().await?;
         Ok(logged.remove(0))
     }
@@ -150,14 +142,20 @@ where
     }
 }
 
-/// Appends `events`, occurring at `now`, in order inside the caller's transaction, after taking
-/// the log's append lock: it is held until that transaction ends, so events commit in cursor
-/// order and no reader can see a later cursor while an earlier one may still appear.
-pub(super) async fn append_events<DB>(
-    conn: &mut DB::Connection,
-    events: &[NewPaymentEvent],
-    now: DateTime<Utc>,
-) -> Result<Vec<LoggedEvent>, StoreError>
+/// Appending to the log inside a caller's transaction: what every repository that changes a
+/// payment shares. Implemented for each backend that binds and reads what it needs.
+pub(super) trait EventLog: Dialect {
+    /// Appends `events`, occurring at `now`, in order inside the caller's transaction, after
+    /// taking the log's append lock: it is held until that transaction ends, so events commit in
+    /// cursor order and no reader can see a later cursor while an earlier one may still appear.
+    fn append_events<'c>(
+        conn: &'c mut Self::Connection,
+        events: &'c [NewPaymentEvent],
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<LoggedEvent>, StoreError>> + Send + 'c;
+}
+
+impl<DB> EventLog for DB
 where
     DB: Dialect,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -174,62 +172,68 @@ where
     for<'r> (Uuid, i32): FromRow<'r, DB::Row>,
     for<'r> (i64,): FromRow<'r, DB::Row>,
 {
-    if events.is_empty() {
-        return Ok(Vec::new());
-    }
-    sqlx::query(DB::APPEND_LOCK).execute(&mut *conn).await?;
-    // Each payment's next sequence numbers, read under the lock.
-    let mut payments: Vec<Uuid> = events.iter().map(|e| e.payment_id).collect();
-    payments.sort_unstable();
-    payments.dedup();
-    let mut last_sequences = QueryBuilder::<DB>::new(LAST_SEQUENCES);
-    push_ids(&mut last_sequences, &payments);
-    last_sequences.push(" GROUP BY payment_id");
-    let mut sequence: HashMap<Uuid, i32> = last_sequences
-        .build_query_as::<(Uuid, i32)>()
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .collect();
-    let mut insert = QueryBuilder::<DB>::new(INSERT_PAYMENT_EVENTS);
-    insert.push_values(events, |mut row, event| {
-        let next = sequence.entry(event.payment_id).or_insert(0);
-        *next += 1;
-        row.push_bind(event.payment_id)
-            .push_bind(event.user_id)
-            .push_bind(*next)
-            .push_bind(event.kind.clone())
-            .push_bind(event.status)
-            .push_bind(event.amount_refunded)
-            .push_bind(event.source_event_id.clone())
-            .push_bind(now);
-    });
-    insert.push(" RETURNING *");
-    let mut rows: Vec<PaymentEventRow> = insert.build_query_as().fetch_all(&mut *conn).await?;
-    // Cursors were drawn in the order of the rows given.
-    rows.sort_by_key(|row| row.cursor);
-    let mut previous: i64 = sqlx::query_scalar(PREVIOUS_CURSOR)
-        .bind(rows[0].cursor)
-        .fetch_one(&mut *conn)
-        .await?;
-    let logged: Vec<LoggedEvent> = rows
-        .into_iter()
-        .map(|event| {
-            let logged = LoggedEvent { previous, event };
-            previous = logged.event.cursor;
-            logged
-        })
-        .collect();
-    if DB::NOTIFIES {
-        // Sent at commit, in commit order: listeners hear the log in cursor order.
-        let notices: Vec<_> = logged.iter().map(Notice::from).collect();
-        for payload in encode_notices(&notices) {
-            sqlx::query(NOTIFY)
-                .bind(NOTICE_CHANNEL)
-                .bind(payload)
-                .execute(&mut *conn)
-                .await?;
+    async fn append_events<'c>(
+        conn: &'c mut DB::Connection,
+        events: &'c [NewPaymentEvent],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<LoggedEvent>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
         }
+        sqlx::query(DB::APPEND_LOCK).execute(&mut *conn).await?;
+        // Each payment's next sequence numbers, read under the lock.
+        let mut payments: Vec<Uuid> = events.iter().map(|e| e.payment_id).collect();
+        payments.sort_unstable();
+        payments.dedup();
+        let mut last_sequences = QueryBuilder::<DB>::new(LAST_SEQUENCES);
+        push_ids(&mut last_sequences, &payments);
+        last_sequences.push(" GROUP BY payment_id");
+        let mut sequence: HashMap<Uuid, i32> = last_sequences
+            .build_query_as::<(Uuid, i32)>()
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect();
+        let mut insert = QueryBuilder::<DB>::new(INSERT_PAYMENT_EVENTS);
+        insert.push_values(events, |mut row, event| {
+            let next = sequence.entry(event.payment_id).or_insert(0);
+            *next += 1;
+            row.push_bind(event.payment_id)
+                .push_bind(event.user_id)
+                .push_bind(*next)
+                .push_bind(event.kind.clone())
+                .push_bind(event.status)
+                .push_bind(event.amount_refunded)
+                .push_bind(event.source_event_id.clone())
+                .push_bind(now);
+        });
+        insert.push(" RETURNING *");
+        let mut rows: Vec<PaymentEventRow> = insert.build_query_as().fetch_all(&mut *conn).await?;
+        // Cursors were drawn in the order of the rows given.
+        rows.sort_by_key(|row| row.cursor);
+        let mut previous: i64 = sqlx::query_scalar(PREVIOUS_CURSOR)
+            .bind(rows[0].cursor)
+            .fetch_one(&mut *conn)
+            .await?;
+        let logged: Vec<LoggedEvent> = rows
+            .into_iter()
+            .map(|event| {
+                let logged = LoggedEvent { previous, event };
+                previous = logged.event.cursor;
+                logged
+            })
+            .collect();
+        if DB::NOTIFIES {
+            // Sent at commit, in commit order: listeners hear the log in cursor order.
+            let notices: Vec<_> = logged.iter().map(Notice::from).collect();
+            for payload in encode_notices(&notices) {
+                sqlx::query(NOTIFY)
+                    .bind(NOTICE_CHANNEL)
+                    .bind(payload)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+        Ok(logged)
     }
-    Ok(logged)
 }

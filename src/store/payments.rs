@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{Executor, FromRow, QueryBuilder};
 use uuid::Uuid;
 
-use super::dialect::{Dialect, SqlStore, push_ids, push_list};
-use super::payment_events::append_events;
-use super::{BatchRead, LoggedEvent, NewPaymentEvent, PaymentEventRow, PaymentRow, StoreError};
+use super::dialect::{SqlStore, push_ids, push_list};
+use super::payment_events::EventLog;
+use super::{BatchRead, LoggedEvent, NewPaymentEvent, PaymentRow, StoreError};
 use crate::domain::{Metadata, PaymentEventKind, PaymentStatus};
 
 /// Persistence of payments.
@@ -77,23 +77,19 @@ const COUNT_PAYMENTS_OF_USER: &str = "SELECT COUNT(*) FROM payments WHERE user_i
 #[async_trait]
 impl<DB> PaymentRepo for SqlStore<DB>
 where
-    DB: Dialect,
+    DB: EventLog,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> Option<Uuid>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> i32: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> PaymentStatus: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> Option<PaymentStatus>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> PaymentEventKind: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> Metadata: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> DateTime<Utc>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'r> PaymentRow: FromRow<'r, DB::Row>,
-    for<'r> PaymentEventRow: FromRow<'r, DB::Row>,
-    for<'r> (Uuid, i32): FromRow<'r, DB::Row>,
     for<'r> (i64,): FromRow<'r, DB::Row>,
 {
     async fn insert_payment(&self, p: &PaymentRow) -> Result<LoggedEvent, StoreError> {
@@ -121,7 +117,7 @@ where
             amount_refunded: p.amount_refunded,
             source_event_id: None,
         };
-        let mut logged = append_events(&mut *tx, &[event], p.created_at).await?;
+        let mut logged = DB::append_events(&mut *tx, &[event], p.created_at).await?;
         tx.commit().await?;
         Ok(logged.remove(0))
     }
