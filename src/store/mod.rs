@@ -10,6 +10,7 @@ mod dialect;
 mod error;
 mod idempotency;
 mod inbox;
+mod inbox_log;
 mod logins;
 mod models;
 mod notice;

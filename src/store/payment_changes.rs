@@ -9,7 +9,7 @@ use sqlx::{Executor, FromRow, QueryBuilder};
 use uuid::Uuid;
 
 use super::dialect::{Dialect, SqlStore};
-use super::inbox::InboxLog;
+use super::inbox_log::InboxLog;
 use super::payment_events::EventLog;
 use super::{
     BatchStep, InboxStatus, LoggedEvent, NewPaymentEvent, PaymentChange, StepAction, StepResult,
