@@ -91,7 +91,7 @@ mod tests {
         ));
         let intent = ProviderIntent {
             id: "pi_1".into(),
-            status: crate::payments::PaymentStatus::RequiresPaymentMethod,
+            status: crate::domain::PaymentStatus::RequiresPaymentMethod,
             client_secret: CANARY.into(),
         };
         assert_redacted(format!("{intent:?}"));
@@ -100,12 +100,12 @@ mod tests {
             user_id: Uuid::now_v7(),
             provider: "sandbox".into(),
             provider_payment_id: "pi_1".into(),
-            status: "succeeded".into(),
+            status: crate::domain::PaymentStatus::Succeeded,
             amount: 1,
             currency: "usd".into(),
             amount_refunded: 0,
             description: None,
-            metadata: "{}".into(),
+            metadata: crate::domain::Metadata::default(),
             created_at: now,
             updated_at: now,
         };

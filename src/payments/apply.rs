@@ -8,12 +8,12 @@
 //! (the compare-and-swap loop of [`super::change`]).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use super::change::{refund_status, until_settled};
 use super::{PaymentService, PaymentStatus};
+use crate::domain::PaymentEventKind;
 use crate::providers::payments::ProviderEvent;
 use crate::store::{
     BatchStep, InboxEvent, InboxStatus, PaymentChange, PaymentRow, StepAction, StepResult,
@@ -64,7 +64,11 @@ impl PaymentService {
                 Decision::Failed(_) => None,
             })
             .collect();
-        let mut results = self.store.apply_steps(&steps).await?.into_iter();
+        let mut results = self
+            .store
+            .apply_steps(&steps, chrono::Utc::now())
+            .await?
+            .into_iter();
         let mut logged = Vec::new();
         let outcomes = decisions
             .into_iter()
@@ -135,7 +139,7 @@ fn decide(
         }
         Err(err) => return Decision::Failed(err),
     };
-    payment.status = change.status.clone();
+    payment.status = change.status;
     payment.amount_refunded = change.amount_refunded;
     Decision::Step(
         BatchStep {
@@ -167,11 +171,11 @@ fn change_for(
     decoded: &ProviderEvent,
     event: &InboxEvent,
 ) -> Result<Option<PaymentChange>, ApplyError> {
-    let current = PaymentStatus::stored(&payment.status)
-        .map_err(|e| ApplyError::Inconsistent(Arc::new(e)))?;
+    let current = payment.status;
+    let provider_kind = PaymentEventKind::Provider(event.event_type.clone());
     let (status, amount_refunded, kind) = match decoded {
         ProviderEvent::IntentStatus { status, .. } => match current.transition(*status) {
-            Some(next) => (next, payment.amount_refunded, event.event_type.clone()),
+            Some(next) => (next, payment.amount_refunded, provider_kind),
             None => return Ok(None),
         },
         ProviderEvent::CheckoutCompleted { paid, .. } => {
@@ -182,7 +186,7 @@ fn change_for(
                 PaymentStatus::Processing
             };
             match current.transition(reported) {
-                Some(next) => (next, payment.amount_refunded, event.event_type.clone()),
+                Some(next) => (next, payment.amount_refunded, provider_kind),
                 None => return Ok(None),
             }
         }
@@ -197,7 +201,7 @@ fn change_for(
             (
                 refund_status(payment.amount, refunded),
                 refunded,
-                "refund".to_owned(),
+                PaymentEventKind::Refund,
             )
         }
         ProviderEvent::Ignored => return Ok(None),
@@ -205,9 +209,9 @@ fn change_for(
     Ok(Some(PaymentChange {
         payment_id: payment.id,
         user_id: payment.user_id,
-        from_status: payment.status.clone(),
+        from_status: payment.status,
         from_refunded: payment.amount_refunded,
-        status: status.as_str().to_owned(),
+        status,
         amount_refunded,
         kind,
         source_event_id: Some(event.event_id.clone()),

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::idempotency::provider_key;
 use super::service::{CREATE, CreateIntent, CreatedIntent, StoredIntent};
 use super::{PaymentService, PaymentStatus};
+use crate::domain::Metadata;
 use crate::error::AppError;
 use crate::providers::payments::IntentRequest;
 use crate::store::PaymentRow;
@@ -40,7 +41,7 @@ impl PaymentService {
             &input.currency,
         );
         payment.description = input.description.clone();
-        payment.metadata = serde_json::to_string(&input.metadata).unwrap_or_else(|_| "{}".into());
+        payment.metadata = input.metadata.clone().into();
         self.record_payment(&payment).await?;
         tracing::info!(payment_id = %payment.id, provider_payment_id = %intent.id, "payment intent created");
         let stored = StoredIntent {
@@ -84,12 +85,12 @@ impl PaymentService {
             user_id: user,
             provider: self.provider.name().to_owned(),
             provider_payment_id: provider_payment_id.to_owned(),
-            status: status.as_str().to_owned(),
+            status,
             amount,
             currency: currency.to_owned(),
             amount_refunded: 0,
             description: None,
-            metadata: "{}".into(),
+            metadata: Metadata::default(),
             created_at: now,
             updated_at: now,
         }
@@ -126,7 +127,7 @@ impl PaymentService {
         match created {
             Some(id) => Ok(Some(
                 self.store
-                    .save_payment_customer(user, provider, &id)
+                    .save_payment_customer(user, provider, &id, Utc::now())
                     .await?,
             )),
             None => Ok(None),

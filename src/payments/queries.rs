@@ -30,12 +30,7 @@ impl PaymentService {
     ) -> Result<Vec<PaymentRow>, AppError> {
         Ok(self
             .store
-            .payments_of_user(
-                viewer.user_id,
-                status.map(PaymentStatus::as_str),
-                before,
-                limit,
-            )
+            .payments_of_user(viewer.user_id, status, before, limit)
             .await?)
     }
 
@@ -50,12 +45,7 @@ impl PaymentService {
     ) -> Result<Vec<PaymentRow>, AppError> {
         Ok(self
             .store
-            .payments_of_user_ascending(
-                viewer.user_id,
-                status.map(PaymentStatus::as_str),
-                after,
-                limit,
-            )
+            .payments_of_user_ascending(viewer.user_id, status, after, limit)
             .await?)
     }
 
@@ -67,7 +57,7 @@ impl PaymentService {
     ) -> Result<i64, AppError> {
         Ok(self
             .store
-            .count_payments_of_user(viewer.user_id, status.map(PaymentStatus::as_str))
+            .count_payments_of_user(viewer.user_id, status)
             .await?)
     }
 
@@ -99,13 +89,8 @@ impl PaymentService {
             .visible_payment(viewer, id)
             .await?
             .ok_or(AppError::NotFound("payment"))?;
-        let status = PaymentStatus::stored(&payment.status).map_err(AppError::internal)?;
-        if !matches!(
-            status,
-            PaymentStatus::RequiresPaymentMethod
-                | PaymentStatus::RequiresConfirmation
-                | PaymentStatus::RequiresAction
-        ) {
+        let status = payment.status;
+        if !status.is_open() {
             return Err(AppError::Conflict(format!(
                 "the payment is {}; only a payment waiting for its payer can be confirmed",
                 status.as_str()

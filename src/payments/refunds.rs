@@ -4,10 +4,11 @@
 use chrono::Utc;
 use uuid::Uuid;
 
+use super::PaymentService;
 use super::change::{refund_status, until_settled};
 use super::idempotency::provider_key;
 use super::service::{REFUND, StoredRefund};
-use super::{PaymentService, PaymentStatus};
+use crate::domain::{PaymentEventKind, RefundStatus};
 use crate::error::AppError;
 use crate::store::{PaymentChange, PaymentRow, RefundRow};
 
@@ -19,7 +20,7 @@ impl PaymentService {
         amount: Option<i64>,
         key: &str,
     ) -> Result<(RefundRow, StoredRefund), AppError> {
-        let status = PaymentStatus::stored(&payment.status).map_err(AppError::internal)?;
+        let status = payment.status;
         if !status.is_paid() {
             return Err(AppError::Conflict(format!(
                 "only paid payments can be refunded; this one is {}",
@@ -48,7 +49,7 @@ impl PaymentService {
             payment_id: payment.id,
             provider_refund_id: refund.id,
             amount: refund.amount,
-            status: refund.status,
+            status: RefundStatus::from(refund.status.as_str()),
             created_at: Utc::now(),
         };
         self.store.insert_refund(&row).await?;
@@ -93,15 +94,15 @@ impl PaymentService {
         let change = PaymentChange {
             payment_id,
             user_id: payment.user_id,
-            from_status: payment.status.clone(),
+            from_status: payment.status,
             from_refunded: payment.amount_refunded,
-            status: refund_status(payment.amount, refunded).as_str().to_owned(),
+            status: refund_status(payment.amount, refunded),
             amount_refunded: refunded,
-            kind: "refund".into(),
+            kind: PaymentEventKind::Refund,
             // Ours, not a provider event's: the provider's `charge.refunded` then changes nothing.
             source_event_id: None,
         };
-        let logged = self.store.apply_payment_change(&change).await?;
+        let logged = self.store.apply_payment_change(&change, Utc::now()).await?;
         if let Some(event) = &logged {
             self.announce(event).await;
         }

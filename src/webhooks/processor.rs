@@ -348,7 +348,7 @@ mod tests {
             undecodable.chain(),
             "stored payload is not an event: not a stripe event: expected value at line 1"
         );
-        let corrupt = crate::payments::status::UnknownStatus("LOST".into());
+        let corrupt = crate::domain::UnknownStatus("LOST".into());
         assert!(!ApplyError::Inconsistent(Arc::new(corrupt)).is_retryable());
         assert!(ApplyError::NotRecordedYet("pi_1".into()).is_retryable());
         assert!(ApplyError::Contended.is_retryable());

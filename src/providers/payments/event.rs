@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::payments::PaymentStatus;
+use crate::domain::PaymentStatus;
 
 /// Why a payment attempt failed, as the provider reported it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::resilience::{ProviderError, ResilientProvider};
-use crate::payments::PaymentStatus;
+use crate::domain::PaymentStatus;
 
 pub use event::{
     DecodeError, EventDecoder, EventDecoders, EventHeader, PaymentFailure, ProviderEvent,

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::payments::PaymentStatus;
+use crate::domain::PaymentStatus;
 use crate::providers::payments::event::{
     DecodeError, EventDecoder, EventHeader, PaymentFailure, ProviderEvent,
 };

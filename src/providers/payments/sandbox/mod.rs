@@ -21,7 +21,7 @@ use super::{
     CheckoutRequest, IntentRequest, PaymentProvider, ProviderCheckout, ProviderIntent,
     ProviderPrice, ProviderRefund, SandboxIntent, SandboxOutcome,
 };
-use crate::payments::PaymentStatus;
+use crate::domain::PaymentStatus;
 use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
 use crate::sync::lock;
 use events::{Step, WireEvent};

@@ -58,7 +58,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::payments::PaymentStatus;
+    use crate::domain::PaymentStatus;
     use crate::providers::payments::event::PaymentFailure;
 
     fn decode(kind: &str, object: serde_json::Value) -> Result<ProviderEvent, DecodeError> {

@@ -9,7 +9,7 @@
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::payments::PaymentStatus;
+use crate::domain::PaymentStatus;
 use crate::providers::payments::event::{PaymentFailure, ProviderEvent};
 use crate::providers::payments::{ProviderCheckout, ProviderIntent, ProviderPrice, ProviderRefund};
 use crate::providers::resilience::ProviderError;
