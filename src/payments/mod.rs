@@ -3,10 +3,18 @@
 //! See docs/payments.md.
 
 mod apply;
+mod change;
+mod checkout;
+mod errors;
 mod idempotency;
+mod intents;
 pub mod money;
+pub mod page;
+mod queries;
+mod refunds;
 mod service;
 pub mod status;
+mod validate;
 
 pub use service::{CreateCheckout, CreateIntent, CreatedCheckout, CreatedIntent, PaymentService};
 pub use status::PaymentStatus;
