@@ -25,6 +25,7 @@ mod limits;
 mod metrics;
 mod payments;
 mod resilience_wire;
+mod shared_subscriptions;
 mod store_contract;
 mod stripe;
 mod subscriptions;
