@@ -260,7 +260,13 @@ mod tests {
     }
 
     /// Starts the timer with a check that answers `stands` and counts its calls.
-    fn timer(stands: bool) -> (Arc<SocketRechecks>, Arc<std::sync::atomic::AtomicUsize>, CancellationToken) {
+    fn timer(
+        stands: bool,
+    ) -> (
+        Arc<SocketRechecks>,
+        Arc<std::sync::atomic::AtomicUsize>,
+        CancellationToken,
+    ) {
         let rechecks = Arc::new(SocketRechecks::default());
         let checks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let stop = CancellationToken::new();
@@ -269,7 +275,11 @@ mod tests {
             counted.fetch_add(1, Ordering::SeqCst);
             async move { Ok(stands) }
         };
-        tokio::spawn(rechecks.clone().run(check, Duration::from_secs(3600), stop.clone()));
+        tokio::spawn(
+            rechecks
+                .clone()
+                .run(check, Duration::from_secs(3600), stop.clone()),
+        );
         (rechecks, checks, stop)
     }
 
@@ -331,7 +341,11 @@ mod tests {
             socket.ended.cancel();
             rechecks.watch(later, socket);
         }
-        assert!(rechecks.queued() <= MIN_SWEEP_LEN, "{} queued", rechecks.queued());
+        assert!(
+            rechecks.queued() <= MIN_SWEEP_LEN,
+            "{} queued",
+            rechecks.queued()
+        );
     }
 
     #[test]

@@ -70,7 +70,9 @@ mod tests {
             Some(Replay::Latest)
         );
         assert_eq!(
-            decide("subscription { e: myPaymentEvents { cursor ...F } } fragment F on PaymentEvent { kind }"),
+            decide(
+                "subscription { e: myPaymentEvents { cursor ...F } } fragment F on PaymentEvent { kind }"
+            ),
             Some(Replay::Nothing)
         );
     }

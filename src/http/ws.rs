@@ -35,6 +35,8 @@ use futures_util::{SinkExt, StreamExt, future};
 use tokio_util::sync::CancellationToken;
 
 use super::AppState;
+use super::graphql::TrustedExecutor;
+use super::graphql::trusted::{Sender, sender_of_init};
 use super::request_id::CurrentRequestId;
 use super::ws_guard::{Admission, Guard, operation_lagged};
 use super::ws_shared::{Delivery, DeliveryKind, Origin, Taken, complete_text, message_text};
@@ -254,22 +256,18 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
                         let _ = guard.closing.set((CLOSE_POLICY, refusal.reason().into()));
                         return Err(async_graphql::Error::new(refusal.reason()));
                     }
-                    guard.shares.signed_in(viewer);
+                    guard.shares.signed_in(viewer, sender_of_init(&payload));
                 }
                 ViewerState::Anonymous => {}
             }
             let mut data = Data::default();
             data.insert(viewer);
             // Read by the document policy (GraphiQL is exempt from trusted-only while enabled).
-            data.insert(super::graphql::trusted::sender_of_init(&payload));
+            data.insert(sender_of_init(&payload));
             Ok(data)
         }
     };
-    let executor = super::graphql::TrustedExecutor::new(
-        state.schema.clone(),
-        state.document_policy.clone(),
-        state.documents.clone(),
-    );
+    let executor = trusted_executor(&state);
     let mut output = GraphqlSocket::new(executor, input, protocol)
         .connection_data(data)
         .on_connection_init(on_init);
@@ -339,6 +337,15 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
     let _ = sink.close().await;
 }
 
+/// The schema behind the document policy, as every operation on a socket runs.
+fn trusted_executor(state: &AppState) -> TrustedExecutor {
+    TrustedExecutor::new(
+        state.schema.clone(),
+        state.document_policy.clone(),
+        state.documents.clone(),
+    )
+}
+
 /// What a socket needs to run its subscriptions in shared executions.
 #[derive(Clone)]
 struct Share {
@@ -350,13 +357,14 @@ struct Share {
 impl Share {
     /// Hands a client message to the shared executions when it is theirs.
     fn take(&self, guard: &Guard, message: &[u8]) -> Taken {
-        let origin = |viewer: &crate::auth::Viewer| {
+        let origin = |viewer: &crate::auth::Viewer, sender: Sender| {
             let mut data = Data::default();
             data.insert(RequestId(self.request_id.clone()));
             data.insert(self.client);
             data.insert(ViewerState::SignedIn(viewer.clone()));
+            data.insert(sender);
             Origin {
-                schema: self.state.schema.clone(),
+                executor: trusted_executor(&self.state),
                 tasks: self.state.ws_tasks.clone(),
                 data,
             }
@@ -369,7 +377,11 @@ impl Share {
 }
 
 /// The text of a shared delivery, or `None` for one whose operation the client completed.
-fn delivery_text(guard: &Guard, protocol: WebSocketProtocols, delivery: Delivery) -> Option<String> {
+fn delivery_text(
+    guard: &Guard,
+    protocol: WebSocketProtocols,
+    delivery: Delivery,
+) -> Option<String> {
     if !guard.shares.accepts(&delivery) {
         return None;
     }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use async_graphql::http::ClientMessage;
-use async_graphql::{Data, Request, Response};
+use async_graphql::{Data, Executor, Request, Response};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use tokio::sync::Notify;
@@ -22,28 +22,34 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
+use super::graphql::TrustedExecutor;
+use super::graphql::trusted::Sender;
 use crate::auth::Viewer;
-use crate::graphql::{AppSchema, Replay, shared_subscription};
+use crate::graphql::{Replay, shared_subscription};
 use crate::sync::lock;
 
 /// Deliveries one socket may hold unsent before its shared operations are ended as lagging.
 pub const INBOX_LIMIT: usize = 1024;
 
-/// Who may share an execution: the same document, operation, variables and viewer rights.
+/// Who may share an execution: the same document, operation, variables and viewer rights, sent
+/// by the same kind of sender (the document policy exempts GraphiQL while it is enabled).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     user: Uuid,
     admin: bool,
+    graphiql: bool,
     query: String,
     operation: Option<String>,
     variables: String,
 }
 
 impl Key {
-    fn of(viewer: &Viewer, request: &Request) -> Option<Key> {
+    fn of(signed_in: &SignedIn, request: &Request) -> Option<Key> {
+        let viewer = &signed_in.viewer;
         Some(Key {
             user: viewer.user_id,
             admin: viewer.is_admin,
+            graphiql: signed_in.sender == Sender::Graphiql,
             query: request.query.clone(),
             operation: request.operation_name.clone(),
             variables: serde_json::to_string(&request.variables).ok()?,
@@ -83,8 +89,8 @@ struct Member {
 
 /// What the socket needs to start an execution on its viewer's behalf.
 pub struct Origin {
-    /// The schema to execute.
-    pub schema: AppSchema,
+    /// The schema behind the document policy, as the socket's other operations run.
+    pub executor: TrustedExecutor,
     /// Where the execution's task is tracked, so shutdown waits for it.
     pub tasks: TaskTracker,
     /// The socket's connection data (request id, address, viewer), as a lone subscription gets.
@@ -108,11 +114,11 @@ impl SharedExecutions {
         request: Request,
         operation_id: &str,
         inbox: &Arc<Inbox>,
-        viewer: &Viewer,
+        signed_in: &SignedIn,
         origin: impl FnOnce() -> Origin,
         admit: impl FnOnce() -> bool,
     ) -> Option<Membership> {
-        let key = Key::of(viewer, &request)?;
+        let key = Key::of(signed_in, &request)?;
         let mut running = lock(&self.running);
         let current = running
             .get(&key)
@@ -132,10 +138,8 @@ impl SharedExecutions {
                 });
                 running.insert(execution.key.clone(), execution.clone());
                 let origin = origin();
-                let responses = origin
-                    .schema
-                    .execute_stream_with_session_data(request, Arc::new(origin.data))
-                    .boxed();
+                let data = Some(Arc::new(origin.data));
+                let responses = origin.executor.execute_stream(request, data);
                 origin
                     .tasks
                     .spawn(run(execution.clone(), Arc::downgrade(self), responses));
@@ -154,7 +158,13 @@ impl SharedExecutions {
                 });
             }
             let inbox = inbox.clone();
-            state.members.insert(serial, Member { inbox, operation_id });
+            state.members.insert(
+                serial,
+                Member {
+                    inbox,
+                    operation_id,
+                },
+            );
         }
         drop(running);
         Some(Membership {
@@ -325,8 +335,14 @@ impl Inbox {
 pub struct SocketShares {
     /// Where the executions deliver to this socket.
     pub inbox: Arc<Inbox>,
-    viewer: OnceLock<Viewer>,
+    signed_in: OnceLock<SignedIn>,
     operations: Mutex<HashMap<String, Membership>>,
+}
+
+/// Who a socket signed in as, and through what.
+pub struct SignedIn {
+    viewer: Viewer,
+    sender: Sender,
 }
 
 /// What became of a client message.
@@ -340,9 +356,11 @@ pub enum Taken {
 }
 
 impl SocketShares {
-    /// Remembers the viewer `connection_init` signed in; only signed-in sockets share.
-    pub fn signed_in(&self, viewer: &Viewer) {
-        let _ = self.viewer.set(viewer.clone());
+    /// Remembers who `connection_init` signed in, and through what; only signed-in sockets
+    /// share.
+    pub fn signed_in(&self, viewer: &Viewer, sender: Sender) {
+        let viewer = viewer.clone();
+        let _ = self.signed_in.set(SignedIn { viewer, sender });
     }
 
     /// Takes a `subscribe` that joins a shared execution (started through `origin` if none
@@ -352,16 +370,17 @@ impl SocketShares {
         &self,
         message: &[u8],
         executions: &Arc<SharedExecutions>,
-        origin: impl FnOnce(&Viewer) -> Origin,
+        origin: impl FnOnce(&Viewer, Sender) -> Origin,
         admit: impl FnOnce(&Viewer) -> bool,
     ) -> Taken {
-        let Some(viewer) = self.viewer.get() else {
+        let Some(signed_in) = self.signed_in.get() else {
             return Taken::No;
         };
+        let viewer = &signed_in.viewer;
         match serde_json::from_slice::<ClientMessage>(message) {
             Ok(ClientMessage::Start { id, payload }) => {
-                let (origin, admit) = (|| origin(viewer), || admit(viewer));
-                match executions.join(payload, &id, &self.inbox, viewer, origin, admit) {
+                let (origin, admit) = (|| origin(viewer, signed_in.sender), || admit(viewer));
+                match executions.join(payload, &id, &self.inbox, signed_in, origin, admit) {
                     Some(membership) => {
                         lock(&self.operations).insert(id, membership);
                         Taken::Yes

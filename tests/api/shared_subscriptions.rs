@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use sha2::Digest;
 use switchboard::payments::PaymentStatus;
 use switchboard::store::{NewPaymentEvent, PaymentEventRow, PaymentRow, Store};
 use uuid::Uuid;
@@ -14,7 +15,8 @@ use crate::helpers::{Backend, TestApp};
 use crate::subscriptions::sign_in;
 use crate::websocket::{Socket, receive, send, signed_in_socket};
 
-const WATCH: &str = "subscription($id: ID!) { paymentUpdated(paymentId: $id) { paymentId status } }";
+const WATCH: &str =
+    "subscription($id: ID!) { paymentUpdated(paymentId: $id) { paymentId status } }";
 const MINE: &str = "subscription { myPaymentEvents { paymentId status } }";
 
 /// A payment of `owner`, waiting for a payment method, with the event that created it.
@@ -80,7 +82,10 @@ async fn next_of(socket: &mut Socket, id: &str, field: &str) -> Value {
 async fn until_live(socket: &mut Socket, id: &str, store: &Store, payment: Uuid, owner: Uuid) {
     let deadline = Instant::now() + Duration::from_secs(10);
     let last = loop {
-        assert!(Instant::now() < deadline, "the subscription never went live");
+        assert!(
+            Instant::now() < deadline,
+            "the subscription never went live"
+        );
         let event = change(store, payment, owner, "PROCESSING").await;
         let heard = tokio::time::timeout(Duration::from_millis(200), receive(socket)).await;
         if let Ok(message) = heard {
@@ -124,7 +129,10 @@ async fn sockets_watching_one_payment_each_get_its_state_and_every_change() {
 
     change(&store, watched, me, "PROCESSING").await;
     for (socket, id) in &mut sockets {
-        assert_eq!(next_of(socket, id, "paymentUpdated").await["status"], "PROCESSING");
+        assert_eq!(
+            next_of(socket, id, "paymentUpdated").await["status"],
+            "PROCESSING"
+        );
     }
 
     // One completes; the others go on, and the one that left hears nothing more.
@@ -134,12 +142,18 @@ async fn sockets_watching_one_payment_each_get_its_state_and_every_change() {
     assert_eq!(completed, json!({ "type": "complete", "id": left_id }));
     change(&store, watched, me, "SUCCEEDED").await;
     for (socket, id) in &mut sockets {
-        assert_eq!(next_of(socket, id, "paymentUpdated").await["status"], "SUCCEEDED");
+        assert_eq!(
+            next_of(socket, id, "paymentUpdated").await["status"],
+            "SUCCEEDED"
+        );
     }
     // A socket joining now is given the state as it is now, not as it was.
     let mut late = signed_in_socket(&app, &token).await;
     subscribe(&mut late, "late", WATCH, variables.clone()).await;
-    assert_eq!(next_of(&mut late, "late", "paymentUpdated").await["status"], "SUCCEEDED");
+    assert_eq!(
+        next_of(&mut late, "late", "paymentUpdated").await["status"],
+        "SUCCEEDED"
+    );
     // The socket that completed reuses its id for another operation, and gets only that one's.
     subscribe(&mut left, &left_id, WATCH, variables).await;
     let again = next_of(&mut left, &left_id, "paymentUpdated").await;
@@ -181,5 +195,45 @@ async fn two_users_with_the_same_document_never_receive_each_others_events() {
     for (socket, theirs) in [(&mut ann_feed, anns), (&mut bob_feed, bobs)] {
         let data = next_of(socket, "m", "myPaymentEvents").await;
         assert_eq!(data["paymentId"], theirs.to_string(), "{data}");
+    }
+}
+
+#[tokio::test]
+async fn a_shared_subscription_is_held_to_the_document_policy() {
+    let manifest = tempfile::NamedTempFile::new().unwrap();
+    let trusted = "query Version { serverInfo { version } }";
+    let hash = sha2::Sha256::digest(trusted.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    std::fs::write(
+        manifest.path(),
+        json!({ format!("sha256:{hash}"): trusted }).to_string(),
+    )
+    .unwrap();
+    let path = manifest.path().display().to_string();
+    // Signed in where any document runs; subscribing where only trusted ones do.
+    let keys = "k1:a-signing-secret-both-instances-share-of-32-characters";
+    let open = TestApp::spawn_with(Backend::Sqlite, |s| s.session_signing_keys = keys.into())
+        .await
+        .unwrap();
+    let (token, _) = sign_in(&open, "shared-policy").await;
+    let app = open
+        .sibling(|s| {
+            s.session_signing_keys = keys.into();
+            s.trusted_documents = path;
+            s.trusted_documents_only = "true".into();
+        })
+        .await;
+    // The first socket would start the execution, the second would join it: both are refused.
+    for id in ["first", "second"] {
+        let mut socket = signed_in_socket(&app, &token).await;
+        subscribe(&mut socket, id, MINE, json!({})).await;
+        let refused = receive(&mut socket).await;
+        assert_eq!(refused["id"], id, "{refused}");
+        assert_eq!(
+            refused["payload"]["errors"][0]["extensions"]["code"], "DOCUMENT_NOT_TRUSTED",
+            "{refused}"
+        );
     }
 }
