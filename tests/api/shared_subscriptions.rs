@@ -29,12 +29,12 @@ async fn payment(store: &Store, owner: Uuid) -> Uuid {
             user_id: owner,
             provider: "stripe".into(),
             provider_payment_id: format!("pi_{id}"),
-            status: PaymentStatus::RequiresPaymentMethod.as_str().into(),
+            status: PaymentStatus::RequiresPaymentMethod,
             amount: 2000,
             currency: "usd".into(),
             amount_refunded: 0,
             description: None,
-            metadata: "{}".into(),
+            metadata: Default::default(),
             created_at: now,
             updated_at: now,
         })
@@ -47,14 +47,17 @@ async fn payment(store: &Store, owner: Uuid) -> Uuid {
 /// Logs a change to `payment`; PostgreSQL announces it to every instance's bus.
 async fn change(store: &Store, payment: Uuid, owner: Uuid, status: &str) -> PaymentEventRow {
     store
-        .append_payment_event(&NewPaymentEvent {
-            payment_id: payment,
-            user_id: owner,
-            kind: "test".into(),
-            status: status.into(),
-            amount_refunded: 0,
-            source_event_id: None,
-        })
+        .append_payment_event(
+            &NewPaymentEvent {
+                payment_id: payment,
+                user_id: owner,
+                kind: "test".into(),
+                status: status.parse().unwrap(),
+                amount_refunded: 0,
+                source_event_id: None,
+            },
+            chrono::Utc::now(),
+        )
         .await
         .unwrap()
         .event
