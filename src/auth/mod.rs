@@ -30,7 +30,7 @@ pub use binding::{LoginProof, login_cookie_value};
 pub use cookies::SessionCookies;
 pub use link::PendingLink;
 pub use login::{LoginOptions, LoginStart};
-pub use sockets::SessionSockets;
+pub use sockets::{SessionSockets, SocketRechecks, WatchedSocket};
 pub use tokens::TokenSigner;
 pub use viewer::{CredentialSource, Credentials, Viewer, ViewerState};
 
