@@ -7,6 +7,7 @@ mod idempotency;
 pub mod money;
 mod service;
 pub mod status;
+mod trace;
 
 pub use service::{CreateCheckout, CreateIntent, CreatedCheckout, CreatedIntent, PaymentService};
 pub use status::PaymentStatus;

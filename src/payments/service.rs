@@ -217,6 +217,7 @@ impl PaymentService {
             updated_at: now,
         };
         let event = self.store.insert_payment(&payment).await?;
+        self.remember_trace(payment.id).await;
         self.announce(&event).await;
         let stored = StoredIntent {
             payment_id: payment.id,
@@ -368,6 +369,7 @@ impl PaymentService {
             updated_at: now,
         };
         let event = self.store.insert_payment(&payment).await?;
+        self.remember_trace(payment.id).await;
         self.announce(&event).await;
         let stored = StoredCheckout {
             payment_id: payment.id,

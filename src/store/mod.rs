@@ -15,6 +15,7 @@ mod portable;
 mod postgres;
 mod retention;
 mod sqlite;
+mod traces;
 mod users;
 mod webhooks;
 
@@ -39,6 +40,7 @@ pub use notice::{NOTICE_CHANNEL, Notice, decode_notices, encode_notices};
 pub use payment_events::PaymentEventRepo;
 pub use payments::PaymentRepo;
 pub use retention::{PURGE_INTERVAL, Purged, RetentionRepo, run_retention};
+pub use traces::TraceRepo;
 pub use users::UserRepo;
 pub use webhooks::WebhookRepo;
 
@@ -54,6 +56,7 @@ pub trait Database:
     + PaymentEventRepo
     + PaymentRepo
     + RetentionRepo
+    + TraceRepo
     + Send
     + Sync
     + 'static

@@ -86,3 +86,4 @@ const APPEND_LOCK: &str = "SELECT pg_advisory_xact_lock(752601210001)";
 impl_portable_repos!(PgStore, Postgres, CLAIM_DUE_EVENTS, APPEND_LOCK, true);
 
 super::retention::impl_retention!(PgStore);
+super::traces::impl_traces!(PgStore, Postgres);

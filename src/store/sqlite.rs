@@ -114,3 +114,4 @@ const APPEND_LOCK: &str = "UPDATE sqlite_sequence SET seq = seq WHERE name = 'pa
 impl_portable_repos!(SqliteStore, Sqlite, CLAIM_DUE_EVENTS, APPEND_LOCK, false);
 
 super::retention::impl_retention!(SqliteStore);
+super::traces::impl_traces!(SqliteStore, Sqlite);

@@ -5,6 +5,7 @@ pub mod envelope;
 mod processor;
 mod reconcile;
 pub mod signature;
+mod trace;
 
 use std::sync::Arc;
 
@@ -91,6 +92,8 @@ impl WebhookService {
                 .increment(1);
             WebhookError::Malformed
         })?;
+        // The request's span links to the trace that created the payment, when it names one.
+        crate::telemetry::context::link_to_metadata(&tracing::Span::current(), &envelope.data.object);
         let event = NewInboxEvent {
             event_id: envelope.id.clone(),
             event_type: envelope.event_type.clone(),

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::store::{InboxEvent, InboxStatus, Store, StoreError};
 use crate::telemetry::stages;
@@ -236,9 +237,14 @@ impl Processor {
     /// once, a few times; an error of the whole batch is narrowed down to its events.
     async fn process(&self, batch: &[InboxEvent]) -> Result<(), StoreError> {
         let mut todo = batch.to_vec();
+        let trace = super::trace::ApplyTrace::open(&self.store, batch).await;
         for _ in 0..CONTENDED_ROUNDS {
             let started = std::time::Instant::now();
-            let applied = self.handler.apply_batch(&todo).await;
+            let applied = self
+                .handler
+                .apply_batch(&todo)
+                .instrument(trace.span().clone())
+                .await;
             let outcome = if applied.is_ok() { "ok" } else { "error" };
             metrics::histogram!(stages::APPLY_DURATION_SECONDS, "outcome" => outcome)
                 .record(started.elapsed());
@@ -262,7 +268,10 @@ impl Processor {
             let mut again = Vec::new();
             for (event, outcome) in todo.into_iter().zip(outcomes) {
                 match outcome {
-                    Outcome::Done(applied) => count(&event, outcome_label(applied)),
+                    Outcome::Done(applied) => {
+                        count(&event, outcome_label(applied));
+                        trace.applied(&event, applied);
+                    }
                     Outcome::Contended => again.push(event),
                     Outcome::Failed(err) => self.fail(&event, err).await?,
                 }
