@@ -303,6 +303,7 @@ async fn the_stripe_webhook_endpoint_must_be_registered_for_the_public_url() {
         let env = [
             ("DATABASE_URL", url.as_str()),
             ("PUBLIC_URL", "https://pay.example.com"),
+            ("AUTH_DEV_LOGIN", "false"),
             ("STRIPE_API_BASE", &stripe.uri()),
             ("STRIPE_SECRET_KEY", "sk_test_doctor"),
             ("STRIPE_WEBHOOK_SECRETS", "whsec_doctor"),
