@@ -28,7 +28,11 @@ pub async fn check(http: &reqwest::Client, base: &str, key: &str, url: &str) -> 
     {
         Ok(response) => response,
         Err(err) => {
-            return Check::new(NAME, Status::Fail, format!("cannot reach Stripe at {base}: {err}"));
+            return Check::new(
+                NAME,
+                Status::Fail,
+                format!("cannot reach Stripe at {base}: {err}"),
+            );
         }
     };
     let status = response.status();
@@ -36,21 +40,34 @@ pub async fn check(http: &reqwest::Client, base: &str, key: &str, url: &str) -> 
         return Check::new(
             NAME,
             Status::Warn,
-            format!("Stripe answered {status} to listing webhook endpoints; check by hand that {url} is registered"),
+            format!(
+                "Stripe answered {status} to listing webhook endpoints; check by hand that {url} is registered"
+            ),
         );
     }
     if !status.is_success() {
-        return Check::new(NAME, Status::Fail, format!("Stripe answered {status} to listing webhook endpoints"));
+        return Check::new(
+            NAME,
+            Status::Fail,
+            format!("Stripe answered {status} to listing webhook endpoints"),
+        );
     }
     match response.json::<Value>().await {
         Ok(list) => verdict(&list, url),
-        Err(err) => Check::new(NAME, Status::Fail, format!("unreadable webhook endpoint list: {err}")),
+        Err(err) => Check::new(
+            NAME,
+            Status::Fail,
+            format!("unreadable webhook endpoint list: {err}"),
+        ),
     }
 }
 
 /// Judges a `webhook_endpoints` list for `url`.
 pub fn verdict(list: &Value, url: &str) -> Check {
-    let endpoints = list["data"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let endpoints = list["data"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     let mine: Vec<&Value> = endpoints
         .iter()
         .filter(|e| e["url"].as_str().map(|u| u.trim_end_matches('/')) == Some(url))
@@ -59,11 +76,21 @@ pub fn verdict(list: &Value, url: &str) -> Check {
         return Check::new(
             NAME,
             Status::Fail,
-            format!("no Stripe webhook endpoint sends to {url}; register it (docs/webhooks.md) with {}", NEEDED_EVENTS.join(", ")),
+            format!(
+                "no Stripe webhook endpoint sends to {url}; register it (docs/webhooks.md) with {}",
+                NEEDED_EVENTS.join(", ")
+            ),
         );
     }
-    let Some(enabled) = mine.iter().find(|e| e["status"].as_str() != Some("disabled")) else {
-        return Check::new(NAME, Status::Fail, format!("the Stripe webhook endpoint for {url} is disabled; enable it"));
+    let Some(enabled) = mine
+        .iter()
+        .find(|e| e["status"].as_str() != Some("disabled"))
+    else {
+        return Check::new(
+            NAME,
+            Status::Fail,
+            format!("the Stripe webhook endpoint for {url} is disabled; enable it"),
+        );
     };
     let events: Vec<&str> = enabled["enabled_events"]
         .as_array()
@@ -78,12 +105,22 @@ pub fn verdict(list: &Value, url: &str) -> Check {
         .filter(|needed| !events.contains(needed))
         .collect();
     if missing.is_empty() {
-        Check::new(NAME, Status::Ok, format!("{url} receives the {} event types needed", NEEDED_EVENTS.len()))
+        Check::new(
+            NAME,
+            Status::Ok,
+            format!(
+                "{url} receives the {} event types needed",
+                NEEDED_EVENTS.len()
+            ),
+        )
     } else {
         Check::new(
             NAME,
             Status::Fail,
-            format!("the Stripe webhook endpoint for {url} is not sent {}; add them", missing.join(", ")),
+            format!(
+                "the Stripe webhook endpoint for {url} is not sent {}; add them",
+                missing.join(", ")
+            ),
         )
     }
 }
@@ -101,15 +138,21 @@ mod tests {
         let status = |list: Value| verdict(&list, URL).status;
         assert_eq!(status(json!({ "data": [] })), Status::Fail);
         assert_eq!(
-            status(json!({ "data": [{ "url": "https://other.example.com/webhooks/stripe", "status": "enabled", "enabled_events": ["*"] }] })),
+            status(
+                json!({ "data": [{ "url": "https://other.example.com/webhooks/stripe", "status": "enabled", "enabled_events": ["*"] }] })
+            ),
             Status::Fail
         );
         assert_eq!(
-            status(json!({ "data": [{ "url": URL, "status": "disabled", "enabled_events": ["*"] }] })),
+            status(
+                json!({ "data": [{ "url": URL, "status": "disabled", "enabled_events": ["*"] }] })
+            ),
             Status::Fail
         );
         assert_eq!(
-            status(json!({ "data": [{ "url": URL, "status": "enabled", "enabled_events": ["*"] }] })),
+            status(
+                json!({ "data": [{ "url": URL, "status": "enabled", "enabled_events": ["*"] }] })
+            ),
             Status::Ok
         );
         let some = verdict(
@@ -119,7 +162,9 @@ mod tests {
         assert_eq!(some.status, Status::Fail);
         assert!(some.detail.contains("charge.refunded"), "{}", some.detail);
         assert_eq!(
-            status(json!({ "data": [{ "url": URL, "status": "enabled", "enabled_events": NEEDED_EVENTS }] })),
+            status(
+                json!({ "data": [{ "url": URL, "status": "enabled", "enabled_events": NEEDED_EVENTS }] })
+            ),
             Status::Ok
         );
     }

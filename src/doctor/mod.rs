@@ -82,10 +82,10 @@ pub async fn run(config: Result<Config, ConfigError>) -> Vec<Check> {
     let key_accepted = stripe.status != Status::Fail;
     checks.push(stripe);
     if key_accepted && let Some(key) = &config.payments.stripe_secret_key {
-        let url = config.public_url.join("/webhooks/stripe").map_or_else(
-            |_| config.public_url.to_string(),
-            |url| url.to_string(),
-        );
+        let url = config
+            .public_url
+            .join("/webhooks/stripe")
+            .map_or_else(|_| config.public_url.to_string(), |url| url.to_string());
         checks.push(endpoint::check(&http, &stripe_base(&config), key.expose_secret(), &url).await);
     }
     checks.push(webhook_secret(&config));

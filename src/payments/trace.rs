@@ -12,7 +12,11 @@ impl PaymentService {
         let Some(traceparent) = crate::telemetry::context::current_traceparent() else {
             return;
         };
-        if let Err(err) = self.store.save_payment_trace(payment_id, &traceparent).await {
+        if let Err(err) = self
+            .store
+            .save_payment_trace(payment_id, &traceparent)
+            .await
+        {
             tracing::warn!(payment_id = %payment_id, error = %err, "could not record the payment's trace");
         }
     }

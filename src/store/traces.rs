@@ -10,8 +10,11 @@ use super::StoreError;
 pub trait TraceRepo {
     /// Records the W3C `traceparent` of the request that created `payment_id` (once; a second
     /// call keeps the first).
-    async fn save_payment_trace(&self, payment_id: Uuid, traceparent: &str)
-    -> Result<(), StoreError>;
+    async fn save_payment_trace(
+        &self,
+        payment_id: Uuid,
+        traceparent: &str,
+    ) -> Result<(), StoreError>;
 
     /// The `traceparent`s recorded for the payments with these provider ids, as
     /// `(provider_payment_id, traceparent)` pairs; payments without one are left out.
@@ -51,9 +54,8 @@ macro_rules! impl_traces {
                 if provider_payment_ids.is_empty() {
                     return Ok(Vec::new());
                 }
-                let mut query = sqlx::QueryBuilder::<$db>::new(
-                    super::traces::PAYMENT_TRACES_BY_PROVIDER_IDS,
-                );
+                let mut query =
+                    sqlx::QueryBuilder::<$db>::new(super::traces::PAYMENT_TRACES_BY_PROVIDER_IDS);
                 query.push("(");
                 let mut ids = query.separated(", ");
                 for id in provider_payment_ids {

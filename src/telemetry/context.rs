@@ -90,16 +90,17 @@ mod tests {
 
     #[test]
     fn traceparents_parse_only_when_well_formed() {
-        let parsed =
-            parse_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
-                .expect("valid");
+        let parsed = parse_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+            .expect("valid");
         assert_eq!(
             parsed.trace_id().to_string(),
             "0af7651916cd43dd8448eb211c80319c"
         );
         assert_eq!(parsed.span_id().to_string(), "b7ad6b7169203331");
         assert!(parsed.is_sampled() && parsed.is_remote());
-        assert!(parse_traceparent("00-00000000000000000000000000000000-b7ad6b7169203331-01").is_none());
+        assert!(
+            parse_traceparent("00-00000000000000000000000000000000-b7ad6b7169203331-01").is_none()
+        );
         assert!(parse_traceparent("not a trace").is_none());
     }
 
@@ -107,7 +108,10 @@ mod tests {
     fn metadata_names_the_origin() {
         let object = serde_json::json!({ "id": "pi_1", "metadata": { "traceparent": "00-x" } });
         assert_eq!(metadata_traceparent(&object), Some("00-x"));
-        assert_eq!(metadata_traceparent(&serde_json::json!({ "id": "pi_1" })), None);
+        assert_eq!(
+            metadata_traceparent(&serde_json::json!({ "id": "pi_1" })),
+            None
+        );
     }
 
     #[test]

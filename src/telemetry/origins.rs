@@ -41,7 +41,9 @@ static ORIGINS: RwLock<Option<LruCache<String, Origin>>> = RwLock::new(None);
 pub fn applied(event_id: &str, origin: Origin) {
     let mut origins = ORIGINS.write().unwrap_or_else(|e| e.into_inner());
     origins
-        .get_or_insert_with(|| LruCache::new(NonZeroUsize::new(REMEMBERED).unwrap_or(NonZeroUsize::MIN)))
+        .get_or_insert_with(|| {
+            LruCache::new(NonZeroUsize::new(REMEMBERED).unwrap_or(NonZeroUsize::MIN))
+        })
         .put(event_id.to_owned(), origin);
 }
 
@@ -62,7 +64,8 @@ pub fn pushed(source_event_id: Option<&str>, cursor: i64) {
     if origin.applied.is_none() && origin.created.is_none() {
         return;
     }
-    let span = tracing::info_span!(parent: None, "subscription.push", cursor, otel.kind = "producer");
+    let span =
+        tracing::info_span!(parent: None, "subscription.push", cursor, otel.kind = "producer");
     if let Some(applied) = origin.applied {
         let _ = span.set_parent(Context::new().with_remote_span_context(applied));
     }

@@ -32,7 +32,8 @@ pub fn requested(env: impl Fn(&str) -> Option<String>) -> bool {
     {
         return false;
     }
-    set("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() || set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some()
+    set("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
+        || set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some()
 }
 
 /// The tracing layer that exports spans, when the variables read through `env` ask for it;
@@ -46,7 +47,10 @@ where
     if !requested(&env) {
         return Ok(None);
     }
-    for name in ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"] {
+    for name in [
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    ] {
         match env(name).as_deref().map(str::trim) {
             None | Some("" | "http/protobuf") => {}
             Some(other) => {
@@ -119,7 +123,10 @@ mod tests {
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
             "http://127.0.0.1:4318/v1/traces"
         )])));
-        for off in [("OTEL_SDK_DISABLED", "true"), ("OTEL_TRACES_EXPORTER", "none")] {
+        for off in [
+            ("OTEL_SDK_DISABLED", "true"),
+            ("OTEL_TRACES_EXPORTER", "none"),
+        ] {
             assert!(!requested(env(&[
                 ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
                 off
@@ -136,6 +143,9 @@ mod tests {
         let error = layer::<tracing_subscriber::Registry>(env(&vars))
             .err()
             .expect("refused");
-        assert!(error.starts_with("OTEL_EXPORTER_OTLP_PROTOCOL=grpc"), "{error}");
+        assert!(
+            error.starts_with("OTEL_EXPORTER_OTLP_PROTOCOL=grpc"),
+            "{error}"
+        );
     }
 }

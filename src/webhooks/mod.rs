@@ -93,7 +93,10 @@ impl WebhookService {
             WebhookError::Malformed
         })?;
         // The request's span links to the trace that created the payment, when it names one.
-        crate::telemetry::context::link_to_metadata(&tracing::Span::current(), &envelope.data.object);
+        crate::telemetry::context::link_to_metadata(
+            &tracing::Span::current(),
+            &envelope.data.object,
+        );
         let event = NewInboxEvent {
             event_id: envelope.id.clone(),
             event_type: envelope.event_type.clone(),

@@ -185,7 +185,10 @@ async fn stripe_and_an_identity_provider_are_checked_over_the_network() {
     line(&lines, "ok", "webhook secret");
     line(&lines, "ok", "clock");
     // localstripe cannot list webhook endpoints: the operator is asked to look.
-    assert!(line(&lines, "warn", "webhook endpoint").contains("404"), "{lines:#?}");
+    assert!(
+        line(&lines, "warn", "webhook endpoint").contains("404"),
+        "{lines:#?}"
+    );
 
     // Each broken setting fails its own check.
     let (ok, lines) = doctor_async(
@@ -256,7 +259,9 @@ async fn stripe_listing(endpoints: serde_json::Value) -> wiremock::MockServer {
     let server = wiremock::MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/v1/balance"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({ "object": "balance" })))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({ "object": "balance" })),
+        )
         .mount(&server)
         .await;
     Mock::given(method("GET"))
@@ -276,7 +281,11 @@ async fn the_stripe_webhook_endpoint_must_be_registered_for_the_public_url() {
     let hook = "https://pay.example.com/webhooks/stripe";
     let every: Vec<&str> = switchboard_events();
     let cases = [
-        (serde_json::json!([]), "fail", "no Stripe webhook endpoint sends to"),
+        (
+            serde_json::json!([]),
+            "fail",
+            "no Stripe webhook endpoint sends to",
+        ),
         (
             serde_json::json!([{ "url": "https://old.example.com/webhooks/stripe", "status": "enabled", "enabled_events": ["*"] }]),
             "fail",

@@ -87,8 +87,7 @@ impl Receiver {
 }
 
 async fn accept(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/x-protobuf")
-    {
+    if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/x-protobuf") {
         return StatusCode::UNSUPPORTED_MEDIA_TYPE;
     }
     let Ok(request) = ExportTraceServiceRequest::decode(body) else {

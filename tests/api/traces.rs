@@ -101,7 +101,13 @@ fn caller_context() -> (String, String, String) {
     (format!("00-{trace}-{span}-01"), trace, span)
 }
 
-async fn graphql(client: &reqwest::Client, server: &Server, headers: &[(&str, &str)], query: &str, variables: Value) -> Value {
+async fn graphql(
+    client: &reqwest::Client,
+    server: &Server,
+    headers: &[(&str, &str)],
+    query: &str,
+    variables: Value,
+) -> Value {
     let mut request = client
         .post(format!("{}/graphql", server.base))
         .json(&json!({ "query": query, "variables": variables }));
@@ -113,7 +119,14 @@ async fn graphql(client: &reqwest::Client, server: &Server, headers: &[(&str, &s
 
 /// Signs in through the dev login as a mobile client would; returns the access token.
 async fn sign_in(client: &reqwest::Client, server: &Server, login: &str) -> String {
-    let started = graphql(client, server, &[], "mutation { startLogin(provider: \"dev\") { state } }", json!({})).await;
+    let started = graphql(
+        client,
+        server,
+        &[],
+        "mutation { startLogin(provider: \"dev\") { state } }",
+        json!({}),
+    )
+    .await;
     let state = started["data"]["startLogin"]["state"].as_str().unwrap();
     let session = graphql(
         client,
@@ -159,10 +172,16 @@ async fn one_payment_is_one_linked_trace_from_mutation_to_push() {
     stripe
         .post(
             "/_config/webhooks/traces",
-            &[("url", &format!("{}/webhooks/stripe", server.base)), ("secret", WEBHOOK_SECRET)],
+            &[
+                ("url", &format!("{}/webhooks/stripe", server.base)),
+                ("secret", WEBHOOK_SECRET),
+            ],
         )
         .await;
-    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
     let token = sign_in(&client, &server, "tracy").await;
     let bearer = format!("Bearer {token}");
 
@@ -193,16 +212,24 @@ async fn one_payment_is_one_linked_trace_from_mutation_to_push() {
         .into_client_request()
         .unwrap();
     let headers = request.headers_mut();
-    headers.insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
+    headers.insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
     headers.insert("traceparent", socket_parent.parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("upgrade");
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("upgrade");
     let init = json!({ "type": "connection_init", "payload": { "authorization": bearer } });
     socket.send(Message::text(init.to_string())).await.unwrap();
     assert_eq!(next(&mut socket).await["type"], "connection_ack");
     let subscribe = json!({ "id": "1", "type": "subscribe", "payload": {
         "query": "subscription($id: ID!) { paymentUpdated(paymentId: $id) { status } }",
         "variables": { "id": payment["id"] } } });
-    socket.send(Message::text(subscribe.to_string())).await.unwrap();
+    socket
+        .send(Message::text(subscribe.to_string()))
+        .await
+        .unwrap();
     assert_eq!(
         next(&mut socket).await["payload"]["data"]["paymentUpdated"]["status"],
         "REQUIRES_PAYMENT_METHOD"
@@ -211,11 +238,21 @@ async fn one_payment_is_one_linked_trace_from_mutation_to_push() {
     // Paid at Stripe: its signed webhook is received, applied and pushed.
     stripe.pay(intent, "pm_card_visa").await;
     let update = next(&mut socket).await;
-    assert_eq!(update["payload"]["data"]["paymentUpdated"]["status"], "SUCCEEDED", "{update}");
-    let metrics = reqwest::get(&server.metrics).await.unwrap().text().await.unwrap();
+    assert_eq!(
+        update["payload"]["data"]["paymentUpdated"]["status"], "SUCCEEDED",
+        "{update}"
+    );
+    let metrics = reqwest::get(&server.metrics)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
-        metrics.lines().any(|l| l.starts_with("webhook_received_to_push_seconds_count ")
-            && l.split(' ').nth(1) != Some("0")),
+        metrics
+            .lines()
+            .any(|l| l.starts_with("webhook_received_to_push_seconds_count ")
+                && l.split(' ').nth(1) != Some("0")),
         "the push was measured from the webhook's arrival:\n{metrics}"
     );
     socket.close(None).await.unwrap();
@@ -223,8 +260,10 @@ async fn one_payment_is_one_linked_trace_from_mutation_to_push() {
 
     let spans = receiver
         .until(|spans| {
-            let applied = named(spans, "webhook.apply").find(|s| s.linked_traces().contains(&trace))?;
-            let pushed = named(spans, "subscription.push").find(|s| s.linked_traces().contains(&trace))?;
+            let applied =
+                named(spans, "webhook.apply").find(|s| s.linked_traces().contains(&trace))?;
+            let pushed =
+                named(spans, "subscription.push").find(|s| s.linked_traces().contains(&trace))?;
             Some((applied.clone(), pushed.clone(), spans.to_vec()))
         })
         .await;
@@ -247,8 +286,10 @@ async fn one_payment_is_one_linked_trace_from_mutation_to_push() {
     assert_eq!(call.attribute("outcome").as_deref(), Some("success"));
     // The webhook's request links back to it...
     assert!(
-        named(&spans, "http").any(|s| s.attribute("path").as_deref() == Some("/webhooks/stripe")
-            && s.linked_traces().contains(&trace)),
+        named(&spans, "http").any(
+            |s| s.attribute("path").as_deref() == Some("/webhooks/stripe")
+                && s.linked_traces().contains(&trace)
+        ),
         "the webhook's request span links to the mutation's trace"
     );
     // ...as do its application and the push to the subscriber, a child of the application.
@@ -258,5 +299,8 @@ async fn one_payment_is_one_linked_trace_from_mutation_to_push() {
     let upgrade = named(&spans, "http")
         .find(|s| s.attribute("path").as_deref() == Some("/graphql/ws"))
         .expect("the upgrade's span");
-    assert_eq!((upgrade.trace_id(), upgrade.parent_span_id()), (socket_trace, socket_span));
+    assert_eq!(
+        (upgrade.trace_id(), upgrade.parent_span_id()),
+        (socket_trace, socket_span)
+    );
 }

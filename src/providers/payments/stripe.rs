@@ -343,7 +343,10 @@ impl PaymentProvider for StripeProvider {
             request.metadata.clone().into_iter().collect();
         // The trace that created the payment, so its webhooks can be linked back to it.
         if let Some(traceparent) = crate::telemetry::context::current_traceparent() {
-            metadata.insert(crate::telemetry::context::TRACEPARENT.to_owned(), traceparent);
+            metadata.insert(
+                crate::telemetry::context::TRACEPARENT.to_owned(),
+                traceparent,
+            );
         }
         if !metadata.is_empty() {
             create = create.metadata(metadata);
