@@ -32,27 +32,29 @@ pub fn init(config: &Config) {
             .boxed(),
     };
     let (traces, problem) = match otlp::layer(|name| std::env::var(name).ok()) {
-        Ok(layer) => (layer, None),
+        Ok(traces) => (traces, None),
         Err(problem) => (None, Some(problem)),
     };
-    let exporting = traces.is_some();
+    let (layer, provider) = traces.unzip();
     let installed = tracing_subscriber::registry()
         .with(filter)
         .with(logs)
-        .with(traces)
+        .with(layer)
         .try_init()
         .is_ok();
-    if !installed {
-        // Another subscriber was first; its exporter (if any) stays the one in use.
-        if exporting {
-            otlp::shutdown();
+    match provider {
+        Some(provider) if installed => {
+            otlp::keep(provider);
+            tracing::info!("exporting OpenTelemetry traces over OTLP/HTTP");
         }
-        return;
+        // Another subscriber was first; its exporter (if any) stays the one in use.
+        Some(provider) => {
+            let _ = provider.shutdown();
+        }
+        None => {}
     }
-    if let Some(problem) = problem {
+    if let Some(problem) = problem.filter(|_| installed) {
         tracing::warn!(error = %problem, "OpenTelemetry traces are off");
-    } else if exporting {
-        tracing::info!("exporting OpenTelemetry traces over OTLP/HTTP");
     }
 }
 

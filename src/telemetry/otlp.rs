@@ -36,11 +36,12 @@ pub fn requested(env: impl Fn(&str) -> Option<String>) -> bool {
         || set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some()
 }
 
-/// The tracing layer that exports spans, when the variables read through `env` ask for it;
-/// `Err` names a setting that cannot be honoured (traces then stay off).
+/// The tracing layer that exports spans, and its provider (to [`keep`] once the layer is
+/// installed), when the variables read through `env` ask for it; `Err` names a setting that
+/// cannot be honoured (traces then stay off).
 pub fn layer<S>(
     env: impl Fn(&str) -> Option<String>,
-) -> Result<Option<OpenTelemetryLayer<S, SdkTracer>>, String>
+) -> Result<Option<(OpenTelemetryLayer<S, SdkTracer>, SdkTracerProvider)>, String>
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
 {
@@ -70,8 +71,15 @@ where
         .with_resource(resource(&env))
         .build();
     let tracer = provider.tracer(SERVICE_NAME);
+    Ok(Some((
+        tracing_opentelemetry::layer().with_tracer(tracer),
+        provider,
+    )))
+}
+
+/// Keeps the provider of the installed layer, for [`shutdown`] to flush.
+pub fn keep(provider: SdkTracerProvider) {
     *PROVIDER.lock().unwrap_or_else(|e| e.into_inner()) = Some(provider);
-    Ok(Some(tracing_opentelemetry::layer().with_tracer(tracer)))
 }
 
 /// The service's resource: what the environment says, named `switchboard` unless it names it.
