@@ -29,10 +29,21 @@ struct Server {
 }
 
 impl Server {
+    /// The server on Stripe at localstripe.
     async fn start(stripe: &LocalStripe, receiver: &Receiver) -> Server {
+        let stripe_base = format!("{}/", stripe.base);
+        let payments = [
+            ("STRIPE_SECRET_KEY", KEY),
+            ("STRIPE_API_BASE", &stripe_base),
+            ("STRIPE_WEBHOOK_SECRETS", WEBHOOK_SECRET),
+        ];
+        Server::start_with(receiver, &payments).await
+    }
+
+    /// The server with `payments` settings, exporting traces to `receiver`.
+    async fn start_with(receiver: &Receiver, payments: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let database = format!("sqlite://{}", dir.path().join("traces.db").display());
-        let stripe_base = format!("{}/", stripe.base);
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .env_clear()
             .envs([
@@ -42,14 +53,12 @@ impl Server {
                 ("LISTEN_ADDR", "127.0.0.1:0"),
                 ("METRICS_ADDR", "127.0.0.1:0"),
                 ("DATABASE_URL", &database),
-                ("STRIPE_SECRET_KEY", KEY),
-                ("STRIPE_API_BASE", &stripe_base),
-                ("STRIPE_WEBHOOK_SECRETS", WEBHOOK_SECRET),
                 ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint),
                 ("OTEL_SERVICE_NAME", "switchboard-traced"),
                 // Nothing leaves before shutdown, so the spans arriving prove the final flush.
                 ("OTEL_BSP_SCHEDULE_DELAY", "600000"),
             ])
+            .envs(payments.iter().copied())
             .current_dir(dir.path())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -302,5 +311,60 @@ async fn one_payment_is_one_linked_trace_from_mutation_to_push() {
     assert_eq!(
         (upgrade.trace_id(), upgrade.parent_span_id()),
         (socket_trace, socket_span)
+    );
+}
+
+#[tokio::test]
+async fn sandbox_events_link_to_the_trace_stored_with_their_payment() {
+    let receiver = Receiver::start().await;
+    // Sandbox events carry no metadata: the processor finds the trace stored with the payment.
+    let server = Server::start_with(&receiver, &[("SANDBOX_STEP_MS", "50")]).await;
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let token = sign_in(&client, &server, "sandy").await;
+    let bearer = format!("Bearer {token}");
+    let (traceparent, trace, _) = caller_context();
+    let created = graphql(
+        &client,
+        &server,
+        &[("authorization", &bearer), ("traceparent", &traceparent)],
+        "mutation($i: PaymentIntentInput!, $k: String!) { createPaymentIntent(input: $i, idempotencyKey: $k) { payment { id } } }",
+        json!({ "i": { "amount": 900, "currency": "usd" }, "k": "sandbox-traced" }),
+    )
+    .await;
+    let id = &created["data"]["createPaymentIntent"]["payment"]["id"];
+    assert!(id.is_string(), "{created}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let payment = graphql(
+            &client,
+            &server,
+            &[("authorization", &bearer)],
+            "query($id: ID!) { payment(id: $id) { status } }",
+            json!({ "id": id }),
+        )
+        .await;
+        if payment["data"]["payment"]["status"] == "SUCCEEDED" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{payment}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.stop().await;
+
+    let spans = receiver
+        .until(|spans| {
+            named(spans, "webhook.apply")
+                .any(|s| s.linked_traces().contains(&trace))
+                .then(|| spans.to_vec())
+        })
+        .await;
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.trace_id() == trace && s.span.name == "sandbox payment_intents.create"),
+        "the sandbox call is a span of the mutation's trace"
     );
 }
