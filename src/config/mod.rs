@@ -10,6 +10,7 @@ pub mod limits;
 mod parse;
 pub mod production;
 pub mod resilience;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -21,6 +22,7 @@ pub use auth::{AuthConfig, ProviderConfig, ProviderKind};
 pub use cli::{Cli, Command, Settings};
 pub use limits::{Cidr, Quota, RateLimits, SocketLimits};
 pub use parse::ConfigError;
+pub use web::WebConfig;
 
 use parse::{parse_bool_or_auto, parse_header_names, parse_number, parse_origin};
 
@@ -168,6 +170,8 @@ pub struct Config {
     pub retention: Duration,
     /// Resilience policy per provider name (every identity provider; payments add theirs).
     pub policies: std::collections::BTreeMap<String, crate::providers::resilience::PolicyConfig>,
+    /// Trusted documents and the demo web app.
+    pub web: WebConfig,
 }
 
 impl Config {
@@ -305,6 +309,7 @@ impl Config {
             webhooks,
             auth,
             policies,
+            web: web::parse(&s, app_env)?,
             app_env,
             listen_addr: parse_address("LISTEN_ADDR", &s.listen_addr)?,
             public_url,
@@ -364,6 +369,7 @@ impl Config {
             )?),
         };
         production::check_everywhere(&config)?;
+        web::check(&config)?;
         production::check_production(&config, payments_sandbox)?;
         Ok(config)
     }
