@@ -21,6 +21,9 @@ use tracing_subscriber::registry::LookupSpan;
 /// give another.
 pub const SERVICE_NAME: &str = "switchboard";
 
+/// A layer that exports spans, and the provider that sends them.
+pub type Exporting<S> = (OpenTelemetryLayer<S, SdkTracer>, SdkTracerProvider);
+
 /// The provider whose batch exporter [`shutdown`] flushes.
 static PROVIDER: Mutex<Option<SdkTracerProvider>> = Mutex::new(None);
 
@@ -39,9 +42,7 @@ pub fn requested(env: impl Fn(&str) -> Option<String>) -> bool {
 /// The tracing layer that exports spans, and its provider (to [`keep`] once the layer is
 /// installed), when the variables read through `env` ask for it; `Err` names a setting that
 /// cannot be honoured (traces then stay off).
-pub fn layer<S>(
-    env: impl Fn(&str) -> Option<String>,
-) -> Result<Option<(OpenTelemetryLayer<S, SdkTracer>, SdkTracerProvider)>, String>
+pub fn layer<S>(env: impl Fn(&str) -> Option<String>) -> Result<Option<Exporting<S>>, String>
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
 {
