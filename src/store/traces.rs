@@ -1,9 +1,11 @@
 //! The trace context each payment was created in (see docs/decisions/0018-traces.md).
 
 use async_trait::async_trait;
+use sqlx::{Executor, FromRow, QueryBuilder};
 use uuid::Uuid;
 
 use super::StoreError;
+use super::dialect::{Dialect, SqlStore, push_list};
 
 /// Remembering which trace created a payment.
 #[async_trait]
@@ -24,47 +26,44 @@ pub trait TraceRepo {
     ) -> Result<Vec<(String, String)>, StoreError>;
 }
 
-pub(super) const SAVE_PAYMENT_TRACE: &str = "INSERT INTO payment_traces (payment_id, traceparent) \
+const SAVE_PAYMENT_TRACE: &str = "INSERT INTO payment_traces (payment_id, traceparent) \
      VALUES ($1, $2) ON CONFLICT (payment_id) DO NOTHING";
-pub(super) const PAYMENT_TRACES_BY_PROVIDER_IDS: &str = "SELECT p.provider_payment_id, t.traceparent \
+const PAYMENT_TRACES_BY_PROVIDER_IDS: &str = "SELECT p.provider_payment_id, t.traceparent \
      FROM payment_traces t JOIN payments p ON p.id = t.payment_id WHERE p.provider_payment_id IN ";
 
-/// Implements [`TraceRepo`] for a store with a `pool` field of an sqlx pool type.
-macro_rules! impl_traces {
-    ($store:ty, $db:ty) => {
-        #[async_trait::async_trait]
-        impl $crate::store::TraceRepo for $store {
-            async fn save_payment_trace(
-                &self,
-                payment_id: uuid::Uuid,
-                traceparent: &str,
-            ) -> Result<(), $crate::store::StoreError> {
-                sqlx::query(super::traces::SAVE_PAYMENT_TRACE)
-                    .bind(payment_id)
-                    .bind(traceparent)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
+#[async_trait]
+impl<DB> TraceRepo for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'r> (String, String): FromRow<'r, DB::Row>,
+{
+    async fn save_payment_trace(
+        &self,
+        payment_id: Uuid,
+        traceparent: &str,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query(SAVE_PAYMENT_TRACE)
+            .bind(payment_id)
+            .bind(traceparent)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
 
-            async fn payment_traces_by_provider_ids(
-                &self,
-                provider_payment_ids: &[String],
-            ) -> Result<Vec<(String, String)>, $crate::store::StoreError> {
-                if provider_payment_ids.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let mut query =
-                    sqlx::QueryBuilder::<$db>::new(super::traces::PAYMENT_TRACES_BY_PROVIDER_IDS);
-                query.push("(");
-                let mut ids = query.separated(", ");
-                for id in provider_payment_ids {
-                    ids.push_bind(id);
-                }
-                query.push(")");
-                Ok(query.build_query_as().fetch_all(&self.pool).await?)
-            }
+    async fn payment_traces_by_provider_ids(
+        &self,
+        provider_payment_ids: &[String],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        if provider_payment_ids.is_empty() {
+            return Ok(Vec::new());
         }
-    };
+        let mut query = QueryBuilder::<DB>::new(PAYMENT_TRACES_BY_PROVIDER_IDS);
+        push_list(&mut query, provider_payment_ids.iter().cloned());
+        Ok(query.build_query_as().fetch_all(&self.pool).await?)
+    }
 }
-pub(super) use impl_traces;
