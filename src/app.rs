@@ -125,7 +125,7 @@ impl App {
             secrets,
             config.webhooks.tolerance_seconds,
             wake.clone(),
-            decoders,
+            decoders.clone(),
         ));
         let reconciler = Arc::new(Reconciler::new(
             store.clone(),
@@ -142,7 +142,8 @@ impl App {
                 max_attempts: config.webhooks.max_attempts,
                 ..ProcessorSettings::default()
             },
-        );
+        )
+        .with_decoders(decoders);
         let documents = DocumentCache::new(crate::graphql::DOCUMENT_CACHE_CAPACITY);
         let limits = InboundLimits::new(&config.rate_limits);
         let sockets = SocketCounters::new(config.sockets.clone());

@@ -41,6 +41,8 @@ async fn main() -> ExitCode {
         }),
         _ => serve(config).await,
     };
+    // Spans still waiting in the exporter's batch are sent before the process ends.
+    telemetry::shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

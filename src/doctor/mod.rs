@@ -2,6 +2,7 @@
 //! Each check prints one line, `ok`, `warn` or `fail`, naming what it looked at; the command
 //! exits non-zero when any check fails. It reads and changes nothing but what a read needs.
 
+mod endpoint;
 mod remote;
 
 use std::fmt;
@@ -78,7 +79,15 @@ pub async fn run(config: Result<Config, ConfigError>) -> Vec<Check> {
     checks.push(database(&config).await);
     let http = remote::client();
     let (stripe, mut clock) = stripe_key(&config, &http).await;
+    let key_accepted = stripe.status != Status::Fail;
     checks.push(stripe);
+    if key_accepted && let Some(key) = &config.payments.stripe_secret_key {
+        let url = config
+            .public_url
+            .join("/webhooks/stripe")
+            .map_or_else(|_| config.public_url.to_string(), |url| url.to_string());
+        checks.push(endpoint::check(&http, &stripe_base(&config), key.expose_secret(), &url).await);
+    }
     checks.push(webhook_secret(&config));
     for provider in &config.auth.providers {
         if let ProviderKind::Oidc { issuer } = &provider.kind {
@@ -202,15 +211,19 @@ async fn stripe_key(
     };
     let key = key.expose_secret();
     let live = key.starts_with("sk_live_") || key.starts_with("rk_live_");
-    let base = config
+    let (answer, date) = remote::stripe_balance(http, &stripe_base(config), key).await;
+    (key_verdict(answer, live, config.app_env), date)
+}
+
+/// Stripe's API base URL, without a trailing slash.
+fn stripe_base(config: &Config) -> String {
+    config
         .payments
         .stripe_api_base
         .as_ref()
         .map_or("https://api.stripe.com".to_owned(), |u| {
             u.as_str().trim_end_matches('/').to_owned()
-        });
-    let (answer, date) = remote::stripe_balance(http, &base, key).await;
-    (key_verdict(answer, live, config.app_env), date)
+        })
 }
 
 /// Whether Stripe accepted the key, and whether it is the kind of key `env` expects.

@@ -104,6 +104,7 @@ impl Feed {
         loop {
             if let Some(event) = self.buffer.pop_front() {
                 self.cursor = event.cursor;
+                crate::telemetry::origins::pushed(event.source_event_id.as_deref(), event.cursor);
                 return Some(Ok(event));
             }
             if let Some(read) = self.pending.take() {

@@ -179,12 +179,16 @@ fn request_span(request: &Request) -> tracing::Span {
         .get::<CurrentRequestId>()
         .map(|id| id.0.as_str())
         .unwrap_or("-");
-    tracing::info_span!(
+    let span = tracing::info_span!(
         "http",
         method = %request.method(),
         path = %request.uri().path(),
         request_id,
-    )
+        otel.kind = "server",
+    );
+    // A caller's W3C `traceparent` (on any route, the WebSocket upgrade included) is continued.
+    crate::telemetry::context::continue_trace(&span, request.headers());
+    span
 }
 
 /// Request headers browsers may always send cross-origin: what the API reads, W3C trace

@@ -99,6 +99,7 @@ impl PaymentService {
     /// Records a new payment and announces it.
     pub(super) async fn record_payment(&self, payment: &PaymentRow) -> Result<(), AppError> {
         let event = self.store.insert_payment(payment).await?;
+        self.remember_trace(payment.id).await;
         self.announce(&event).await;
         Ok(())
     }

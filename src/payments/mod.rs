@@ -14,6 +14,7 @@ mod queries;
 mod refunds;
 mod service;
 pub mod status;
+mod trace;
 mod validate;
 
 pub use service::{CreateCheckout, CreateIntent, CreatedCheckout, CreatedIntent, PaymentService};

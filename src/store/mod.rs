@@ -22,6 +22,7 @@ mod refunds;
 mod retention;
 mod sessions;
 mod sqlite;
+mod traces;
 mod users;
 
 use std::sync::Arc;
@@ -53,6 +54,7 @@ pub use refunds::RefundRepo;
 pub use retention::{PURGE_INTERVAL, Purged, RetentionRepo, run_retention};
 pub use sessions::SessionRepo;
 pub use sqlite::SqliteStore;
+pub use traces::TraceRepo;
 pub use users::UserRepo;
 
 /// A shared handle to the configured database.
@@ -71,6 +73,7 @@ pub trait Database:
     + IdempotencyRepo
     + RefundRepo
     + RetentionRepo
+    + TraceRepo
     + Send
     + Sync
     + 'static

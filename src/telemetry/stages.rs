@@ -33,6 +33,9 @@ pub const APPLY_DURATION_SECONDS: &str = "webhook_apply_duration_seconds";
 pub const BUS_RESYNCS_TOTAL: &str = "event_bus_resyncs_total";
 /// Time from a payment event's commit to its notice reaching this instance's bus.
 pub const BUS_NOTICE_LAG_SECONDS: &str = "event_bus_notice_lag_seconds";
+/// Time from a provider event's arrival at the webhook endpoint to a change it caused being
+/// handed to a subscriber, once per subscriber, on the instance that applied the event.
+pub const WEBHOOK_TO_PUSH_SECONDS: &str = "webhook_received_to_push_seconds";
 /// Refresh-token exchanges by `outcome` (`rotated`, `replayed`, `reused`, `invalid`).
 pub const SESSION_REFRESHES_TOTAL: &str = "auth_session_refreshes_total";
 /// Requests refused by this server's own rate limits.
@@ -100,6 +103,11 @@ pub fn describe() {
         BUS_NOTICE_LAG_SECONDS,
         Unit::Seconds,
         "Time from a payment event's commit to its notice."
+    );
+    describe_histogram!(
+        WEBHOOK_TO_PUSH_SECONDS,
+        Unit::Seconds,
+        "Time from a webhook's arrival to its change reaching a subscriber."
     );
     describe_counter!(
         SESSION_REFRESHES_TOTAL,

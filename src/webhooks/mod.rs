@@ -4,6 +4,7 @@
 mod processor;
 mod reconcile;
 pub mod signature;
+mod trace;
 
 use std::sync::Arc;
 
@@ -101,6 +102,10 @@ impl WebhookService {
                 .increment(1);
             WebhookError::Malformed(err)
         })?;
+        // The request's span links to the trace that created the payment, when it names one.
+        if let Some(traceparent) = &header.traceparent {
+            crate::telemetry::context::link_to_traceparent(&tracing::Span::current(), traceparent);
+        }
         let event = NewInboxEvent {
             event_id: header.id.clone(),
             event_type: header.kind.clone(),

@@ -11,8 +11,9 @@ use async_trait::async_trait;
 use chrono::Utc;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
-use crate::providers::payments::DecodeError;
+use crate::providers::payments::{DecodeError, EventDecoders};
 use crate::store::{InboxEvent, InboxStatus, Store, StoreError};
 use crate::telemetry::stages;
 
@@ -141,6 +142,8 @@ pub struct Processor {
     handler: Arc<dyn EventHandler>,
     wake: Arc<Notify>,
     settings: ProcessorSettings,
+    /// Read only to link the trace an event's payment was created in; none means no links.
+    decoders: EventDecoders,
 }
 
 /// The shortest pause between drains, so claims held by a live peer are not polled in a loop.
@@ -178,7 +181,15 @@ impl Processor {
             handler,
             wake,
             settings,
+            decoders: EventDecoders::default(),
         }
+    }
+
+    /// Reads events with `decoders` to link each batch's span to the trace its payments were
+    /// created in.
+    pub fn with_decoders(mut self, decoders: EventDecoders) -> Self {
+        self.decoders = decoders;
+        self
     }
 
     /// Works until `stop` is cancelled: drains due events, then waits for a nudge, the next
@@ -271,8 +282,13 @@ impl Processor {
 
     /// Applies a claimed batch; an error of the whole batch is narrowed down to its events.
     async fn process(&self, batch: &[InboxEvent]) -> Result<(), StoreError> {
+        let trace = super::trace::ApplyTrace::open(&self.store, &self.decoders, batch).await;
         let started = std::time::Instant::now();
-        let applied = self.handler.apply_batch(batch).await;
+        let applied = self
+            .handler
+            .apply_batch(batch)
+            .instrument(trace.span().clone())
+            .await;
         let outcome = if applied.is_ok() { "ok" } else { "error" };
         metrics::histogram!(stages::APPLY_DURATION_SECONDS, "outcome" => outcome)
             .record(started.elapsed());
@@ -297,7 +313,10 @@ impl Processor {
         };
         for (event, outcome) in batch.iter().zip(outcomes) {
             match outcome {
-                Outcome::Done(applied) => count(event, outcome_label(applied)),
+                Outcome::Done(applied) => {
+                    count(event, outcome_label(applied));
+                    trace.applied(event, applied);
+                }
                 Outcome::Failed(err) => self.fail(event, err).await?,
             }
         }

@@ -184,6 +184,11 @@ async fn stripe_and_an_identity_provider_are_checked_over_the_network() {
     assert!(line(&lines, "ok", "identity provider corp").contains("signing key"));
     line(&lines, "ok", "webhook secret");
     line(&lines, "ok", "clock");
+    // localstripe cannot list webhook endpoints: the operator is asked to look.
+    assert!(
+        line(&lines, "warn", "webhook endpoint").contains("404"),
+        "{lines:#?}"
+    );
 
     // Each broken setting fails its own check.
     let (ok, lines) = doctor_async(
@@ -244,4 +249,95 @@ async fn postgres_migrations_are_read_without_applying_them() {
     let (ok, lines) = doctor_async(dir.path(), env).await;
     assert!(ok, "{lines:#?}");
     assert!(line(&lines, "ok", "database").contains("postgres reachable, migrations current"));
+}
+
+/// Stripe's `GET /v1/webhook_endpoints`, which localstripe lacks, from a stand-in that answers
+/// the balance read and lists `endpoints`.
+async fn stripe_listing(endpoints: serde_json::Value) -> wiremock::MockServer {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let server = wiremock::MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/balance"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({ "object": "balance" })),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/webhook_endpoints"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            serde_json::json!({ "object": "list", "has_more": false, "data": endpoints }),
+        ))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn the_stripe_webhook_endpoint_must_be_registered_for_the_public_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = migrated_sqlite(dir.path());
+    let hook = "https://pay.example.com/webhooks/stripe";
+    let every: Vec<&str> = switchboard_events();
+    let cases = [
+        (
+            serde_json::json!([]),
+            "fail",
+            "no Stripe webhook endpoint sends to",
+        ),
+        (
+            serde_json::json!([{ "url": "https://old.example.com/webhooks/stripe", "status": "enabled", "enabled_events": ["*"] }]),
+            "fail",
+            "no Stripe webhook endpoint sends to",
+        ),
+        (
+            serde_json::json!([{ "url": hook, "status": "disabled", "enabled_events": every }]),
+            "fail",
+            "is disabled",
+        ),
+        (
+            serde_json::json!([{ "url": hook, "status": "enabled", "enabled_events": ["payment_intent.succeeded"] }]),
+            "fail",
+            "charge.refunded",
+        ),
+        (
+            serde_json::json!([{ "url": hook, "status": "enabled", "enabled_events": every }]),
+            "ok",
+            "event types needed",
+        ),
+    ];
+    for (endpoints, status, says) in cases {
+        let stripe = stripe_listing(endpoints.clone()).await;
+        let env = [
+            ("DATABASE_URL", url.as_str()),
+            ("PUBLIC_URL", "https://pay.example.com"),
+            ("AUTH_DEV_LOGIN", "false"),
+            ("STRIPE_API_BASE", &stripe.uri()),
+            ("STRIPE_SECRET_KEY", "sk_test_doctor"),
+            ("STRIPE_WEBHOOK_SECRETS", "whsec_doctor"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        let (ok, lines) = doctor_async(dir.path(), env).await;
+        assert_eq!(ok, status == "ok", "{endpoints}: {lines:#?}");
+        assert!(
+            line(&lines, status, "webhook endpoint").contains(says),
+            "{endpoints}: {lines:#?}"
+        );
+    }
+}
+
+/// The event types docs/webhooks.md tells operators to send.
+fn switchboard_events() -> Vec<&'static str> {
+    vec![
+        "payment_intent.succeeded",
+        "payment_intent.processing",
+        "payment_intent.payment_failed",
+        "payment_intent.canceled",
+        "payment_intent.requires_action",
+        "payment_intent.amount_capturable_updated",
+        "charge.refunded",
+    ]
 }

@@ -132,6 +132,7 @@ impl EventDecoder for FakePayEvents {
         Ok(EventHeader {
             id: notice.reference,
             kind: kind.into(),
+            traceparent: None,
         })
     }
 

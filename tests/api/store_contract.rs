@@ -775,3 +775,54 @@ async fn domain_values_are_stored_as_the_same_text_and_unreadable_ones_are_error
         Err(StoreError::Other(_))
     ));
 }
+
+contract!(payment_traces_are_kept_once_and_found_by_provider_id);
+async fn payment_traces_are_kept_once_and_found_by_provider_id(store: Store) {
+    use switchboard::store::PaymentRow;
+    let owner = store
+        .create_user(alice(), identity("dev", "traced"), chrono::Utc::now())
+        .await
+        .unwrap()
+        .id;
+    let now = chrono::Utc::now();
+    let payment = |provider_payment_id: &str| PaymentRow {
+        id: uuid::Uuid::now_v7(),
+        user_id: owner,
+        provider: "stripe".into(),
+        provider_payment_id: provider_payment_id.into(),
+        status: "REQUIRES_PAYMENT_METHOD".parse().unwrap(),
+        amount: 1000,
+        currency: "usd".into(),
+        amount_refunded: 0,
+        description: None,
+        metadata: Default::default(),
+        created_at: now,
+        updated_at: now,
+    };
+    let (traced, untraced) = (payment("pi_traced"), payment("pi_untraced"));
+    for row in [&traced, &untraced] {
+        store.insert_payment(row).await.unwrap();
+    }
+    let first = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    store.save_payment_trace(traced.id, first).await.unwrap();
+    store
+        .save_payment_trace(
+            traced.id,
+            "00-11111111111111111111111111111111-2222222222222222-01",
+        )
+        .await
+        .unwrap();
+    let ids = ["pi_traced", "pi_untraced", "pi_unknown"].map(String::from);
+    assert_eq!(
+        store.payment_traces_by_provider_ids(&ids).await.unwrap(),
+        [("pi_traced".to_owned(), first.to_owned())],
+        "the first trace is kept; payments without one are left out"
+    );
+    assert!(
+        store
+            .payment_traces_by_provider_ids(&[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -76,6 +76,9 @@ pub struct EventHeader {
     pub id: String,
     /// The provider's event type (`payment_intent.succeeded`), for logs, metrics and clients.
     pub kind: String,
+    /// The W3C `traceparent` the provider carried back from the payment's creation, when the
+    /// adapter sent one along (Stripe: the object's `metadata.traceparent`), for trace links.
+    pub traceparent: Option<String>,
 }
 
 /// Why a body could not be read as an event of a source.

@@ -50,6 +50,7 @@ mod provider;
 mod rate_limit;
 mod registry;
 mod retry;
+mod trace;
 
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::{Instant, sleep, timeout};
+use tracing::Instrument;
 
 use super::breaker::{CallResult, CircuitBreaker};
 use super::bulkhead::Bulkhead;
@@ -16,6 +17,7 @@ use super::metrics::{CallLabels, Outcome, RateLimitReason};
 use super::operation::{Attempt, Operation};
 use super::rate_limit::RateLimiter;
 use super::retry::{Jitter, RetryPolicy};
+use super::trace::{CallTrace, outcome_name};
 
 /// The resilience policies of one provider (`stripe`, `sandbox`, an
 /// identity provider, ...), applied to every call made to it.
@@ -93,7 +95,12 @@ impl ResilientProvider {
     {
         let started = Instant::now();
         let labels = self.labels(op);
-        let result = self.run(op, f, started, &labels).await;
+        let trace = CallTrace::new(&self.inner.name, op);
+        let result = self
+            .run(op, f, started, &labels, &trace)
+            .instrument(trace.span().clone())
+            .await;
+        self.finish(&trace, outcome_name(&result));
         record(&labels, started, result)
     }
 
@@ -113,14 +120,20 @@ impl ResilientProvider {
     {
         let started = Instant::now();
         let labels = self.labels(op);
-        let result = self.run(op, f, started, &labels).await;
+        let trace = CallTrace::new(&self.inner.name, op);
+        let result = self
+            .run(op, f, started, &labels, &trace)
+            .instrument(trace.span().clone())
+            .await;
         let substitute = match &result {
             Err(error) if error.is_unavailable() => fallback(error),
             _ => None,
         };
         let Some(value) = substitute else {
+            self.finish(&trace, outcome_name(&result));
             return record(&labels, started, result);
         };
+        self.finish(&trace, "fallback");
         tracing::debug!(provider = %self.inner.name, operation = op.name, "served fallback");
         labels.call(Outcome::Fallback, started.elapsed());
         Ok(value)
@@ -137,6 +150,11 @@ impl ResilientProvider {
         }
     }
 
+    /// Records the call's policy outcome on its span.
+    fn finish(&self, trace: &CallTrace, outcome: &'static str) {
+        trace.finish(outcome, self.inner.breaker.snapshot().0);
+    }
+
     fn labels(&self, op: Operation) -> CallLabels {
         CallLabels::new(self.inner.name.clone(), op.name)
     }
@@ -149,6 +167,7 @@ impl ResilientProvider {
         mut f: F,
         started: Instant,
         labels: &CallLabels,
+        trace: &CallTrace,
     ) -> Result<T, ProviderError>
     where
         F: FnMut(Attempt) -> Fut,
@@ -158,7 +177,8 @@ impl ResilientProvider {
         self.inner.retry.record_call();
         let mut number = 1;
         loop {
-            let error = match self.attempt(&mut f, number, deadline, labels).await {
+            trace.attempt(number);
+            let error = match self.attempt(&mut f, number, deadline, labels, trace).await {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
@@ -195,6 +215,7 @@ impl ResilientProvider {
         number: u32,
         deadline: Instant,
         labels: &CallLabels,
+        trace: &CallTrace,
     ) -> Result<T, ProviderError>
     where
         F: FnMut(Attempt) -> Fut,
@@ -211,7 +232,7 @@ impl ResilientProvider {
             labels.bulkhead_rejected();
             return Err(ProviderError::BulkheadFull);
         };
-        self.pace(deadline, labels).await?;
+        self.pace(deadline, labels, trace).await?;
 
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
@@ -239,7 +260,12 @@ impl ResilientProvider {
 
     /// Waits for an outbound rate-limit slot, unless that would cross the
     /// deadline.
-    async fn pace(&self, deadline: Instant, labels: &CallLabels) -> Result<(), ProviderError> {
+    async fn pace(
+        &self,
+        deadline: Instant,
+        labels: &CallLabels,
+        trace: &CallTrace,
+    ) -> Result<(), ProviderError> {
         let Some(limiter) = &self.inner.limiter else {
             return Ok(());
         };
@@ -248,6 +274,7 @@ impl ResilientProvider {
             Ok(Duration::ZERO) => Ok(()),
             Ok(wait) => {
                 labels.rate_limited(RateLimitReason::Delayed);
+                trace.waited(wait);
                 sleep(wait).await;
                 Ok(())
             }

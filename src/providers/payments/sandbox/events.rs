@@ -137,6 +137,7 @@ impl EventDecoder for SandboxEvents {
         Ok(EventHeader {
             kind: event.status.kind().to_owned(),
             id: event.id,
+            traceparent: None,
         })
     }
 

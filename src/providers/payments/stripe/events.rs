@@ -2,9 +2,8 @@
 //! [`ProviderEvent`]s.
 
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 
-use super::transformers::{ChargeObject, CheckoutObject, Event, IntentObject};
+use super::transformers::{ChargeObject, CheckoutObject, Event, IntentObject, MetadataOnly};
 use crate::providers::payments::event::{DecodeError, EventDecoder, EventHeader, ProviderEvent};
 
 /// The source Stripe's events are stored under.
@@ -20,7 +19,7 @@ impl EventDecoder for StripeEvents {
     }
 
     fn header(&self, body: &[u8]) -> Result<EventHeader, DecodeError> {
-        let event: Event<IgnoredAny> = read(body)?;
+        let event: Event<MetadataOnly> = read(body)?;
         if event.id.is_empty() || event.kind.is_empty() {
             return Err(DecodeError::malformed(
                 SOURCE,
@@ -30,6 +29,7 @@ impl EventDecoder for StripeEvents {
         Ok(EventHeader {
             id: event.id,
             kind: event.kind,
+            traceparent: event.data.object.traceparent(),
         })
     }
 
@@ -64,6 +64,21 @@ mod tests {
     fn decode(kind: &str, object: serde_json::Value) -> Result<ProviderEvent, DecodeError> {
         let body = json!({ "id": "evt_1", "type": kind, "data": { "object": object } });
         StripeEvents.decode(body.to_string().as_bytes())
+    }
+
+    #[test]
+    fn the_header_carries_the_trace_the_creation_put_into_metadata() {
+        let header = |object: serde_json::Value| {
+            let body = json!({ "id": "evt_1", "type": "payment_intent.succeeded", "data": { "object": object } });
+            StripeEvents.header(body.to_string().as_bytes()).unwrap()
+        };
+        let carried = header(json!({ "id": "pi_1", "metadata": { "traceparent": "00-x" } }));
+        assert_eq!(carried.traceparent.as_deref(), Some("00-x"));
+        assert_eq!(header(json!({ "id": "pi_1" })).traceparent, None);
+        assert_eq!(
+            header(json!({ "id": "pi_1", "metadata": {} })).traceparent,
+            None
+        );
     }
 
     #[test]

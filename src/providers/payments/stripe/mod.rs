@@ -169,14 +169,16 @@ impl PaymentProvider for StripeProvider {
         if let Some(customer) = &request.customer {
             create = create.customer(customer.clone());
         }
-        if !request.metadata.is_empty() {
-            create = create.metadata(
-                request
-                    .metadata
-                    .clone()
-                    .into_iter()
-                    .collect::<HashMap<_, _>>(),
+        let mut metadata: HashMap<_, _> = request.metadata.clone().into_iter().collect();
+        // The trace that created the payment, so its webhooks can be linked back to it.
+        if let Some(traceparent) = crate::telemetry::context::current_traceparent() {
+            metadata.insert(
+                crate::telemetry::context::TRACEPARENT.to_owned(),
+                traceparent,
             );
+        }
+        if !metadata.is_empty() {
+            create = create.metadata(metadata);
         }
         if let Some(description) = &request.description {
             create = create.description(description.clone());

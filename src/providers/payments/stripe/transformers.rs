@@ -195,6 +195,24 @@ pub(super) struct Event<T> {
     pub data: EventData<T>,
 }
 
+/// Only the metadata of an event's object: what the inbox reads before it knows the object's kind.
+#[derive(Debug, Deserialize)]
+pub(super) struct MetadataOnly {
+    #[serde(default)]
+    metadata: Option<std::collections::HashMap<String, serde_json::Value>>,
+}
+
+impl MetadataOnly {
+    /// The `traceparent` the payment's creation put into the object's metadata.
+    pub fn traceparent(&self) -> Option<String> {
+        let value = self
+            .metadata
+            .as_ref()?
+            .get(crate::telemetry::context::TRACEPARENT)?;
+        value.as_str().map(str::to_owned)
+    }
+}
+
 /// `data` of an event.
 #[derive(Debug, Deserialize)]
 pub(super) struct EventData<T> {

@@ -7,6 +7,7 @@ mod health;
 mod limits;
 mod observed;
 mod retry;
+mod spans;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
