@@ -5,8 +5,10 @@
 mod apply;
 mod idempotency;
 pub mod money;
+mod reads;
 mod service;
 pub mod status;
 
+pub use reads::PaymentReads;
 pub use service::{CreateCheckout, CreateIntent, CreatedCheckout, CreatedIntent, PaymentService};
 pub use status::PaymentStatus;

@@ -10,9 +10,9 @@ use uuid::Uuid;
 use super::idempotency::{check_key, fingerprint, provider_key};
 use super::{PaymentStatus, money};
 use crate::auth::Viewer;
-use crate::config::url_on_allowed_origin;
 use crate::error::AppError;
 use crate::events::EventBus;
+use crate::origins::url_on_allowed_origin;
 use crate::providers::cache::Cached;
 use crate::providers::payments::{
     CheckoutRequest, IntentRequest, PaymentProvider, ProviderPrice, SandboxIntent, SandboxOutcome,
@@ -545,7 +545,7 @@ impl PaymentService {
         id: Uuid,
     ) -> Result<Option<PaymentRow>, AppError> {
         let payment = self.store.payment_by_id(id).await?;
-        Ok(payment.filter(|p| p.user_id == viewer.user_id || viewer.is_admin))
+        Ok(payment.filter(|p| viewer.may_see_owned_by(p.user_id)))
     }
 
     /// The viewer's payments, newest first.

@@ -15,14 +15,13 @@ mod portable;
 mod postgres;
 mod retention;
 mod sqlite;
+mod url;
 mod users;
 mod webhooks;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-
-use crate::config::DatabaseUrl;
 
 pub use auth::AuthRepo;
 pub use batch::{BatchRead, BatchReads};
@@ -39,6 +38,7 @@ pub use notice::{NOTICE_CHANNEL, Notice, decode_notices, encode_notices};
 pub use payment_events::PaymentEventRepo;
 pub use payments::PaymentRepo;
 pub use retention::{PURGE_INTERVAL, Purged, RetentionRepo, run_retention};
+pub use url::DatabaseUrl;
 pub use users::UserRepo;
 pub use webhooks::WebhookRepo;
 

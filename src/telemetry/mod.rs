@@ -9,14 +9,21 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt;
 
-use crate::config::{Config, LogFormat};
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable, coloured when the output is a terminal.
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
 
-/// Installs the global tracing subscriber. A second call (tests start many servers in one
-/// process) keeps the first subscriber.
-pub fn init(config: &Config) {
-    let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+/// Installs the global tracing subscriber with the `level` filter (`RUST_LOG` syntax). A second
+/// call (tests start many servers in one process) keeps the first subscriber.
+pub fn init(level: &str, format: LogFormat) {
+    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = match config.log_format {
+    let _ = match format {
         LogFormat::Pretty => builder.try_init(),
         LogFormat::Json => builder
             .json()
@@ -28,7 +35,8 @@ pub fn init(config: &Config) {
 }
 
 /// The process-wide Prometheus recorder, installed on first use; every later call (several
-/// servers in one test process) shares it.
+/// servers in one test process) shares it. Each part describes its own metrics once the
+/// recorder is in place (the providers through `providers::resilience::metrics::describe`).
 pub fn metrics() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
@@ -38,7 +46,6 @@ pub fn metrics() -> PrometheusHandle {
             // Fails only when another recorder was installed first; ours then records nothing,
             // which is what that caller asked for.
             let _ = metrics::set_global_recorder(recorder);
-            crate::providers::resilience::metrics::describe();
             stages::describe();
             stages::initialise();
             handle

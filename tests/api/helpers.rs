@@ -217,7 +217,7 @@ impl TestApp {
     pub async fn spawn_on(database: TestDatabase, change: impl FnOnce(&mut Settings)) -> TestApp {
         let config = config_with(change);
         if std::env::var("TEST_LOG").is_ok() {
-            switchboard::telemetry::init(&config);
+            switchboard::telemetry::init(&config.log_level, config.log_format);
         }
         let app = App::build(config).await.expect("app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
