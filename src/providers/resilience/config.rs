@@ -171,6 +171,14 @@ impl EnvField {
             note => format!("{value} ({note})"),
         }
     }
+
+    /// The default as the variable takes it, with the note if there is one: `10000; 1–60 s`.
+    fn default_for_env(&self) -> String {
+        match self.note {
+            "" => self.default.to_owned(),
+            note => format!("{}; {note}", self.default),
+        }
+    }
 }
 
 /// The `--help` section on provider policies, made from [`ENV_FIELDS`].
@@ -183,7 +191,7 @@ pub fn env_help() -> String {
         help.push_str(&format!(
             "  {variable:<40} {} (default {})\n",
             field.description(),
-            field.default_for_people()
+            field.default_for_env()
         ));
     }
     help
@@ -370,10 +378,10 @@ mod tests {
                 .lines()
                 .find(|l| l.contains(&format!("PROVIDER_<NAME>_{} ", field.suffix)))
                 .unwrap_or_else(|| panic!("no line for {}", field.suffix));
-            assert!(line.contains(&field.default_for_people()), "{line}");
+            assert!(line.contains(&field.default_for_env()), "{line}");
         }
-        assert!(help.contains("PROVIDER_<NAME>_TIMEOUT_MS"));
-        assert!(help.contains("(default 10 s)"));
+        assert!(help.contains("(default 10000)"), "{help}");
+        assert!(help.contains("(default 25; 0 = off)"), "{help}");
     }
 
     #[test]
