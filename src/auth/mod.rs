@@ -28,7 +28,7 @@ pub use binding::{LoginProof, login_cookie_value};
 pub use cookies::{CookieChange, SessionCookies};
 pub use link::PendingLink;
 pub use login::{LoginOptions, LoginStart};
-pub use settings::AuthSettings;
+pub use settings::{AuthSettings, SessionSettings};
 pub use sockets::SessionSockets;
 pub use tokens::TokenSigner;
 pub use viewer::{CredentialSource, Credentials, Viewer, ViewerState};
@@ -92,18 +92,19 @@ impl AuthService {
             .trim_end_matches('/')
             .to_owned();
         let secure = settings.public_url.scheme() == "https";
+        let sessions = settings.sessions;
         Ok(Self {
             store,
-            signer: TokenSigner::new(issuer, settings.access_token_ttl, &settings.signing_keys)?,
+            signer: TokenSigner::new(issuer, sessions.access_token_ttl, &sessions.signing_keys)?,
             providers,
             cookies: SessionCookies::new(secure, !settings.local_http),
             allowed_origins: settings.allowed_origins,
             public_url: settings.public_url,
-            login_ttl: settings.login_ttl,
-            admin_identities: settings.admin_identities,
-            session_ttl: settings.session_ttl,
-            refresh_grace: settings.refresh_grace,
-            access_ttl: settings.access_token_ttl,
+            login_ttl: sessions.login_ttl,
+            admin_identities: sessions.admin_identities,
+            session_ttl: sessions.session_ttl,
+            refresh_grace: sessions.refresh_grace,
+            access_ttl: sessions.access_token_ttl,
             sockets: SessionSockets::default(),
             session_cache: Default::default(),
             bus,

@@ -15,6 +15,14 @@ pub struct AuthSettings {
     pub local_http: bool,
     /// Origins a login may redirect to.
     pub allowed_origins: Vec<String>,
+    /// Signing keys, lifetimes and admins.
+    pub sessions: SessionSettings,
+}
+
+/// Signing keys, lifetimes and admins: the part of [`AuthSettings`] read from the auth
+/// variables alone.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
     /// `(kid, secret)` pairs; the first signs. Empty: generate one at start (development only).
     pub signing_keys: Vec<(String, SecretString)>,
     /// Access token lifetime.

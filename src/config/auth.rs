@@ -8,6 +8,7 @@ use url::Url;
 
 use super::parse::{parse_bool_or_auto, parse_number};
 use super::{AppEnv, ConfigError, Settings};
+use crate::auth::SessionSettings;
 pub use crate::providers::identity::{DEV_PROVIDER, ProviderConfig, ProviderKind};
 
 /// Everything about signing in and sessions.
@@ -17,18 +18,8 @@ pub struct AuthConfig {
     pub providers: Vec<ProviderConfig>,
     /// Whether the keyless `dev` provider is offered.
     pub dev_login: bool,
-    /// `(kid, secret)` pairs; the first signs. Empty: generate one at start (development only).
-    pub signing_keys: Vec<(String, SecretString)>,
-    /// Access token lifetime.
-    pub access_token_ttl: Duration,
-    /// Session lifetime.
-    pub session_ttl: Duration,
-    /// Login attempt lifetime.
-    pub login_ttl: Duration,
-    /// How long a just-spent refresh token may be replayed by a concurrent request.
-    pub refresh_grace: Duration,
-    /// `(provider, subject)` pairs whose users are admins; reconciled at start and each login.
-    pub admin_identities: Vec<(String, String)>,
+    /// Signing keys, lifetimes and admins of the login and session service.
+    pub sessions: SessionSettings,
 }
 
 /// Reads the auth settings.
@@ -81,10 +72,8 @@ pub fn parse(s: &Settings, app_env: AppEnv) -> Result<AuthConfig, ConfigError> {
             })?;
         admin_identities.push((provider.to_owned(), subject.to_owned()));
     }
-    Ok(AuthConfig {
+    let sessions = SessionSettings {
         admin_identities,
-        providers,
-        dev_login,
         signing_keys,
         access_token_ttl: seconds(
             "ACCESS_TOKEN_TTL_SECONDS",
@@ -98,6 +87,11 @@ pub fn parse(s: &Settings, app_env: AppEnv) -> Result<AuthConfig, ConfigError> {
         )?,
         login_ttl: seconds("LOGIN_TTL_SECONDS", &s.login_ttl_seconds, 30..=3_600)?,
         refresh_grace: seconds("REFRESH_GRACE_SECONDS", &s.refresh_grace_seconds, 0..=60)?,
+    };
+    Ok(AuthConfig {
+        providers,
+        dev_login,
+        sessions,
     })
 }
 

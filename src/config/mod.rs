@@ -328,12 +328,7 @@ impl Config {
             public_url: self.public_url.clone(),
             local_http: self.is_local_http(),
             allowed_origins: self.allowed_origins.clone(),
-            signing_keys: self.auth.signing_keys.clone(),
-            access_token_ttl: self.auth.access_token_ttl,
-            session_ttl: self.auth.session_ttl,
-            login_ttl: self.auth.login_ttl,
-            refresh_grace: self.auth.refresh_grace,
-            admin_identities: self.auth.admin_identities.clone(),
+            sessions: self.auth.sessions.clone(),
         }
     }
 
