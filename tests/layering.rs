@@ -306,6 +306,56 @@ fn every_crate_edge_points_down_the_documented_layers() {
     );
 }
 
+/// Calls to methods named in `names` in the module rooted at `file` and its submodules.
+fn method_calls(file: &Path, names: &[&str]) -> Vec<String> {
+    struct Calls<'a> {
+        names: &'a [&'a str],
+        found: Vec<String>,
+    }
+    impl<'ast> Visit<'ast> for Calls<'_> {
+        fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+            if self.names.iter().any(|n| call.method == n) {
+                self.found.push(call.method.to_string());
+            }
+            syn::visit::visit_expr_method_call(self, call);
+        }
+    }
+    let mut files = vec![file.to_owned()];
+    let mut found = Vec::new();
+    while let Some(file) = files.pop() {
+        let syntax = syn::parse_file(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let mut calls = Calls {
+            names,
+            found: Vec::new(),
+        };
+        calls.visit_file(&syntax);
+        found.extend(
+            calls
+                .found
+                .into_iter()
+                .map(|m| format!("{}: {m}", file.display())),
+        );
+        for item in &syntax.items {
+            if let syn::Item::Mod(m) = item
+                && m.content.is_none()
+            {
+                files.push(module_file(&file, &m.ident.to_string()));
+            }
+        }
+    }
+    found
+}
+
+/// Resolvers say what happened to a browser's sign-in; only the HTTP layer writes headers.
+#[test]
+fn resolvers_never_write_http_headers() {
+    let calls = method_calls(
+        &root().join("src/graphql/mod.rs"),
+        &["append_http_header", "insert_http_header"],
+    );
+    assert!(calls.is_empty(), "headers written in graphql: {calls:?}");
+}
+
 #[test]
 fn an_upward_import_is_refused() {
     let layers = Layers::parse(
