@@ -85,6 +85,9 @@ struct Edge {
 /// Collects the top-level module names after `crate::` in one file.
 struct Collector<'a> {
     file: &'a Path,
+    /// How deep the code being read is below its top-level module: a `super::` path that climbs
+    /// past that names a top-level module too.
+    depth: usize,
     edges: Vec<Edge>,
     /// `mod name;` declarations outside `#[cfg(test)]`, to follow into their files.
     children: Vec<String>,
@@ -161,10 +164,17 @@ impl<'ast> Visit<'ast> for Collector<'_> {
         if is_cfg_test(item_attrs(item)) {
             return;
         }
-        if let syn::Item::Mod(module) = item
-            && module.content.is_none()
-        {
-            self.children.push(module.ident.to_string());
+        match item {
+            syn::Item::Mod(module) if module.content.is_none() => {
+                self.children.push(module.ident.to_string());
+            }
+            syn::Item::Mod(_) => {
+                self.depth += 1;
+                syn::visit::visit_item(self, item);
+                self.depth -= 1;
+                return;
+            }
+            _ => {}
         }
         syn::visit::visit_item(self, item);
     }
@@ -176,11 +186,27 @@ impl<'ast> Visit<'ast> for Collector<'_> {
     }
 
     fn visit_use_tree(&mut self, tree: &'ast syn::UseTree) {
-        if let syn::UseTree::Path(path) = tree
-            && path.ident == "crate"
-        {
+        // `crate::` or enough `super::`s to reach the crate root, then the module named.
+        let mut rest = tree;
+        let mut climbed = 0;
+        while let syn::UseTree::Path(path) = rest {
+            if path.ident == "crate" || climbed > self.depth {
+                break;
+            }
+            if path.ident != "super" {
+                return syn::visit::visit_use_tree(self, tree);
+            }
+            climbed += 1;
+            rest = &path.tree;
+        }
+        let at_root = match rest {
+            syn::UseTree::Path(path) if path.ident == "crate" => Some(&*path.tree),
+            other if climbed > self.depth => Some(other),
+            _ => None,
+        };
+        if let Some(root) = at_root {
             let mut names = Vec::new();
-            top_names(&path.tree, &mut names);
+            top_names(root, &mut names);
             for name in names {
                 self.add(name);
             }
@@ -190,11 +216,15 @@ impl<'ast> Visit<'ast> for Collector<'_> {
     }
 
     fn visit_path(&mut self, path: &'ast syn::Path) {
-        let mut segments = path.segments.iter();
-        if let (Some(first), Some(second)) = (segments.next(), segments.next())
-            && first.ident == "crate"
-        {
-            self.add(&second.ident);
+        let segments: Vec<&syn::Ident> = path.segments.iter().map(|s| &s.ident).collect();
+        let climbed = segments.iter().take_while(|i| **i == "super").count();
+        let root = if segments.first().is_some_and(|i| *i == "crate") {
+            Some(1)
+        } else {
+            (climbed > self.depth).then_some(self.depth + 1)
+        };
+        if let Some(name) = root.and_then(|i| segments.get(i)) {
+            self.add(name);
         }
         syn::visit::visit_path(self, path);
     }
@@ -232,21 +262,23 @@ fn module_file(parent: &Path, name: &str) -> PathBuf {
     }
 }
 
-/// Every `crate::` edge in the module rooted at `file` and its non-test submodules.
-fn edges_of(file: &Path) -> Vec<Edge> {
+/// Every `crate::` edge in the module rooted at `file` (`depth` levels below its top-level
+/// module) and its non-test submodules.
+fn edges_of(file: &Path, depth: usize) -> Vec<Edge> {
     let source = std::fs::read_to_string(file)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
     let syntax =
         syn::parse_file(&source).unwrap_or_else(|e| panic!("cannot parse {}: {e}", file.display()));
     let mut collector = Collector {
         file,
+        depth,
         edges: Vec::new(),
         children: Vec::new(),
     };
     collector.visit_file(&syntax);
     let mut edges = collector.edges;
     for child in collector.children {
-        edges.extend(edges_of(&module_file(file, &child)));
+        edges.extend(edges_of(&module_file(file, &child), depth + 1));
     }
     edges
 }
@@ -277,7 +309,7 @@ fn violations(root: &Path, layers: &Layers) -> Vec<String> {
                 "`{module}` is not placed in the layers of {DECISION}"
             ));
         }
-        for edge in edges_of(&file) {
+        for edge in edges_of(&file, 0) {
             if edge.to == module {
                 continue;
             }
@@ -377,9 +409,12 @@ fn edges_are_found_in_uses_paths_and_macros() {
         "use crate::{a::X, b};\n\
          fn f() { crate::c::go(); println!(\"{}\", crate::d::NAME); }\n\
          #[cfg(test)] mod tests { use crate::e; }\n\
-         // crate::f in a comment is no edge\n",
+         // crate::f in a comment is no edge\n\
+         use super::g::X;\n\
+         mod inner { use super::Local; fn f() { super::super::h::go(); } }\n",
     )
     .unwrap();
-    let names: Vec<String> = edges_of(&file).into_iter().map(|e| e.to).collect();
-    assert_eq!(names, ["a", "b", "c", "d"]);
+    // Read as the root file of a top-level module: `super::` is the crate root.
+    let names: Vec<String> = edges_of(&file, 0).into_iter().map(|e| e.to).collect();
+    assert_eq!(names, ["a", "b", "c", "d", "g", "h"]);
 }
