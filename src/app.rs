@@ -13,7 +13,8 @@ use crate::auth::AuthService;
 use crate::config::{AppEnv, Config, DatabaseUrl};
 use crate::events::EventBus;
 use crate::graphql::{DocumentCache, SchemaDeps, build_schema};
-use crate::http::{AppState, Services, graphql::graphiql_page, metrics_router, router};
+use crate::http::graphql::{self as graphql_http, graphiql};
+use crate::http::{AppState, Services, metrics_router, router};
 use crate::limits::InboundLimits;
 use crate::limits::sockets::SocketCounters;
 use crate::payments::{PaymentReads, PaymentService};
@@ -140,10 +141,8 @@ impl App {
             },
             documents.clone(),
         );
-        let graphiql_html = config
-            .graphql
-            .graphiql
-            .then(|| Arc::from(graphiql_page(&config.public_url)));
+        let graphiql_html = config.graphql.graphiql.then(|| Arc::from(graphiql::page()));
+        let document_policy = Arc::new(graphql_http::trusted::policy(&config)?);
         let state = AppState::new(Services {
             config: Arc::new(config),
             store,
@@ -153,6 +152,7 @@ impl App {
             webhooks,
             metrics,
             graphiql_html,
+            document_policy,
             documents,
             shutdown,
             ws_tasks: TaskTracker::new(),

@@ -472,6 +472,27 @@ pub struct Settings {
     #[arg(skip)]
     pub provider_env: std::collections::BTreeMap<String, String>,
 
+    /// A trusted-documents manifest: the JSON object of SHA-256 hash → document that
+    /// graphql-codegen's client preset writes (`persistedDocuments: true`). Clients may then
+    /// send the hash alone. Empty: none.
+    #[arg(long, global = true, env = "TRUSTED_DOCUMENTS", default_value = "")]
+    pub trusted_documents: String,
+
+    /// Run only the documents of `TRUSTED_DOCUMENTS` and refuse the rest with
+    /// `DOCUMENT_NOT_TRUSTED` (GraphiQL's own requests are exempt while GraphiQL is enabled):
+    /// `true` or `false`. Recommended in production.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTED_DOCUMENTS_ONLY",
+        default_value = "false"
+    )]
+    pub trusted_documents_only: String,
+
+    /// A built web app (e.g. `examples/web/dist`) to serve at `/demo`. Development only.
+    #[arg(long, global = true, env = "DEMO_DIR", default_value = "")]
+    pub demo_dir: String,
+
     /// Seconds to let in-flight requests finish on shutdown before closing them.
     #[arg(
         long,

@@ -10,6 +10,7 @@ pub mod limits;
 mod parse;
 pub mod production;
 pub mod resilience;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -27,6 +28,7 @@ pub use crate::limits::{Cidr, Quota, RateLimits, SocketLimits};
 pub use auth::{AuthConfig, ProviderConfig, ProviderKind};
 pub use cli::{Cli, Command, Settings};
 pub use parse::ConfigError;
+pub use web::WebConfig;
 
 use parse::{parse_bool_or_auto, parse_header_names, parse_number, parse_origin};
 
@@ -122,6 +124,8 @@ pub struct Config {
     pub retention: Duration,
     /// Resilience policy per provider name (every identity provider; payments add theirs).
     pub policies: std::collections::BTreeMap<String, PolicyConfig>,
+    /// Trusted documents and the demo web app.
+    pub web: WebConfig,
 }
 
 impl Config {
@@ -259,6 +263,7 @@ impl Config {
             webhooks,
             auth,
             policies,
+            web: web::parse(&s, app_env)?,
             app_env,
             listen_addr: parse_address("LISTEN_ADDR", &s.listen_addr)?,
             public_url,
@@ -318,6 +323,7 @@ impl Config {
             )?),
         };
         production::check_everywhere(&config)?;
+        web::check(&config)?;
         production::check_production(&config, payments_sandbox)?;
         Ok(config)
     }

@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, shared state and the middleware every request passes through.
 
 mod auth;
+mod demo;
 pub mod graphql;
 mod health;
 mod limits;
@@ -70,6 +71,8 @@ pub struct Services {
     pub documents: Arc<crate::graphql::DocumentCache>,
     /// The GraphiQL page, when it is enabled.
     pub graphiql_html: Option<Arc<str>>,
+    /// Which documents run: the trusted-documents manifest and whether only it runs.
+    pub document_policy: Arc<graphql::trusted::DocumentPolicy>,
     /// Cancelled when the server starts shutting down.
     pub shutdown: CancellationToken,
     /// Open WebSocket sessions, so shutdown can wait for their close frames.
@@ -103,10 +106,18 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             limits::anonymous_quota,
         ));
+    let demo = config
+        .web
+        .demo_dir
+        .as_deref()
+        .map(demo::router)
+        .unwrap_or_default();
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql/assets/{name}", get(graphql::graphiql::asset))
         .merge(login_routes)
         .merge(anonymous_routes)
+        .merge(demo)
         .route("/webhooks/stripe", axum::routing::post(webhooks::stripe))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))

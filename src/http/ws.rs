@@ -245,10 +245,17 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
             }
             let mut data = Data::default();
             data.insert(viewer);
+            // Read by the document policy (GraphiQL is exempt from trusted-only while enabled).
+            data.insert(super::graphql::trusted::sender_of_init(&payload));
             Ok(data)
         }
     };
-    let mut output = GraphqlSocket::new(state.schema.clone(), input, protocol)
+    let executor = super::graphql::TrustedExecutor::new(
+        state.schema.clone(),
+        state.document_policy.clone(),
+        state.documents.clone(),
+    );
+    let mut output = GraphqlSocket::new(executor, input, protocol)
         .connection_data(data)
         .on_connection_init(on_init);
     let init_deadline = tokio::time::sleep(limits.init_timeout);

@@ -69,6 +69,40 @@ async fn apollo_persisted_queries_fall_back_then_send_hashes_alone() {
 }
 
 #[tokio::test]
+async fn apollo_persisted_queries_get_a_clear_refusal_from_a_trusted_only_server() {
+    let manifest = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(manifest.path(), "{}").unwrap();
+    let path = manifest.path().display().to_string();
+    let app = TestApp::spawn_with(crate::helpers::Backend::Sqlite, |s| {
+        s.trusted_documents = path;
+        s.trusted_documents_only = "true".into();
+    })
+    .await
+    .unwrap();
+    let Some(report) = clients(&app, "apq", &[]).await else {
+        return;
+    };
+    // The hash is refused as untrusted (not "not found"), so the link never sends the query
+    // to register it.
+    let codes: Vec<&Value> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["extensions"]["code"])
+        .collect();
+    assert_eq!(
+        codes,
+        ["DOCUMENT_NOT_TRUSTED", "DOCUMENT_NOT_TRUSTED"],
+        "{report}"
+    );
+    let with_query = report["sent"].as_array().unwrap().iter();
+    assert!(
+        with_query.clone().all(|r| r["hasQuery"] == false),
+        "{report}"
+    );
+}
+
+#[tokio::test]
 async fn apollo_batch_link_gets_a_clear_refusal_per_operation() {
     let app = TestApp::spawn().await;
     let Some(report) = clients(&app, "batch", &[]).await else {

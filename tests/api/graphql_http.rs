@@ -173,7 +173,7 @@ async fn request_ids_are_echoed_or_generated() {
 }
 
 #[tokio::test]
-async fn graphiql_is_served_to_browsers_with_the_websocket_url() {
+async fn graphiql_is_served_from_this_server_under_a_self_only_policy() {
     let app = TestApp::spawn().await;
     let response = app
         .client
@@ -183,12 +183,61 @@ async fn graphiql_is_served_to_browsers_with_the_websocket_url() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.contains("default-src 'self'"), "{policy}");
+    assert!(policy.contains("script-src 'self';"), "{policy}");
     let html = response.text().await.unwrap();
-    assert!(html.contains("graphiql"), "GraphiQL page");
     assert!(
-        html.contains("ws://127.0.0.1:8000/graphql/ws"),
-        "subscription endpoint set"
+        html.contains("data-subscription-endpoint=\"/graphql/ws\""),
+        "{html}"
     );
+    assert!(
+        !html.contains("unpkg") && !html.contains("https://"),
+        "{html}"
+    );
+
+    // Every asset the page names is served here, cacheable for good.
+    let assets: Vec<&str> = html
+        .split("/graphql/assets/")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    assert_eq!(assets.len(), 2, "a script and a stylesheet: {html}");
+    for asset in assets {
+        let response = app
+            .client
+            .get(app.url(&format!("/graphql/assets/{asset}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{asset}");
+        assert!(
+            response.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("immutable")
+        );
+        let plain = response.bytes().await.unwrap().len();
+        let gzipped = app
+            .client
+            .get(app.url(&format!("/graphql/assets/{asset}")))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(gzipped.headers()["content-encoding"], "gzip", "{asset}");
+        assert!(gzipped.bytes().await.unwrap().len() < plain / 2, "{asset}");
+    }
+    let missing = app
+        .client
+        .get(app.url("/graphql/assets/..%2FCargo.toml"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
 }
 
 #[tokio::test]

@@ -75,8 +75,10 @@ const scenarios = {
     );
     const client = apollo(link);
     const query = gql('{ serverInfo { version } }');
-    const first = await client.query({ query, fetchPolicy: 'network-only' });
-    const second = await client.query({ query, fetchPolicy: 'network-only' });
+    // errorPolicy all: a refusal (e.g. DOCUMENT_NOT_TRUSTED) is reported, not thrown.
+    const options = { query, fetchPolicy: 'network-only', errorPolicy: 'all' };
+    const first = await client.query(options);
+    const second = await client.query(options);
     return {
       results: [first.data, second.data],
       errors: [...errorsOf(first.error), ...errorsOf(second.error)],

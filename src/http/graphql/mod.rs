@@ -1,15 +1,18 @@
 //! `GET` and `POST /graphql`: the GraphQL-over-HTTP transport, and GraphiQL for browsers.
 
 mod caching;
+pub mod graphiql;
 mod media;
 mod params;
 mod persisted;
+pub mod trusted;
+mod ws_trust;
 
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 
 use self::media::{
     MediaType, UPLOADS_NOT_SUPPORTED, batch_refused, coded_request_error, graphql_response,
@@ -36,16 +39,17 @@ pub async fn get(
         && wants_html(&headers)
         && !raw.contains("query=")
     {
-        return Html(graphiql.to_string()).into_response();
+        return graphiql::page_response(graphiql);
     }
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
-    let params =
-        match Params::from_query_string(&raw).and_then(|params| with_persisted(params, &state)) {
-            Ok(params) => params,
-            Err(err) => return params_error(media, err),
-        };
+    let params = match Params::from_query_string(&raw)
+        .and_then(|params| with_persisted(params, &state, &headers))
+    {
+        Ok(params) => params,
+        Err(err) => return params_error(media, err),
+    };
     if params.selects_mutation(&state.documents) {
         let mut response = request_error(
             media,
@@ -79,7 +83,8 @@ pub async fn post(
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
-    match Params::from_json_body(&headers, &body).and_then(|params| with_persisted(params, &state))
+    match Params::from_json_body(&headers, &body)
+        .and_then(|params| with_persisted(params, &state, &headers))
     {
         Ok(params) => {
             execute(
@@ -178,8 +183,17 @@ fn rate_limit_hint(response: &async_graphql::Response) -> Option<u64> {
     })
 }
 
-fn with_persisted(mut params: Params, state: &AppState) -> Result<Params, ParamsError> {
-    params.resolve_persisted(&state.documents)?;
+fn with_persisted(
+    mut params: Params,
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Params, ParamsError> {
+    let sender = if headers.contains_key(trusted::GRAPHIQL_MARK) {
+        trusted::Sender::Graphiql
+    } else {
+        trusted::Sender::Client
+    };
+    params.resolve_persisted(&state.documents, &state.document_policy, sender)?;
     Ok(params)
 }
 
@@ -220,19 +234,4 @@ fn wants_html(headers: &HeaderMap) -> bool {
         .is_some_and(|accept| accept.contains("text/html"))
 }
 
-/// The GraphiQL page, pointed at this server's HTTP and WebSocket endpoints.
-pub fn graphiql_page(public_url: &url::Url) -> String {
-    let mut ws_url = public_url.clone();
-    // http→ws and https→wss are always valid scheme changes for a URL with a host.
-    let _ = ws_url.set_scheme(if public_url.scheme() == "https" {
-        "wss"
-    } else {
-        "ws"
-    });
-    ws_url.set_path("/graphql/ws");
-    async_graphql::http::GraphiQLSource::build()
-        .endpoint("/graphql")
-        .subscription_endpoint(ws_url.as_str())
-        .title("switchboard")
-        .finish()
-}
+pub use self::ws_trust::TrustedExecutor;

@@ -4,6 +4,7 @@ use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{Request, Variables};
 
 use super::persisted::{PersistedError, PersistedQuery};
+use super::trusted::{DocumentPolicy, Sender};
 use crate::graphql::DocumentCache;
 use axum::http::{HeaderMap, header};
 use serde_json::{Map, Value};
@@ -109,14 +110,19 @@ impl Params {
         }
     }
 
-    /// Applies `extensions.persistedQuery`: runs the registered query for a hash sent alone,
-    /// and checks and registers a query sent beside its hash.
-    pub fn resolve_persisted(&mut self, documents: &DocumentCache) -> Result<(), ParamsError> {
-        if let Some(persisted) = self.persisted()? {
-            self.query = persisted
-                .resolve(&self.query, documents)
-                .map_err(ParamsError::Persisted)?;
-        }
+    /// Applies `extensions.persistedQuery` and the trusted-documents policy: runs the
+    /// manifest's or the registered query for a hash sent alone, checks and registers a query
+    /// sent beside its hash, and in trusted-only mode refuses any other document.
+    pub fn resolve_persisted(
+        &mut self,
+        documents: &DocumentCache,
+        policy: &DocumentPolicy,
+        sender: Sender,
+    ) -> Result<(), ParamsError> {
+        let persisted = self.persisted()?;
+        self.query = policy
+            .resolve(&self.query, persisted.as_ref(), documents, sender)
+            .map_err(ParamsError::Persisted)?;
         Ok(())
     }
 

@@ -33,6 +33,8 @@ pub enum PersistedError {
     NotSupported,
     /// The hash does not match the query sent with it.
     HashMismatch,
+    /// Trusted-documents-only mode, and the document is not in the manifest.
+    NotTrusted,
 }
 
 impl PersistedError {
@@ -48,6 +50,11 @@ impl PersistedError {
             PersistedError::HashMismatch => (
                 HASH_MISMATCH,
                 "extensions.persistedQuery.sha256Hash is not the SHA-256 of the query sent with it.",
+            ),
+            PersistedError::NotTrusted => (
+                super::trusted::NOT_TRUSTED,
+                "This server runs only the documents of its trusted-documents manifest; \
+                 send one of them (by hash or text), or add this one to the manifest.",
             ),
         }
     }
@@ -73,9 +80,14 @@ impl PersistedQuery {
         let sha256 = persisted
             .get("sha256Hash")
             .and_then(Value::as_str)
-            .ok_or_else(malformed)?
-            .to_ascii_lowercase();
+            .map(super::trusted::normalise_hash)
+            .ok_or_else(malformed)?;
         Ok(Some(Self { version, sha256 }))
+    }
+
+    /// The hash, when the version is one this server speaks.
+    pub fn hash(&self) -> Option<&str> {
+        (self.version == 1).then_some(self.sha256.as_str())
     }
 
     /// The query to run: the registered one when `query` is empty, else `query` itself once
@@ -102,7 +114,8 @@ impl PersistedQuery {
     }
 }
 
-fn sha256_hex(text: &str) -> String {
+/// The SHA-256 of `text`, lower-case hex, as persisted queries and manifests name documents.
+pub fn sha256_hex(text: &str) -> String {
     Sha256::digest(text.as_bytes())
         .iter()
         .map(|byte| format!("{byte:02x}"))
