@@ -20,6 +20,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod doctor;
+pub mod domain;
 pub mod error;
 pub mod events;
 pub mod graphql;

@@ -254,7 +254,7 @@ impl AuthService {
         if listed == user.is_admin {
             return Ok(user);
         }
-        let user = self.store.set_admin(user.id, listed).await?;
+        let user = self.store.set_admin(user.id, listed, Utc::now()).await?;
         // Remembered sessions of this user carry the old right.
         self.session_cache.clear();
         tracing::info!(user_id = %user.id, admin = listed, "admin right reconciled with ADMIN_IDENTITIES");
@@ -301,7 +301,11 @@ impl AuthService {
             email: identity.email,
             name: identity.name,
         };
-        match self.store.create_user(profile, new_identity).await {
+        match self
+            .store
+            .create_user(profile, new_identity, Utc::now())
+            .await
+        {
             Ok(user) => Ok(user),
             // A concurrent first login of the same account won the race: use its user.
             Err(StoreError::Conflict(_)) => self
@@ -316,7 +320,7 @@ impl AuthService {
     }
 
     async fn link(&self, user_id: Uuid, identity: NewIdentity) -> Result<User, AppError> {
-        match self.store.add_identity(user_id, identity).await {
+        match self.store.add_identity(user_id, identity, Utc::now()).await {
             Ok(_) => self
                 .store
                 .user_by_id(user_id)

@@ -129,7 +129,10 @@ impl AuthService {
     /// Makes admins exactly the users with an identity in `ADMIN_IDENTITIES`: it grants and it
     /// revokes. Run at start; logins reconcile their own user.
     pub async fn reconcile_admins(&self) -> Result<(), AppError> {
-        let changed = self.store.reconcile_admins(&self.admin_identities).await?;
+        let changed = self
+            .store
+            .reconcile_admins(&self.admin_identities, chrono::Utc::now())
+            .await?;
         if !changed.is_empty() {
             // Remembered sessions carry their user's old right.
             self.session_cache.clear();

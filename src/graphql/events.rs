@@ -12,6 +12,7 @@ use super::loaders::PaymentsLoader;
 use super::payments::Payment;
 use super::types::DateTime;
 use super::{SchemaDeps, cursor, viewer_state};
+use crate::domain;
 use crate::error::AppError;
 use crate::events::Start;
 use crate::payments::PaymentStatus;
@@ -41,18 +42,24 @@ impl PaymentEvent {
 
     /// What kind of change this is.
     async fn kind(&self) -> PaymentEventKind {
-        PaymentEventKind::from(self.0.kind.as_str())
+        PaymentEventKind::from(&self.0.kind)
     }
 
     /// The provider's event type for a `PROVIDER_UPDATE`, e.g. `payment_intent.succeeded`.
     async fn provider_event_type(&self) -> Option<&str> {
-        (PaymentEventKind::from(self.0.kind.as_str()) == PaymentEventKind::ProviderUpdate)
-            .then_some(self.0.kind.as_str())
+        match &self.0.kind {
+            domain::PaymentEventKind::Provider(event_type)
+                if PaymentEventKind::from(&self.0.kind) == PaymentEventKind::ProviderUpdate =>
+            {
+                Some(event_type)
+            }
+            _ => None,
+        }
     }
 
     /// The payment's status after this change.
-    async fn status(&self) -> Result<PaymentStatus, AppError> {
-        PaymentStatus::stored(&self.0.status).map_err(AppError::internal)
+    async fn status(&self) -> PaymentStatus {
+        self.0.status
     }
 
     /// The payment's id.

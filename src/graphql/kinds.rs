@@ -3,6 +3,8 @@
 
 use async_graphql::Enum;
 
+use crate::domain;
+
 /// Which payment provider holds a payment.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PaymentProvider {
@@ -37,13 +39,12 @@ pub enum LoginProviderKind {
     Other,
 }
 
-impl From<&str> for LoginProviderKind {
-    fn from(kind: &str) -> Self {
+impl From<domain::LoginKind> for LoginProviderKind {
+    fn from(kind: domain::LoginKind) -> Self {
         match kind {
-            "oidc" => Self::Oidc,
-            "github" => Self::Github,
-            "dev" => Self::Dev,
-            _ => Self::Other,
+            domain::LoginKind::Oidc => Self::Oidc,
+            domain::LoginKind::Github => Self::Github,
+            domain::LoginKind::Dev => Self::Dev,
         }
     }
 }
@@ -65,15 +66,15 @@ pub enum RefundStatus {
     Other,
 }
 
-impl From<&str> for RefundStatus {
-    fn from(status: &str) -> Self {
+impl From<&domain::RefundStatus> for RefundStatus {
+    fn from(status: &domain::RefundStatus) -> Self {
         match status {
-            "pending" => Self::Pending,
-            "requires_action" => Self::RequiresAction,
-            "succeeded" => Self::Succeeded,
-            "failed" => Self::Failed,
-            "canceled" | "cancelled" => Self::Canceled,
-            _ => Self::Other,
+            domain::RefundStatus::Pending => Self::Pending,
+            domain::RefundStatus::RequiresAction => Self::RequiresAction,
+            domain::RefundStatus::Succeeded => Self::Succeeded,
+            domain::RefundStatus::Failed => Self::Failed,
+            domain::RefundStatus::Canceled => Self::Canceled,
+            domain::RefundStatus::Other(_) => Self::Other,
         }
     }
 }
@@ -91,14 +92,14 @@ pub enum PaymentEventKind {
     Other,
 }
 
-impl From<&str> for PaymentEventKind {
-    fn from(kind: &str) -> Self {
+impl From<&domain::PaymentEventKind> for PaymentEventKind {
+    fn from(kind: &domain::PaymentEventKind) -> Self {
         match kind {
-            "created" => Self::Created,
-            "refund" => Self::Refund,
+            domain::PaymentEventKind::Created => Self::Created,
+            domain::PaymentEventKind::Refund => Self::Refund,
             // Provider event types are dotted: `payment_intent.succeeded`.
-            k if k.contains('.') => Self::ProviderUpdate,
-            _ => Self::Other,
+            domain::PaymentEventKind::Provider(t) if t.contains('.') => Self::ProviderUpdate,
+            domain::PaymentEventKind::Provider(_) => Self::Other,
         }
     }
 }
@@ -110,12 +111,16 @@ mod tests {
     #[test]
     fn unknown_values_are_other() {
         assert_eq!(PaymentProvider::from("adyen"), PaymentProvider::Other);
-        assert_eq!(LoginProviderKind::from("saml"), LoginProviderKind::Other);
-        assert_eq!(RefundStatus::from("reversed"), RefundStatus::Other);
-        assert_eq!(PaymentEventKind::from("dispute"), PaymentEventKind::Other);
         assert_eq!(
-            PaymentEventKind::from("payment_intent.succeeded"),
+            RefundStatus::from(&domain::RefundStatus::from("reversed")),
+            RefundStatus::Other
+        );
+        let kind = |text: &str| PaymentEventKind::from(&domain::PaymentEventKind::from(text));
+        assert_eq!(kind("dispute"), PaymentEventKind::Other);
+        assert_eq!(
+            kind("payment_intent.succeeded"),
             PaymentEventKind::ProviderUpdate
         );
+        assert_eq!(kind("refund"), PaymentEventKind::Refund);
     }
 }

@@ -1,7 +1,5 @@
 //! Payments in the schema.
 
-use std::collections::BTreeMap;
-
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
@@ -38,8 +36,8 @@ impl Payment {
     }
 
     /// Where the payment is.
-    async fn status(&self) -> Result<PaymentStatus, AppError> {
-        PaymentStatus::stored(&self.0.status).map_err(AppError::internal)
+    async fn status(&self) -> PaymentStatus {
+        self.0.status
     }
 
     /// Amount in minor units of `currency` (cents for USD, yen for JPY).
@@ -74,10 +72,14 @@ impl Payment {
 
     /// Client metadata.
     async fn metadata(&self) -> Vec<MetadataEntry> {
-        let map: BTreeMap<String, String> =
-            serde_json::from_str(&self.0.metadata).unwrap_or_default();
-        map.into_iter()
-            .map(|(key, value)| MetadataEntry { key, value })
+        self.0
+            .metadata
+            .0
+            .iter()
+            .map(|(key, value)| MetadataEntry {
+                key: key.clone(),
+                value: value.clone(),
+            })
             .collect()
     }
 
@@ -132,7 +134,7 @@ impl Refund {
 
     /// Where the refund is, as the provider reports it.
     async fn status(&self) -> RefundStatus {
-        RefundStatus::from(self.0.status.as_str())
+        RefundStatus::from(&self.0.status)
     }
 
     /// The provider's id (`re_...`).

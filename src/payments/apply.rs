@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::{PaymentService, PaymentStatus};
+use crate::domain::PaymentEventKind;
 use crate::store::{
     BatchStep, InboxEvent, InboxStatus, PaymentChange, PaymentRow, StepAction, StepResult,
     StoreError,
@@ -78,7 +79,11 @@ impl EventHandler for PaymentService {
                 Decision::Failed(_) => None,
             })
             .collect();
-        let mut results = self.store.apply_steps(&steps).await?.into_iter();
+        let mut results = self
+            .store
+            .apply_steps(&steps, chrono::Utc::now())
+            .await?
+            .into_iter();
         let mut logged = Vec::new();
         let outcomes = decisions
             .into_iter()
@@ -131,7 +136,7 @@ fn decide(
         }
         Err(err) => return Decision::Failed(err),
     };
-    payment.status = change.status.clone();
+    payment.status = change.status;
     payment.amount_refunded = change.amount_refunded;
     Decision::Step(
         BatchStep {
@@ -163,11 +168,14 @@ fn change_for(
     intent: &Intent,
     event: &InboxEvent,
 ) -> Result<Option<PaymentChange>, ApplyError> {
-    let current =
-        PaymentStatus::stored(&payment.status).map_err(|e| ApplyError::Fatal(e.to_string()))?;
+    let current = payment.status;
     let (status, amount_refunded, kind) = match intent {
         Intent::Status { status, .. } => match current.transition(*status) {
-            Some(next) => (next, payment.amount_refunded, event.event_type.clone()),
+            Some(next) => (
+                next,
+                payment.amount_refunded,
+                PaymentEventKind::Provider(event.event_type.clone()),
+            ),
             None => return Ok(None),
         },
         Intent::Refunded { refunded, .. } => {
@@ -181,16 +189,16 @@ fn change_for(
             } else {
                 PaymentStatus::PartiallyRefunded
             };
-            (status, refunded, "refund".to_owned())
+            (status, refunded, PaymentEventKind::Refund)
         }
         Intent::Ignore => return Ok(None),
     };
     Ok(Some(PaymentChange {
         payment_id: payment.id,
         user_id: payment.user_id,
-        from_status: payment.status.clone(),
+        from_status: payment.status,
         from_refunded: payment.amount_refunded,
-        status: status.as_str().to_owned(),
+        status,
         amount_refunded,
         kind,
         source_event_id: Some(event.event_id.clone()),

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::idempotency::{check_key, fingerprint, provider_key};
 use super::{PaymentStatus, money};
 use crate::auth::Viewer;
+use crate::domain::{Metadata, PaymentEventKind, RefundStatus};
 use crate::error::AppError;
 use crate::events::EventBus;
 use crate::origins::url_on_allowed_origin;
@@ -207,12 +208,12 @@ impl PaymentService {
             user_id: user,
             provider: self.provider.name().to_owned(),
             provider_payment_id: intent.id.clone(),
-            status: status.as_str().to_owned(),
+            status,
             amount: input.amount,
             currency: input.currency.clone(),
             amount_refunded: 0,
             description: input.description.clone(),
-            metadata: serde_json::to_string(&input.metadata).unwrap_or_else(|_| "{}".into()),
+            metadata: input.metadata.clone().into(),
             created_at: now,
             updated_at: now,
         };
@@ -248,7 +249,7 @@ impl PaymentService {
         match created {
             Some(id) => Ok(Some(
                 self.store
-                    .save_payment_customer(user, provider, &id)
+                    .save_payment_customer(user, provider, &id, Utc::now())
                     .await?,
             )),
             None => Ok(None),
@@ -358,12 +359,12 @@ impl PaymentService {
             user_id: user,
             provider: self.provider.name().to_owned(),
             provider_payment_id: session.id.clone(),
-            status: PaymentStatus::RequiresPaymentMethod.as_str().to_owned(),
+            status: PaymentStatus::RequiresPaymentMethod,
             amount: session.amount_total,
             currency: session.currency.clone(),
             amount_refunded: 0,
             description: None,
-            metadata: "{}".into(),
+            metadata: Metadata::default(),
             created_at: now,
             updated_at: now,
         };
@@ -457,7 +458,7 @@ impl PaymentService {
         amount: Option<i64>,
         key: &str,
     ) -> Result<RefundRow, AppError> {
-        let status = PaymentStatus::stored(&payment.status).map_err(AppError::internal)?;
+        let status = payment.status;
         if !status.is_paid() {
             return Err(AppError::Conflict(format!(
                 "only paid payments can be refunded; this one is {}",
@@ -486,7 +487,7 @@ impl PaymentService {
             payment_id: payment.id,
             provider_refund_id: refund.id,
             amount: refund.amount,
-            status: refund.status,
+            status: RefundStatus::from(refund.status.as_str()),
             created_at: Utc::now(),
         };
         self.store.insert_refund(&row).await?;
@@ -521,14 +522,14 @@ impl PaymentService {
             let change = PaymentChange {
                 payment_id,
                 user_id: payment.user_id,
-                from_status: payment.status.clone(),
+                from_status: payment.status,
                 from_refunded: payment.amount_refunded,
-                status: status.as_str().to_owned(),
+                status,
                 amount_refunded: refunded,
-                kind: "refund".into(),
+                kind: PaymentEventKind::Refund,
                 source_event_id: source_event_id.clone(),
             };
-            if let Some(event) = self.store.apply_payment_change(&change).await? {
+            if let Some(event) = self.store.apply_payment_change(&change, Utc::now()).await? {
                 self.announce(&event).await;
                 return Ok(());
             }
@@ -558,12 +559,7 @@ impl PaymentService {
     ) -> Result<Vec<PaymentRow>, AppError> {
         Ok(self
             .store
-            .payments_of_user(
-                viewer.user_id,
-                status.map(PaymentStatus::as_str),
-                before,
-                limit,
-            )
+            .payments_of_user(viewer.user_id, status, before, limit)
             .await?)
     }
 
@@ -578,12 +574,7 @@ impl PaymentService {
     ) -> Result<Vec<PaymentRow>, AppError> {
         Ok(self
             .store
-            .payments_of_user_ascending(
-                viewer.user_id,
-                status.map(PaymentStatus::as_str),
-                after,
-                limit,
-            )
+            .payments_of_user_ascending(viewer.user_id, status, after, limit)
             .await?)
     }
 
@@ -595,7 +586,7 @@ impl PaymentService {
     ) -> Result<i64, AppError> {
         Ok(self
             .store
-            .count_payments_of_user(viewer.user_id, status.map(PaymentStatus::as_str))
+            .count_payments_of_user(viewer.user_id, status)
             .await?)
     }
 
@@ -627,13 +618,8 @@ impl PaymentService {
             .visible_payment(viewer, id)
             .await?
             .ok_or(AppError::NotFound("payment"))?;
-        let status = PaymentStatus::stored(&payment.status).map_err(AppError::internal)?;
-        if !matches!(
-            status,
-            PaymentStatus::RequiresPaymentMethod
-                | PaymentStatus::RequiresConfirmation
-                | PaymentStatus::RequiresAction
-        ) {
+        let status = payment.status;
+        if !status.is_open() {
             return Err(AppError::Conflict(format!(
                 "the payment is {}; only a payment waiting for its payer can be confirmed",
                 status.as_str()

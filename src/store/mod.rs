@@ -1,46 +1,59 @@
 //! Persistence: one [`Database`] contract, implemented for SQLite (the embedded default) and
 //! PostgreSQL (production, several instances). See docs/decisions/0002-store-two-backends.md.
 //!
-//! Queries that are the same text on both backends are written once in [`portable`] and compiled
-//! for each pool type; anything dialect-specific lives in the backend's own module.
+//! Each repository's file holds its trait, its SQL and one implementation for [`SqlStore`],
+//! generic over the backend; what differs between backends is a [`Dialect`]'s associated items.
+//! The backend modules only open pools and run migrations.
 
-mod auth;
 mod batch;
+mod dialect;
 mod error;
+mod idempotency;
+mod inbox;
+mod inbox_log;
+mod logins;
 mod models;
 mod notice;
+mod payment_changes;
 mod payment_events;
 mod payments;
-mod portable;
 mod postgres;
+mod refunds;
 mod retention;
+mod sessions;
 mod sqlite;
 mod url;
 mod users;
-mod webhooks;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use auth::AuthRepo;
+pub use crate::domain::InboxStatus;
 pub use batch::{BatchRead, BatchReads};
+pub use dialect::{Dialect, SqlStore};
 pub use error::StoreError;
+pub use idempotency::IdempotencyRepo;
+pub use inbox::WebhookRepo;
+pub use logins::LoginRepo;
 pub use models::{
     BatchStep, EventPage, EventScope, IdempotencyStart, Identity, InboxEvent, InboxStats,
-    InboxStatus, LoggedEvent, LoginAttempt, NewIdentity, NewInboxEvent, NewPaymentEvent, NewUser,
-    PaymentChange, PaymentEventRow, PaymentRow, RefundRow, Rotation, Session, StepAction,
-    StepResult, User,
+    LoggedEvent, LoginAttempt, NewIdentity, NewInboxEvent, NewPaymentEvent, NewUser, PaymentChange,
+    PaymentEventRow, PaymentRow, RefundRow, Rotation, Session, StepAction, StepResult, User,
 };
 #[cfg(test)]
 pub(crate) use notice::logged as logged_event_for_tests;
 pub use notice::{NOTICE_CHANNEL, Notice, decode_notices, encode_notices};
+pub use payment_changes::PaymentChangeRepo;
 pub use payment_events::PaymentEventRepo;
 pub use payments::PaymentRepo;
+pub use postgres::PgStore;
+pub use refunds::RefundRepo;
 pub use retention::{PURGE_INTERVAL, Purged, RetentionRepo, run_retention};
+pub use sessions::SessionRepo;
+pub use sqlite::SqliteStore;
 pub use url::DatabaseUrl;
 pub use users::UserRepo;
-pub use webhooks::WebhookRepo;
 
 /// A shared handle to the configured database.
 pub type Store = Arc<dyn Database>;
@@ -49,10 +62,14 @@ pub type Store = Arc<dyn Database>;
 #[async_trait]
 pub trait Database:
     UserRepo
-    + AuthRepo
+    + LoginRepo
+    + SessionRepo
     + WebhookRepo
     + PaymentEventRepo
     + PaymentRepo
+    + PaymentChangeRepo
+    + IdempotencyRepo
+    + RefundRepo
     + RetentionRepo
     + Send
     + Sync
@@ -81,10 +98,10 @@ pub trait Database:
 pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Store, StoreError> {
     Ok(match url {
         DatabaseUrl::Sqlite(_) => {
-            Arc::new(sqlite::SqliteStore::connect(url.expose(), max_connections).await?)
+            Arc::new(SqliteStore::connect(url.expose(), max_connections).await?)
         }
         DatabaseUrl::Postgres(_) => {
-            Arc::new(postgres::PgStore::connect(url.expose(), max_connections).await?)
+            Arc::new(PgStore::connect(url.expose(), max_connections).await?)
         }
     })
 }

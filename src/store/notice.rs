@@ -90,8 +90,8 @@ pub(crate) fn logged(cursor: i64, previous: i64) -> LoggedEvent {
             payment_id: Uuid::now_v7(),
             user_id: Uuid::now_v7(),
             sequence: 1,
-            kind: "created".into(),
-            status: "PROCESSING".into(),
+            kind: crate::domain::PaymentEventKind::Created,
+            status: crate::domain::PaymentStatus::Processing,
             amount_refunded: 0,
             source_event_id: Some("evt_1".into()),
             occurred_at: chrono::DateTime::from_timestamp_millis(1_700_000_000_123).unwrap(),
@@ -128,7 +128,7 @@ mod tests {
     #[test]
     fn an_event_too_big_for_a_payload_travels_as_a_bare_notice() {
         let mut big = logged(7, 5);
-        big.event.kind = "x".repeat(9000);
+        big.event.kind = crate::domain::PaymentEventKind::Provider("x".repeat(9000));
         let payloads = encode_notices(&[Notice::from(&big)]);
         let decoded = decode_notices(&payloads[0]).unwrap();
         assert_eq!(decoded[0].cursor, 7);

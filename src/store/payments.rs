@@ -1,46 +1,20 @@
-//! Payments, refunds and idempotency keys.
+//! Payments: recording them with their first event, and reading them back.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sqlx::{Executor, FromRow, QueryBuilder};
 use uuid::Uuid;
 
-use super::{
-    BatchStep, IdempotencyStart, LoggedEvent, PaymentChange, PaymentRow, RefundRow, StepResult,
-    StoreError,
-};
+use super::dialect::{SqlStore, push_ids, push_list};
+use super::payment_events::EventLog;
+use super::{BatchRead, LoggedEvent, NewPaymentEvent, PaymentRow, StoreError};
+use crate::domain::{Metadata, PaymentEventKind, PaymentStatus};
 
 /// Persistence of payments.
 #[async_trait]
 pub trait PaymentRepo {
-    /// Claims `key` for a request with `fingerprint`, or says how it was used before.
-    async fn begin_idempotent(
-        &self,
-        user_id: Uuid,
-        operation: &str,
-        key: &str,
-        fingerprint: &str,
-        now: DateTime<Utc>,
-    ) -> Result<IdempotencyStart, StoreError>;
-
-    /// Stores the response of a claimed key; later uses replay it.
-    async fn complete_idempotent(
-        &self,
-        user_id: Uuid,
-        operation: &str,
-        key: &str,
-        response: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
-
-    /// Forgets a claimed key whose request failed, so the client may retry with it.
-    async fn release_idempotent(
-        &self,
-        user_id: Uuid,
-        operation: &str,
-        key: &str,
-    ) -> Result<(), StoreError>;
-
-    /// Records a new payment and its first event, atomically.
+    /// Records a new payment and its first event (occurring at the payment's `created_at`),
+    /// atomically.
     async fn insert_payment(&self, payment: &PaymentRow) -> Result<LoggedEvent, StoreError>;
 
     /// Finds a payment by our id.
@@ -63,7 +37,7 @@ pub trait PaymentRepo {
     async fn payments_of_user(
         &self,
         user_id: Uuid,
-        status: Option<&str>,
+        status: Option<PaymentStatus>,
         before: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<PaymentRow>, StoreError>;
@@ -73,7 +47,7 @@ pub trait PaymentRepo {
     async fn payments_of_user_ascending(
         &self,
         user_id: Uuid,
-        status: Option<&str>,
+        status: Option<PaymentStatus>,
         after: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<PaymentRow>, StoreError>;
@@ -82,42 +56,152 @@ pub trait PaymentRepo {
     async fn count_payments_of_user(
         &self,
         user_id: Uuid,
-        status: Option<&str>,
+        status: Option<PaymentStatus>,
     ) -> Result<i64, StoreError>;
+}
 
-    /// Finds a refund by our id.
-    async fn refund_by_id(&self, id: Uuid) -> Result<Option<RefundRow>, StoreError>;
+const INSERT_PAYMENT: &str = "INSERT INTO payments (id, user_id, provider, provider_payment_id, \
+     status, amount, currency, amount_refunded, description, metadata, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+const PAYMENT_BY_ID: &str = "SELECT * FROM payments WHERE id = $1";
+const PAYMENTS_BY_IDS: &str = "SELECT * FROM payments WHERE id IN ";
+const PAYMENT_BY_PROVIDER_ID: &str = "SELECT * FROM payments WHERE provider_payment_id = $1";
+const PAYMENTS_BY_PROVIDER_IDS: &str = "SELECT * FROM payments WHERE provider_payment_id IN ";
+const PAYMENTS_OF_USER: &str = "SELECT * FROM payments WHERE user_id = $1 \
+     AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4";
+const PAYMENTS_OF_USER_ASCENDING: &str = "SELECT * FROM payments WHERE user_id = $1 \
+     AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR id > $3) ORDER BY id ASC LIMIT $4";
+const COUNT_PAYMENTS_OF_USER: &str = "SELECT COUNT(*) FROM payments WHERE user_id = $1 \
+     AND ($2 IS NULL OR status = $2)";
 
-    /// Applies a change if the payment is still as `change` expects, appending its event in the
-    /// same transaction; `None` when the payment changed meanwhile.
-    async fn apply_payment_change(
+#[async_trait]
+impl<DB> PaymentRepo for SqlStore<DB>
+where
+    DB: EventLog,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<Uuid>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> PaymentStatus: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<PaymentStatus>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Metadata: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> DateTime<Utc>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'r> PaymentRow: FromRow<'r, DB::Row>,
+    for<'r> (i64,): FromRow<'r, DB::Row>,
+{
+    async fn insert_payment(&self, p: &PaymentRow) -> Result<LoggedEvent, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(INSERT_PAYMENT)
+            .bind(p.id)
+            .bind(p.user_id)
+            .bind(p.provider.as_str())
+            .bind(p.provider_payment_id.as_str())
+            .bind(p.status)
+            .bind(p.amount)
+            .bind(p.currency.as_str())
+            .bind(p.amount_refunded)
+            .bind(p.description.clone())
+            .bind(p.metadata.clone())
+            .bind(p.created_at)
+            .bind(p.updated_at)
+            .execute(&mut *tx)
+            .await?;
+        let event = NewPaymentEvent {
+            payment_id: p.id,
+            user_id: p.user_id,
+            kind: PaymentEventKind::Created,
+            status: p.status,
+            amount_refunded: p.amount_refunded,
+            source_event_id: None,
+        };
+        let mut logged = DB::append_events(&mut *tx, &[event], p.created_at).await?;
+        tx.commit().await?;
+        Ok(logged.remove(0))
+    }
+
+    async fn payment_by_id(&self, id: Uuid) -> Result<Option<PaymentRow>, StoreError> {
+        Ok(sqlx::query_as(PAYMENT_BY_ID)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn payments_by_ids(&self, ids: &[Uuid]) -> Result<Vec<PaymentRow>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.batch_reads.record(BatchRead::Payments);
+        let mut query = QueryBuilder::<DB>::new(PAYMENTS_BY_IDS);
+        push_ids(&mut query, ids);
+        Ok(query.build_query_as().fetch_all(&self.pool).await?)
+    }
+
+    async fn payment_by_provider_id(
         &self,
-        change: &PaymentChange,
-    ) -> Result<Option<LoggedEvent>, StoreError>;
+        provider_payment_id: &str,
+    ) -> Result<Option<PaymentRow>, StoreError> {
+        Ok(sqlx::query_as(PAYMENT_BY_PROVIDER_ID)
+            .bind(provider_payment_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
 
-    /// Writes `steps` in order in one transaction: payment changes (each guarded like
-    /// [`PaymentRepo::apply_payment_change`]), their events, and the inbox events they finish.
-    /// Returns one result per step.
-    async fn apply_steps(&self, steps: &[BatchStep]) -> Result<Vec<StepResult>, StoreError>;
+    async fn payments_by_provider_ids(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<PaymentRow>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = QueryBuilder::<DB>::new(PAYMENTS_BY_PROVIDER_IDS);
+        push_list(&mut query, ids.iter().cloned());
+        Ok(query.build_query_as().fetch_all(&self.pool).await?)
+    }
 
-    /// The provider's customer id for a user, if one was recorded.
-    async fn payment_customer(
+    async fn payments_of_user(
         &self,
         user_id: Uuid,
-        provider: &str,
-    ) -> Result<Option<String>, StoreError>;
+        status: Option<PaymentStatus>,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<PaymentRow>, StoreError> {
+        Ok(sqlx::query_as(PAYMENTS_OF_USER)
+            .bind(user_id)
+            .bind(status)
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
 
-    /// Records a user's customer id; the first one recorded wins and is returned.
-    async fn save_payment_customer(
+    async fn payments_of_user_ascending(
         &self,
         user_id: Uuid,
-        provider: &str,
-        customer_id: &str,
-    ) -> Result<String, StoreError>;
+        status: Option<PaymentStatus>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<PaymentRow>, StoreError> {
+        Ok(sqlx::query_as(PAYMENTS_OF_USER_ASCENDING)
+            .bind(user_id)
+            .bind(status)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
 
-    /// Records a refund.
-    async fn insert_refund(&self, refund: &RefundRow) -> Result<(), StoreError>;
-
-    /// Refunds of many payments (for DataLoaders), oldest first.
-    async fn refunds_of(&self, payment_ids: &[Uuid]) -> Result<Vec<RefundRow>, StoreError>;
+    async fn count_payments_of_user(
+        &self,
+        user_id: Uuid,
+        status: Option<PaymentStatus>,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(COUNT_PAYMENTS_OF_USER)
+            .bind(user_id)
+            .bind(status)
+            .fetch_one(&self.pool)
+            .await?)
+    }
 }

@@ -3,19 +3,16 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::Postgres;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgPool, Postgres};
 
-use super::portable::impl_portable_repos;
+use super::dialect::{Dialect, SqlStore};
 use super::{Database, StoreError};
 
 /// A PostgreSQL database.
-pub struct PgStore {
-    pool: PgPool,
-    batch_reads: super::BatchReads,
-}
+pub type PgStore = SqlStore<Postgres>;
 
-impl PgStore {
+impl SqlStore<Postgres> {
     /// Connects to the server at `url`.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
@@ -23,15 +20,12 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect(url)
             .await?;
-        Ok(Self {
-            pool,
-            batch_reads: super::BatchReads::default(),
-        })
+        Ok(Self::new(pool))
     }
 }
 
 #[async_trait]
-impl Database for PgStore {
+impl Database for SqlStore<Postgres> {
     fn backend(&self) -> &'static str {
         "postgres"
     }
@@ -74,15 +68,21 @@ impl Database for PgStore {
     }
 }
 
-/// Several instances claim concurrently: each skips rows another has locked.
-const CLAIM_DUE_EVENTS: &str = "UPDATE webhook_inbox SET locked_until = $1 WHERE seq IN (\
-     SELECT seq FROM webhook_inbox WHERE status = 'pending' AND next_attempt_at <= $2 \
-     AND (locked_until IS NULL OR locked_until <= $2) ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING *";
+impl Dialect for Postgres {
+    /// Several instances claim concurrently: each skips rows another has locked.
+    const CLAIM_DUE_EVENTS: &'static str = "UPDATE webhook_inbox SET locked_until = $1 WHERE seq IN (\
+         SELECT seq FROM webhook_inbox WHERE status = 'pending' AND next_attempt_at <= $2 \
+         AND (locked_until IS NULL OR locked_until <= $2) ORDER BY seq LIMIT $3 \
+         FOR UPDATE SKIP LOCKED) RETURNING *";
 
-/// Serialises appends to the event log (a transaction-scoped advisory lock, released at commit):
-/// events commit in cursor order, so a reader never passes one that may still appear.
-const APPEND_LOCK: &str = "SELECT pg_advisory_xact_lock(752601210001)";
+    /// A transaction-scoped advisory lock, released at commit: events commit in cursor order, so
+    /// a reader never passes one that may still appear.
+    const APPEND_LOCK: &'static str = "SELECT pg_advisory_xact_lock(752601210001)";
 
-impl_portable_repos!(PgStore, Postgres, CLAIM_DUE_EVENTS, APPEND_LOCK, true);
+    /// Other instances hear appends through `LISTEN`, in commit order.
+    const NOTIFIES: bool = true;
 
-super::retention::impl_retention!(PgStore);
+    fn rows_affected(result: &sqlx::postgres::PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
+}

@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sqlx::Executor;
 use tokio_util::sync::CancellationToken;
 
+use super::dialect::{Dialect, SqlStore};
 use super::{Store, StoreError};
 
 /// How many rows one purge deleted, per table.
@@ -35,53 +37,45 @@ pub trait RetentionRepo {
     ) -> Result<Purged, StoreError>;
 }
 
-pub(super) const PURGE_LOGIN_ATTEMPTS: &str = "DELETE FROM login_attempts WHERE expires_at < $1";
-pub(super) const PURGE_REFRESH_TOKENS: &str = "DELETE FROM refresh_tokens \
+const PURGE_LOGIN_ATTEMPTS: &str = "DELETE FROM login_attempts WHERE expires_at < $1";
+const PURGE_REFRESH_TOKENS: &str = "DELETE FROM refresh_tokens \
      WHERE expires_at < $1 OR (used_at IS NOT NULL AND used_at < $2)";
-pub(super) const PURGE_IDEMPOTENCY_KEYS: &str =
-    "DELETE FROM idempotency_keys WHERE created_at < $1";
+const PURGE_IDEMPOTENCY_KEYS: &str = "DELETE FROM idempotency_keys WHERE created_at < $1";
 
-/// Implements [`RetentionRepo`] for a store with a `pool` field of an sqlx pool type.
-macro_rules! impl_retention {
-    ($store:ty) => {
-        #[async_trait::async_trait]
-        impl $crate::store::RetentionRepo for $store {
-            async fn purge_expired(
-                &self,
-                now: chrono::DateTime<chrono::Utc>,
-                cutoff: chrono::DateTime<chrono::Utc>,
-            ) -> Result<$crate::store::Purged, $crate::store::StoreError> {
-                use super::retention::{
-                    PURGE_IDEMPOTENCY_KEYS, PURGE_LOGIN_ATTEMPTS, PURGE_REFRESH_TOKENS,
-                };
-                let mut tx = self.pool.begin().await?;
-                let login_attempts = sqlx::query(PURGE_LOGIN_ATTEMPTS)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                let refresh_tokens = sqlx::query(PURGE_REFRESH_TOKENS)
-                    .bind(now)
-                    .bind(cutoff)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                let idempotency_keys = sqlx::query(PURGE_IDEMPOTENCY_KEYS)
-                    .bind(cutoff)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                tx.commit().await?;
-                Ok($crate::store::Purged {
-                    login_attempts,
-                    refresh_tokens,
-                    idempotency_keys,
-                })
-            }
-        }
-    };
+#[async_trait]
+impl<DB> RetentionRepo for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DateTime<Utc>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    async fn purge_expired(
+        &self,
+        now: DateTime<Utc>,
+        cutoff: DateTime<Utc>,
+    ) -> Result<Purged, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let login_attempts = sqlx::query(PURGE_LOGIN_ATTEMPTS)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let refresh_tokens = sqlx::query(PURGE_REFRESH_TOKENS)
+            .bind(now)
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
+        let idempotency_keys = sqlx::query(PURGE_IDEMPOTENCY_KEYS)
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Purged {
+            login_attempts: DB::rows_affected(&login_attempts),
+            refresh_tokens: DB::rows_affected(&refresh_tokens),
+            idempotency_keys: DB::rows_affected(&idempotency_keys),
+        })
+    }
 }
-pub(super) use impl_retention;
 
 /// How often the retention job runs; it also runs once at start.
 pub const PURGE_INTERVAL: Duration = Duration::from_secs(3600);

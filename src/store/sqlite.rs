@@ -4,19 +4,16 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::Sqlite;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool};
 
-use super::portable::impl_portable_repos;
+use super::dialect::{Dialect, SqlStore};
 use super::{Database, StoreError};
 
 /// A SQLite database file.
-pub struct SqliteStore {
-    pool: SqlitePool,
-    batch_reads: super::BatchReads,
-}
+pub type SqliteStore = SqlStore<Sqlite>;
 
-impl SqliteStore {
+impl SqlStore<Sqlite> {
     /// Opens (creating if needed) the database at `url`.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?;
@@ -34,10 +31,7 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
-        Ok(Self {
-            pool,
-            batch_reads: super::BatchReads::default(),
-        })
+        Ok(Self::new(pool))
     }
 }
 
@@ -59,7 +53,7 @@ fn create_private_file(path: &std::path::Path) -> Result<(), StoreError> {
 }
 
 #[async_trait]
-impl Database for SqliteStore {
+impl Database for SqlStore<Sqlite> {
     fn backend(&self) -> &'static str {
         "sqlite"
     }
@@ -101,16 +95,23 @@ impl Database for SqliteStore {
     }
 }
 
-/// SQLite runs one writer at a time, so a plain `UPDATE ... RETURNING` claims atomically.
-const CLAIM_DUE_EVENTS: &str = "UPDATE webhook_inbox SET locked_until = $1 WHERE seq IN (\
-     SELECT seq FROM webhook_inbox WHERE status = 'pending' AND next_attempt_at <= $2 \
-     AND (locked_until IS NULL OR locked_until <= $2) ORDER BY seq LIMIT $3) RETURNING *";
+impl Dialect for Sqlite {
+    /// SQLite runs one writer at a time, so a plain `UPDATE ... RETURNING` claims atomically.
+    const CLAIM_DUE_EVENTS: &'static str = "UPDATE webhook_inbox SET locked_until = $1 WHERE seq IN (\
+         SELECT seq FROM webhook_inbox WHERE status = 'pending' AND next_attempt_at <= $2 \
+         AND (locked_until IS NULL OR locked_until <= $2) ORDER BY seq LIMIT $3) RETURNING *";
 
-/// SQLite runs one writer at a time, so appends commit in cursor order; this no-op write only
-/// makes an append take the write lock before it reads the log, waiting its turn (a transaction
-/// that read first could not upgrade once another writer committed, and would fail at once).
-const APPEND_LOCK: &str = "UPDATE sqlite_sequence SET seq = seq WHERE name = 'payment_events'";
+    /// SQLite runs one writer at a time, so appends commit in cursor order; this no-op write only
+    /// makes an append take the write lock before it reads the log, waiting its turn (a
+    /// transaction that read first could not upgrade once another writer committed, and would
+    /// fail at once).
+    const APPEND_LOCK: &'static str =
+        "UPDATE sqlite_sequence SET seq = seq WHERE name = 'payment_events'";
 
-impl_portable_repos!(SqliteStore, Sqlite, CLAIM_DUE_EVENTS, APPEND_LOCK, false);
+    /// Only one process uses the file; the in-process bus carries every notice.
+    const NOTIFIES: bool = false;
 
-super::retention::impl_retention!(SqliteStore);
+    fn rows_affected(result: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
+}

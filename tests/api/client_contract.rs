@@ -88,33 +88,66 @@ async fn a_failed_nested_field_nulls_its_nearest_nullable_parent() {
         .create(json!({ "amount": 500, "currency": "usd" }), "nested-1")
         .await;
     let id = created["data"]["createPaymentIntent"]["payment"]["id"].clone();
-    // A stored status this version does not know is an internal error of `Payment.status`.
+    // An identity row this version cannot read is an internal error of `User.identities`.
     let db = sqlx::SqlitePool::connect(app.database.url()).await.unwrap();
-    sqlx::query("UPDATE payments SET status = 'from_the_future'")
+    sqlx::query("UPDATE identities SET created_at = 'not a time'")
         .execute(&db)
         .await
         .unwrap();
 
     let body = client
         .gql(
-            "query($id: ID!) { serverInfo { version } payment(id: $id) { id status } }",
+            "query($id: ID!) { serverInfo { version } payment(id: $id) { id owner { identities { provider } } } }",
             json!({ "id": id }),
         )
         .await;
     let error = single_error(&body, "INTERNAL");
-    assert_eq!(error["path"], json!(["payment", "status"]));
+    assert_eq!(error["path"], json!(["payment", "owner", "identities"]));
     assert_eq!(body["data"]["payment"], Value::Null, "{body}");
     assert!(body["data"]["serverInfo"].is_object(), "{body}");
 
     // Through a connection every level is non-null, so the failure reaches `data`.
     let body = client
-        .gql("{ payments { edges { node { id status } } } }", json!({}))
+        .gql(
+            "{ payments { edges { node { id owner { identities { provider } } } } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(body["data"], Value::Null, "{body}");
     assert_eq!(
         error_paths(&body),
-        [r#"["payments","edges",0,"node","status"]"#]
+        [r#"["payments","edges",0,"node","owner","identities"]"#]
     );
+}
+
+/// A stored payment this version cannot read (an unknown status, metadata that is not a JSON
+/// object) is an internal error of the field that loads it, never a silently defaulted value.
+#[tokio::test]
+async fn an_unreadable_stored_payment_is_an_internal_error() {
+    let app = app(60_000, |_| {}).await;
+    let client = Client::sign_in(&app, "olga").await;
+    let created = client
+        .create(json!({ "amount": 500, "currency": "usd" }), "unreadable-1")
+        .await;
+    let id = created["data"]["createPaymentIntent"]["payment"]["id"].clone();
+    let db = sqlx::SqlitePool::connect(app.database.url()).await.unwrap();
+    let query = "query($id: ID!) { payment(id: $id) { id status metadata { key } } }";
+    for corruption in [
+        "UPDATE payments SET status = 'from_the_future'",
+        "UPDATE payments SET metadata = '{not json'",
+    ] {
+        sqlx::query(corruption).execute(&db).await.unwrap();
+        let body = client.gql(query, json!({ "id": id })).await;
+        let error = single_error(&body, "INTERNAL");
+        assert_eq!(error["path"], json!(["payment"]), "{corruption}");
+        assert_eq!(body["data"]["payment"], Value::Null, "{corruption}: {body}");
+        sqlx::query("UPDATE payments SET status = 'PROCESSING', metadata = '{}'")
+            .execute(&db)
+            .await
+            .unwrap();
+        let body = client.gql(query, json!({ "id": id })).await;
+        assert_eq!(body["data"]["payment"]["status"], "PROCESSING", "{body}");
+    }
 }
 
 /// An RFC 3339 UTC instant with exactly three decimal places: `2026-01-31T12:00:00.000Z`.

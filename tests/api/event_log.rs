@@ -28,7 +28,7 @@ fn new_event(payment_id: Uuid, user_id: Uuid, kind: &str) -> NewPaymentEvent {
         payment_id,
         user_id,
         kind: kind.into(),
-        status: "PROCESSING".into(),
+        status: switchboard::domain::PaymentStatus::Processing,
         amount_refunded: 0,
         source_event_id: None,
     }
@@ -54,7 +54,7 @@ fn spawn_append(
     let store = store.clone();
     tokio::spawn(async move {
         store
-            .append_payment_event(&new_event(payment_id, owner, kind))
+            .append_payment_event(&new_event(payment_id, owner, kind), chrono::Utc::now())
             .await
     })
 }
@@ -128,17 +128,17 @@ async fn both_readers_got_the_held_event_first(
             .expect("an event before the deadline")
             .unwrap()
             .unwrap();
-        delivered.push(event.kind.clone());
+        delivered.push(event.kind.as_text().into_owned());
     }
     assert_eq!(delivered, ["held", "quick"], "the live feed, in order");
     let second_sync = store
         .payment_events_after(EventScope::User(owner), synced_to, 100)
         .await
         .unwrap();
-    let synced: Vec<&str> = first_sync
+    let synced: Vec<String> = first_sync
         .iter()
         .chain(&second_sync)
-        .map(|e| e.kind.as_str())
+        .map(|e| e.kind.as_text().into_owned())
         .collect();
     assert_eq!(synced, ["held", "quick"], "delta sync, in order, once");
 }
@@ -160,7 +160,7 @@ async fn a_writer_slow_to_commit_is_never_skipped_on_postgres() {
     let owner = user(&store, "slow").await;
     let (p1, p2) = (Uuid::now_v7(), Uuid::now_v7());
     let before = store
-        .append_payment_event(&new_event(p1, owner, "created"))
+        .append_payment_event(&new_event(p1, owner, "created"), chrono::Utc::now())
         .await
         .unwrap()
         .event
@@ -210,7 +210,7 @@ async fn a_writer_slow_to_commit_is_never_skipped_on_sqlite() {
     let owner = user(&store, "slow").await;
     let (p1, p2) = (Uuid::now_v7(), Uuid::now_v7());
     let before = store
-        .append_payment_event(&new_event(p1, owner, "created"))
+        .append_payment_event(&new_event(p1, owner, "created"), chrono::Utc::now())
         .await
         .unwrap()
         .event
@@ -249,12 +249,12 @@ async fn payments(store: &Store, owner: Uuid, prefix: &str, count: usize) -> Vec
                 user_id: owner,
                 provider: "stripe".into(),
                 provider_payment_id: provider_id.clone(),
-                status: PaymentStatus::RequiresPaymentMethod.as_str().into(),
+                status: PaymentStatus::RequiresPaymentMethod,
                 amount: 2000,
                 currency: "usd".into(),
                 amount_refunded: 0,
                 description: None,
-                metadata: "{}".into(),
+                metadata: Default::default(),
                 created_at: now,
                 updated_at: now,
             })
@@ -309,7 +309,7 @@ async fn pending_events(store: &Store, ids: &[String]) -> usize {
     let mut pending = 0;
     for id in ids {
         let event = store.inbox_event(id).await.unwrap();
-        if event.is_none_or(|e| e.status == "pending") {
+        if event.is_none_or(|e| e.status == switchboard::store::InboxStatus::Pending) {
             pending += 1;
         }
     }
@@ -506,10 +506,7 @@ async fn server_holding_claims(
 
 async fn all_succeeded(store: &Store, intents: &[String]) -> bool {
     let rows = store.payments_by_provider_ids(intents).await.unwrap();
-    rows.len() == intents.len()
-        && rows
-            .iter()
-            .all(|p| p.status == PaymentStatus::Succeeded.as_str())
+    rows.len() == intents.len() && rows.iter().all(|p| p.status == PaymentStatus::Succeeded)
 }
 
 /// kill -9 of a process holding claims: a surviving instance applies them within 10 s, and so

@@ -37,12 +37,12 @@ async fn an_appended_event_reaches_every_instance_and_reconnects_resync() {
         payment_id: Uuid::now_v7(),
         user_id: owner,
         kind: "test".into(),
-        status: status.into(),
+        status: status.parse().unwrap(),
         amount_refunded: 0,
         source_event_id: None,
     };
     let logged = store
-        .append_payment_event(&event("PROCESSING"))
+        .append_payment_event(&event("PROCESSING"), chrono::Utc::now())
         .await
         .unwrap();
     let notice = Notice::from(&logged);
@@ -71,7 +71,7 @@ async fn an_appended_event_reaches_every_instance_and_reconnects_resync() {
     assert_eq!(next(&mut on_b).await, BusMessage::Resync);
     // After reconnecting, notices flow again, chained to the one before.
     let later = store
-        .append_payment_event(&event("SUCCEEDED"))
+        .append_payment_event(&event("SUCCEEDED"), chrono::Utc::now())
         .await
         .unwrap();
     assert_eq!(later.previous, logged.event.cursor);
@@ -104,7 +104,7 @@ pub(crate) mod feed {
             email_verified: false,
         };
         store
-            .create_user(NewUser::default(), identity)
+            .create_user(NewUser::default(), identity, chrono::Utc::now())
             .await
             .unwrap()
             .id
@@ -118,14 +118,17 @@ pub(crate) mod feed {
         status: &str,
     ) -> LoggedEvent {
         let logged = store
-            .append_payment_event(&NewPaymentEvent {
-                payment_id,
-                user_id,
-                kind: "test".into(),
-                status: status.into(),
-                amount_refunded: 0,
-                source_event_id: None,
-            })
+            .append_payment_event(
+                &NewPaymentEvent {
+                    payment_id,
+                    user_id,
+                    kind: "test".into(),
+                    status: status.parse().unwrap(),
+                    amount_refunded: 0,
+                    source_event_id: None,
+                },
+                chrono::Utc::now(),
+            )
             .await
             .unwrap();
         bus.publish(std::slice::from_ref(&logged)).await;
@@ -286,11 +289,14 @@ mod chain {
                 payment_id: Uuid::now_v7(),
                 user_id: owner,
                 kind: kind.into(),
-                status: "PROCESSING".into(),
+                status: switchboard::domain::PaymentStatus::Processing,
                 amount_refunded: 0,
                 source_event_id: None,
             };
-            store.append_payment_event(&event).await.unwrap()
+            store
+                .append_payment_event(&event, chrono::Utc::now())
+                .await
+                .unwrap()
         };
         let mut next_kind = async || {
             let event = tokio::time::timeout(std::time::Duration::from_secs(5), stream.next())
@@ -298,7 +304,7 @@ mod chain {
                 .expect("an event before the deadline")
                 .unwrap()
                 .unwrap();
-            event.kind.clone()
+            event.kind.as_text().into_owned()
         };
         // The feed is live once it has delivered a first event.
         let zero = append("zero").await;

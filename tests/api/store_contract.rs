@@ -43,6 +43,84 @@ where
     store.close().await;
 }
 
+/// Expands one contract test that also reads and writes the tables directly, beside the store.
+macro_rules! raw_contract {
+    ($name:ident) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                run_raw(Backend::Sqlite, super::$name).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                run_raw(Backend::Postgres, super::$name).await;
+            }
+        }
+    };
+}
+
+async fn run_raw<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(Store, Raw) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let Some(database) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let store = database.store().await;
+    let raw = Raw {
+        backend,
+        url: database.url().to_owned(),
+    };
+    test(store.clone(), raw).await;
+    store.close().await;
+}
+
+/// Direct SQL on a test database, for what the store's API cannot show: the stored text.
+struct Raw {
+    backend: Backend,
+    url: String,
+}
+
+impl Raw {
+    /// Runs a statement.
+    async fn execute(&self, sql: &'static str) {
+        match self.backend {
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&self.url).await.unwrap();
+                sqlx::query(sql).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
+                sqlx::query(sql).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+        }
+    }
+
+    /// The text values a one-column query returns.
+    async fn texts(&self, sql: &'static str) -> Vec<String> {
+        match self.backend {
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&self.url).await.unwrap();
+                let texts = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
+                pool.close().await;
+                texts
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
+                let texts = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
+                pool.close().await;
+                texts
+            }
+        }
+    }
+}
+
 fn identity(provider: &str, subject: &str) -> NewIdentity {
     NewIdentity {
         provider: provider.into(),
@@ -68,7 +146,7 @@ async fn migrations_are_idempotent(store: Store) {
 contract!(created_user_is_found_by_id_and_identity);
 async fn created_user_is_found_by_id_and_identity(store: Store) {
     let user = store
-        .create_user(alice(), identity("google", "g-1"))
+        .create_user(alice(), identity("google", "g-1"), chrono::Utc::now())
         .await
         .unwrap();
     assert_eq!(user.email.as_deref(), Some("alice@example.com"));
@@ -85,11 +163,15 @@ async fn created_user_is_found_by_id_and_identity(store: Store) {
 contract!(identity_belongs_to_one_user_only);
 async fn identity_belongs_to_one_user_only(store: Store) {
     let first = store
-        .create_user(alice(), identity("google", "same"))
+        .create_user(alice(), identity("google", "same"), chrono::Utc::now())
         .await
         .unwrap();
     let err = store
-        .create_user(NewUser::default(), identity("google", "same"))
+        .create_user(
+            NewUser::default(),
+            identity("google", "same"),
+            chrono::Utc::now(),
+        )
         .await
         .expect_err("second owner refused");
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -97,7 +179,7 @@ async fn identity_belongs_to_one_user_only(store: Store) {
     let everyone = store.users_by_ids(&[first.id]).await.unwrap();
     assert_eq!(everyone.len(), 1);
     let err = store
-        .add_identity(first.id, identity("google", "same"))
+        .add_identity(first.id, identity("google", "same"), chrono::Utc::now())
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -106,15 +188,19 @@ async fn identity_belongs_to_one_user_only(store: Store) {
 contract!(identities_load_in_batches);
 async fn identities_load_in_batches(store: Store) {
     let a = store
-        .create_user(alice(), identity("google", "a"))
+        .create_user(alice(), identity("google", "a"), chrono::Utc::now())
         .await
         .unwrap();
     let b = store
-        .create_user(NewUser::default(), identity("github", "b"))
+        .create_user(
+            NewUser::default(),
+            identity("github", "b"),
+            chrono::Utc::now(),
+        )
         .await
         .unwrap();
     let linked = store
-        .add_identity(a.id, identity("github", "a2"))
+        .add_identity(a.id, identity("github", "a2"), chrono::Utc::now())
         .await
         .unwrap();
     assert_eq!(linked.user_id, a.id);
@@ -144,7 +230,11 @@ async fn identities_load_in_batches(store: Store) {
 contract!(adding_identity_to_missing_user_fails);
 async fn adding_identity_to_missing_user_fails(store: Store) {
     let err = store
-        .add_identity(uuid::Uuid::now_v7(), identity("google", "orphan"))
+        .add_identity(
+            uuid::Uuid::now_v7(),
+            identity("google", "orphan"),
+            chrono::Utc::now(),
+        )
         .await
         .expect_err("foreign key holds");
     assert!(matches!(err, StoreError::Other(_)), "{err:?}");
@@ -339,12 +429,16 @@ contract!(payment_events_number_per_payment_and_read_by_scope);
 async fn payment_events_number_per_payment_and_read_by_scope(store: Store) {
     use switchboard::store::{EventScope, NewPaymentEvent};
     let owner = store
-        .create_user(alice(), identity("dev", "owner"))
+        .create_user(alice(), identity("dev", "owner"), chrono::Utc::now())
         .await
         .unwrap()
         .id;
     let other = store
-        .create_user(NewUser::default(), identity("dev", "other"))
+        .create_user(
+            NewUser::default(),
+            identity("dev", "other"),
+            chrono::Utc::now(),
+        )
         .await
         .unwrap()
         .id;
@@ -353,20 +447,20 @@ async fn payment_events_number_per_payment_and_read_by_scope(store: Store) {
         payment_id,
         user_id,
         kind: "test".into(),
-        status: status.into(),
+        status: status.parse().unwrap(),
         amount_refunded: 0,
         source_event_id: None,
     };
     let a = store
-        .append_payment_event(&event(p1, owner, "PROCESSING"))
+        .append_payment_event(&event(p1, owner, "PROCESSING"), chrono::Utc::now())
         .await
         .unwrap();
     let b = store
-        .append_payment_event(&event(p2, other, "PROCESSING"))
+        .append_payment_event(&event(p2, other, "PROCESSING"), chrono::Utc::now())
         .await
         .unwrap();
     let c = store
-        .append_payment_event(&event(p1, owner, "SUCCEEDED"))
+        .append_payment_event(&event(p1, owner, "SUCCEEDED"), chrono::Utc::now())
         .await
         .unwrap();
     // Each event links to the one logged before it, in any scope.
@@ -441,7 +535,11 @@ async fn retention_deletes_what_is_no_longer_useful(store: Store) {
         .await
         .unwrap();
     let user = store
-        .create_user(alice(), identity("google", "g-retention"))
+        .create_user(
+            alice(),
+            identity("google", "g-retention"),
+            chrono::Utc::now(),
+        )
         .await
         .unwrap();
     let session = Session {
@@ -498,7 +596,7 @@ contract!(payments_are_counted_paged_backwards_and_refunds_found_by_id);
 async fn payments_are_counted_paged_backwards_and_refunds_found_by_id(store: Store) {
     use switchboard::store::{PaymentRow, RefundRow};
     let owner = store
-        .create_user(alice(), identity("dev", "counted"))
+        .create_user(alice(), identity("dev", "counted"), chrono::Utc::now())
         .await
         .unwrap()
         .id;
@@ -508,12 +606,12 @@ async fn payments_are_counted_paged_backwards_and_refunds_found_by_id(store: Sto
         user_id: owner,
         provider: "sandbox".into(),
         provider_payment_id: format!("pi_{}", uuid::Uuid::now_v7().simple()),
-        status: status.into(),
+        status: status.parse().unwrap(),
         amount: 1000,
         currency: "usd".into(),
         amount_refunded: 0,
         description: None,
-        metadata: "{}".into(),
+        metadata: Default::default(),
         created_at: now,
         updated_at: now,
     };
@@ -532,7 +630,12 @@ async fn payments_are_counted_paged_backwards_and_refunds_found_by_id(store: Sto
         [rows[1].id, rows[2].id]
     );
     let succeeded = store
-        .payments_of_user_ascending(owner, Some("SUCCEEDED"), None, 1)
+        .payments_of_user_ascending(
+            owner,
+            Some(switchboard::domain::PaymentStatus::Succeeded),
+            None,
+            1,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -542,7 +645,7 @@ async fn payments_are_counted_paged_backwards_and_refunds_found_by_id(store: Sto
     assert_eq!(store.count_payments_of_user(owner, None).await.unwrap(), 3);
     assert_eq!(
         store
-            .count_payments_of_user(owner, Some("SUCCEEDED"))
+            .count_payments_of_user(owner, Some(switchboard::domain::PaymentStatus::Succeeded))
             .await
             .unwrap(),
         2
@@ -567,4 +670,108 @@ async fn payments_are_counted_paged_backwards_and_refunds_found_by_id(store: Sto
     let found = store.refund_by_id(refund.id).await.unwrap().unwrap();
     assert_eq!((found.payment_id, found.amount), (paid.id, 100));
     assert!(store.refund_by_id(paid.id).await.unwrap().is_none());
+}
+
+raw_contract!(domain_values_are_stored_as_the_same_text_and_unreadable_ones_are_errors);
+async fn domain_values_are_stored_as_the_same_text_and_unreadable_ones_are_errors(
+    store: Store,
+    raw: Raw,
+) {
+    use std::collections::BTreeMap;
+    use switchboard::domain::{PaymentEventKind, PaymentStatus, RefundStatus};
+    use switchboard::store::{PaymentChange, PaymentRow, RefundRow};
+    let owner = store
+        .create_user(alice(), identity("dev", "texts"), chrono::Utc::now())
+        .await
+        .unwrap()
+        .id;
+    let now = chrono::Utc::now();
+    let payment = PaymentRow {
+        id: uuid::Uuid::now_v7(),
+        user_id: owner,
+        provider: "sandbox".into(),
+        provider_payment_id: "pi_texts".into(),
+        status: PaymentStatus::RequiresPaymentMethod,
+        amount: 1000,
+        currency: "usd".into(),
+        amount_refunded: 0,
+        description: None,
+        metadata: BTreeMap::from([("order".to_owned(), "42".to_owned())]).into(),
+        created_at: now,
+        updated_at: now,
+    };
+    store.insert_payment(&payment).await.unwrap();
+    let change = PaymentChange {
+        payment_id: payment.id,
+        user_id: owner,
+        from_status: PaymentStatus::RequiresPaymentMethod,
+        from_refunded: 0,
+        status: PaymentStatus::PartiallyRefunded,
+        amount_refunded: 100,
+        kind: PaymentEventKind::Provider("charge.refunded".into()),
+        source_event_id: Some("evt_texts".into()),
+    };
+    store
+        .apply_payment_change(&change, now)
+        .await
+        .unwrap()
+        .unwrap();
+    for status in [
+        RefundStatus::Succeeded,
+        RefundStatus::Other("reversed".into()),
+    ] {
+        let refund = RefundRow {
+            id: uuid::Uuid::now_v7(),
+            payment_id: payment.id,
+            provider_refund_id: format!("re_{}", uuid::Uuid::now_v7().simple()),
+            amount: 50,
+            status,
+            created_at: now,
+        };
+        store.insert_refund(&refund).await.unwrap();
+    }
+
+    // The text is what it always was, so rows written before and after read alike.
+    assert_eq!(
+        raw.texts("SELECT status || ' ' || metadata FROM payments")
+            .await,
+        [r#"PARTIALLY_REFUNDED {"order":"42"}"#]
+    );
+    assert_eq!(
+        raw.texts("SELECT kind || ' ' || status FROM payment_events ORDER BY cursor")
+            .await,
+        [
+            "created REQUIRES_PAYMENT_METHOD",
+            "charge.refunded PARTIALLY_REFUNDED"
+        ]
+    );
+    assert_eq!(
+        raw.texts("SELECT status FROM refunds ORDER BY status DESC")
+            .await,
+        ["succeeded", "reversed"]
+    );
+    let refunds = store.refunds_of(&[payment.id]).await.unwrap();
+    let statuses: Vec<RefundStatus> = refunds.into_iter().map(|r| r.status).collect();
+    assert!(statuses.contains(&RefundStatus::Succeeded), "{statuses:?}");
+    assert!(
+        statuses.contains(&RefundStatus::Other("reversed".into())),
+        "{statuses:?}"
+    );
+    let read = store.payment_by_id(payment.id).await.unwrap().unwrap();
+    assert_eq!(read.status, PaymentStatus::PartiallyRefunded);
+    assert_eq!(read.metadata.0["order"], "42");
+
+    // A value this version cannot read fails the read; it never reads as a default.
+    raw.execute("UPDATE payments SET metadata = '{not json'")
+        .await;
+    assert!(matches!(
+        store.payment_by_id(payment.id).await,
+        Err(StoreError::Other(_))
+    ));
+    raw.execute(r#"UPDATE payments SET metadata = '{}', status = 'from_the_future'"#)
+        .await;
+    assert!(matches!(
+        store.payment_by_id(payment.id).await,
+        Err(StoreError::Other(_))
+    ));
 }

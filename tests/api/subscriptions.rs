@@ -27,14 +27,17 @@ pub(crate) async fn sign_in(app: &TestApp, login: &str) -> (String, Uuid) {
 
 async fn record(store: &Store, payment_id: Uuid, user_id: Uuid, status: &str) -> PaymentEventRow {
     store
-        .append_payment_event(&NewPaymentEvent {
-            payment_id,
-            user_id,
-            kind: "test".into(),
-            status: status.into(),
-            amount_refunded: 0,
-            source_event_id: None,
-        })
+        .append_payment_event(
+            &NewPaymentEvent {
+                payment_id,
+                user_id,
+                kind: "test".into(),
+                status: status.parse().unwrap(),
+                amount_refunded: 0,
+                source_event_id: None,
+            },
+            chrono::Utc::now(),
+        )
         .await
         .unwrap()
         .event

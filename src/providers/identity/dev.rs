@@ -47,8 +47,8 @@ impl IdentityProvider for DevProvider {
         "Development login"
     }
 
-    fn kind(&self) -> &'static str {
-        "dev"
+    fn kind(&self) -> crate::domain::LoginKind {
+        crate::domain::LoginKind::Dev
     }
 
     async fn authorization_url(

@@ -86,8 +86,8 @@ impl IdentityProvider for GithubProvider {
         &self.config.display_name
     }
 
-    fn kind(&self) -> &'static str {
-        "github"
+    fn kind(&self) -> crate::domain::LoginKind {
+        crate::domain::LoginKind::Github
     }
 
     async fn authorization_url(

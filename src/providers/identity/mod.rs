@@ -102,8 +102,8 @@ pub trait IdentityProvider: Send + Sync {
     /// Name for login buttons.
     fn display_name(&self) -> &str;
 
-    /// `oidc`, `github` or `dev`.
-    fn kind(&self) -> &'static str;
+    /// The protocol it speaks.
+    fn kind(&self) -> crate::domain::LoginKind;
 
     /// Where to send the user's browser to sign in.
     async fn authorization_url(

@@ -254,8 +254,8 @@ impl IdentityProvider for OidcProvider {
         &self.config.display_name
     }
 
-    fn kind(&self) -> &'static str {
-        "oidc"
+    fn kind(&self) -> crate::domain::LoginKind {
+        crate::domain::LoginKind::Oidc
     }
 
     async fn authorization_url(
