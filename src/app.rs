@@ -21,7 +21,9 @@ use crate::payments::{PaymentReads, PaymentService};
 use crate::providers::identity::{
     DevProvider, GithubEndpoints, GithubProvider, IdentityProvider, OidcProvider, ProviderKind,
 };
-use crate::providers::payments::{PaymentProvider, SandboxEvent, SandboxProvider, StripeProvider};
+use crate::providers::payments::{
+    PaymentProvider, SandboxEvent, SandboxProvider, StripeProvider, built_in_decoders,
+};
 use crate::providers::resilience::ResilientProvider;
 use crate::providers::{self, resilience::ProviderRegistry};
 use crate::store::{self, Store};
@@ -49,6 +51,15 @@ struct SandboxFeed {
     secret: SecretString,
 }
 
+/// Parts of an [`App`] a caller supplies instead of having them built from the configuration:
+/// a seam for tests and for embedding the server, deliberately not a setting.
+#[derive(Default)]
+pub struct Parts {
+    /// Charges through this provider instead of the configured one. Its events are accepted at
+    /// `/webhooks/{its name}` and read by its own decoder.
+    pub payment_provider: Option<Arc<dyn PaymentProvider>>,
+}
+
 /// Requests a graceful shutdown of a running [`App`] from elsewhere (signals, tests).
 #[derive(Clone)]
 pub struct ShutdownHandle(CancellationToken);
@@ -63,6 +74,11 @@ impl ShutdownHandle {
 impl App {
     /// Connects to and migrates the database, builds the schema and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<App> {
+        Self::build_with(config, Parts::default()).await
+    }
+
+    /// [`build`](Self::build), with some parts supplied by the caller.
+    pub async fn build_with(config: Config, parts: Parts) -> anyhow::Result<App> {
         let store = open_store(&config).await?;
         let listener = TcpListener::bind(config.listen_addr)
             .await
@@ -85,11 +101,19 @@ impl App {
             .context("ADMIN_IDENTITIES: reconciling admin rights with the database failed")?;
         auth.follow_ended_sessions(shutdown.clone());
         let (sandbox_events, sandbox_feed) = mpsc::unbounded_channel();
-        let payment_provider = payment_provider(&config, &mut registry, sandbox_events)?;
+        let payment_provider = match parts.payment_provider {
+            Some(provider) => {
+                registry.register(provider.resilience().clone());
+                provider
+            }
+            None => payment_provider(&config, &mut registry, sandbox_events)?,
+        };
+        let decoders = built_in_decoders().with(payment_provider.events());
         let payments = Arc::new(PaymentService::new(
             store.clone(),
             payment_provider.clone(),
             bus.clone(),
+            decoders.clone(),
             config.allowed_origins.clone(),
             config.payments.catalog_ttl,
         ));
@@ -104,6 +128,7 @@ impl App {
             secrets,
             config.webhooks.tolerance_seconds,
             wake.clone(),
+            decoders,
         ));
         let reconciler = Arc::new(Reconciler::new(
             store.clone(),

@@ -91,7 +91,7 @@ mod tests {
         ));
         let intent = ProviderIntent {
             id: "pi_1".into(),
-            status: "requires_payment_method".into(),
+            status: crate::domain::PaymentStatus::RequiresPaymentMethod,
             client_secret: CANARY.into(),
         };
         assert_redacted(format!("{intent:?}"));

@@ -16,6 +16,7 @@ use crate::domain;
 use crate::error::AppError;
 use crate::events::Start;
 use crate::payments::PaymentStatus;
+use crate::payments::page::{fetch_page, page_size};
 use crate::store::PaymentEventRow;
 use async_graphql::dataloader::DataLoader;
 
@@ -108,25 +109,16 @@ impl EventsQuery {
         let viewer = viewer_state(ctx).require()?;
         // An explicit null (an unset variable) means the default too.
         let first = first.unwrap_or(100);
-        if !(1..=MAX_PAGE).contains(&first) {
-            return Err(AppError::bad_input(
-                "first",
-                format!("first must be from 1 to {MAX_PAGE}"),
-            ));
-        }
+        let size = page_size(first, MAX_PAGE, "first")?;
         let after = after
             .as_deref()
             .map(|c| cursor::decode(KIND, c, "after"))
             .transpose()?
             .unwrap_or(0);
         let reads = &ctx.data_unchecked::<SchemaDeps>().reads;
-        let mut rows = reads
-            .my_events_after(viewer, after, i64::from(first) + 1)
-            .await?;
-        let has_next = rows.len() > first as usize;
-        rows.truncate(first as usize);
-        let mut connection = Connection::new(after > 0, has_next);
-        connection.edges.extend(rows.into_iter().map(|row| {
+        let page = fetch_page(size, |limit| reads.my_events_after(viewer, after, limit)).await?;
+        let mut connection = Connection::new(after > 0, page.has_more);
+        connection.edges.extend(page.items.into_iter().map(|row| {
             Edge::new(
                 cursor::encode(KIND, row.cursor),
                 PaymentEvent(Arc::new(row)),

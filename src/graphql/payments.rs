@@ -11,6 +11,7 @@ use super::types::{DateTime, User};
 use super::{SchemaDeps, cursor, viewer_state};
 use crate::auth::Viewer;
 use crate::error::AppError;
+use crate::payments::page::{fetch_page, page_size};
 use crate::payments::{CreateCheckout, CreateIntent, PaymentStatus};
 use crate::providers::payments;
 use crate::store::{PaymentRow, RefundRow};
@@ -291,23 +292,19 @@ impl PaymentsQuery {
         let viewer = viewer_state(ctx).require()?;
         let page = PageRequest::read(first, after.as_deref(), last, before.as_deref())?;
         let payments = &ctx.data_unchecked::<SchemaDeps>().payments;
-        let limit = i64::from(page.size) + 1;
-        let size = page.size as usize;
         let (rows, has_previous, has_next) = if page.backward {
-            let mut rows = payments
-                .payments_ascending(viewer, status, page.cursor, limit)
-                .await?;
-            let has_previous = rows.len() > size;
-            rows.truncate(size);
-            rows.reverse();
-            (rows, has_previous, page.cursor.is_some())
+            let mut fetched = fetch_page(page.size, |limit| {
+                payments.payments_ascending(viewer, status, page.cursor, limit)
+            })
+            .await?;
+            fetched.items.reverse();
+            (fetched.items, fetched.has_more, page.cursor.is_some())
         } else {
-            let mut rows = payments
-                .payments(viewer, status, page.cursor, limit)
-                .await?;
-            let has_next = rows.len() > size;
-            rows.truncate(size);
-            (rows, page.cursor.is_some(), has_next)
+            let fetched = fetch_page(page.size, |limit| {
+                payments.payments(viewer, status, page.cursor, limit)
+            })
+            .await?;
+            (fetched.items, page.cursor.is_some(), fetched.has_more)
         };
         let total = PaymentsTotal {
             viewer: viewer.clone(),
@@ -324,7 +321,7 @@ impl PaymentsQuery {
 
 /// One page of a newest-first list, as `first`/`after` or `last`/`before` ask for it.
 struct PageRequest {
-    size: i32,
+    size: usize,
     cursor: Option<Uuid>,
     /// `last`/`before`: the page ends at the cursor instead of starting after it.
     backward: bool,
@@ -349,12 +346,7 @@ impl PageRequest {
         } else {
             ("first", first.unwrap_or(20))
         };
-        if !(1..=100).contains(&size) {
-            return Err(AppError::bad_input(
-                name,
-                format!("{name} must be from 1 to 100"),
-            ));
-        }
+        let size = page_size(size, 100, name)?;
         let (cursor_name, cursor) = if backward {
             ("before", before)
         } else {

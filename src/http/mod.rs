@@ -119,6 +119,7 @@ pub fn router(state: AppState) -> Router {
         .merge(anonymous_routes)
         .merge(demo)
         .route("/webhooks/stripe", axum::routing::post(webhooks::stripe))
+        .route("/webhooks/{source}", axum::routing::post(webhooks::receive))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .with_state(state.clone())

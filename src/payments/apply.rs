@@ -1,46 +1,25 @@
 //! Applying provider events (webhooks, sandbox) to payments through the status transition rule.
 //!
-//! A claimed batch is applied with one read of its payments and one transaction: each event is
-//! decided against the payment as the events before it in the batch left it, and its change, its
-//! log entry and its inbox row are written together.
+//! Events arrive as stored inbox rows; the adapter of each row's source decodes it into a
+//! [`ProviderEvent`], so nothing here knows a provider's wire format. A claimed batch is applied
+//! with one read of its payments and one transaction: each event is decided against the payment
+//! as the events before it in the batch left it, and its change, its log entry and its inbox row
+//! are written together. Events whose payment another writer changed meanwhile are decided again
+//! (the compare-and-swap loop of [`super::change`]).
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use serde_json::Value;
 
+use super::change::{refund_status, until_settled};
 use super::{PaymentService, PaymentStatus};
 use crate::domain::PaymentEventKind;
+use crate::providers::payments::ProviderEvent;
 use crate::store::{
     BatchStep, InboxEvent, InboxStatus, PaymentChange, PaymentRow, StepAction, StepResult,
     StoreError,
 };
-use crate::webhooks::{Applied, ApplyError, Envelope, EventHandler, Outcome};
-
-/// What one provider event asks of a payment.
-#[derive(Debug, Clone, PartialEq)]
-enum Intent {
-    /// Move the payment with this provider id to `status`, if that is a forward move.
-    Status {
-        provider_id: String,
-        status: PaymentStatus,
-    },
-    /// The provider says this much of the payment is refunded in all.
-    Refunded { provider_id: String, refunded: i64 },
-    /// Nothing we act on.
-    Ignore,
-}
-
-impl Intent {
-    fn provider_id(&self) -> Option<&str> {
-        match self {
-            Intent::Status { provider_id, .. } | Intent::Refunded { provider_id, .. } => {
-                Some(provider_id)
-            }
-            Intent::Ignore => None,
-        }
-    }
-}
+use crate::webhooks::{Applied, ApplyError, EventHandler, Outcome};
 
 /// How one event of a batch was decided, before anything is written.
 enum Decision {
@@ -53,24 +32,30 @@ enum Decision {
 #[async_trait]
 impl EventHandler for PaymentService {
     async fn apply_batch(&self, events: &[InboxEvent]) -> Result<Vec<Outcome>, StoreError> {
-        let intents: Vec<Result<Intent, ApplyError>> = events.iter().map(intent_of).collect();
-        let mut ids: Vec<String> = intents
-            .iter()
-            .filter_map(|i| i.as_ref().ok()?.provider_id().map(str::to_owned))
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut payments: HashMap<String, PaymentRow> = self
-            .store
-            .payments_by_provider_ids(&ids)
-            .await?
+        let outcomes = until_settled(events.iter().collect(), |open| self.apply_once(open)).await?;
+        Ok(outcomes
             .into_iter()
-            .map(|p| (p.provider_payment_id.clone(), p))
+            .map(|o| o.unwrap_or(Outcome::Failed(ApplyError::Contended)))
+            .collect())
+    }
+}
+
+impl PaymentService {
+    /// One round over `events`: an outcome per event, `None` where another writer changed the
+    /// payment meanwhile and nothing was written.
+    async fn apply_once(
+        &self,
+        events: Vec<&InboxEvent>,
+    ) -> Result<Vec<Option<Outcome>>, StoreError> {
+        let decoded: Vec<Result<ProviderEvent, ApplyError>> = events
+            .iter()
+            .map(|e| Ok(self.decoders.decode(&e.source, e.payload.as_bytes())?))
             .collect();
+        let mut payments = self.payments_of(&decoded).await?;
         let decisions: Vec<Decision> = events
             .iter()
-            .zip(intents)
-            .map(|(event, intent)| decide(event, intent, &mut payments))
+            .zip(decoded)
+            .map(|(event, decoded)| decide(event, decoded, &mut payments))
             .collect();
         let steps: Vec<BatchStep> = decisions
             .iter()
@@ -88,43 +73,61 @@ impl EventHandler for PaymentService {
         let outcomes = decisions
             .into_iter()
             .map(|decision| match decision {
-                Decision::Failed(err) => Outcome::Failed(err),
+                Decision::Failed(err) => Some(Outcome::Failed(err)),
                 Decision::Step(_, applied) => match results.next() {
                     Some(StepResult::Changed(event)) => {
                         logged.push(event);
-                        Outcome::Done(Applied::Changed)
+                        Some(Outcome::Done(Applied::Changed))
                     }
-                    Some(StepResult::Finished) => Outcome::Done(applied),
-                    Some(StepResult::Contended) | None => Outcome::Contended,
+                    Some(StepResult::Finished) => Some(Outcome::Done(applied)),
+                    Some(StepResult::Contended) | None => None,
                 },
             })
             .collect();
         self.bus.publish(&logged).await;
         Ok(outcomes)
     }
+
+    /// The payments the decoded events are about, by provider id, in one read.
+    async fn payments_of(
+        &self,
+        decoded: &[Result<ProviderEvent, ApplyError>],
+    ) -> Result<HashMap<String, PaymentRow>, StoreError> {
+        let mut ids: Vec<String> = decoded
+            .iter()
+            .filter_map(|e| e.as_ref().ok()?.provider_payment_id().map(str::to_owned))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(self
+            .store
+            .payments_by_provider_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|p| (p.provider_payment_id.clone(), p))
+            .collect())
+    }
 }
 
 /// Decides `event` against `payments` as the batch's earlier events left them, updating them.
 fn decide(
     event: &InboxEvent,
-    intent: Result<Intent, ApplyError>,
+    decoded: Result<ProviderEvent, ApplyError>,
     payments: &mut HashMap<String, PaymentRow>,
 ) -> Decision {
-    let intent = match intent {
-        Ok(Intent::Ignore) => {
+    let decoded = match decoded {
+        Ok(ProviderEvent::Ignored) => {
             return finish(event, None, InboxStatus::Ignored, Applied::Ignored);
         }
-        Ok(intent) => intent,
+        Ok(decoded) => decoded,
         Err(err) => return Decision::Failed(err),
     };
-    let id = intent.provider_id().unwrap_or_default();
+    let id = decoded.provider_payment_id().unwrap_or_default();
     let Some(payment) = payments.get_mut(id) else {
         // The creating request may not have recorded it yet; the inbox retries.
-        return Decision::Failed(ApplyError::Retry(format!(
-            "payment {id} is not recorded yet"
-        )));
+        return Decision::Failed(ApplyError::NotRecordedYet(id.to_owned()));
     };
-    let change = match change_for(payment, &intent, event) {
+    let change = match change_for(payment, &decoded, event) {
         Ok(Some(change)) => change,
         Ok(None) => {
             return finish(
@@ -162,36 +165,46 @@ fn finish(
     Decision::Step(step, applied)
 }
 
-/// The change `intent` makes to `payment`, or `None` when it changes nothing.
+/// The change `decoded` makes to `payment`, or `None` when it changes nothing.
 fn change_for(
     payment: &PaymentRow,
-    intent: &Intent,
+    decoded: &ProviderEvent,
     event: &InboxEvent,
 ) -> Result<Option<PaymentChange>, ApplyError> {
     let current = payment.status;
-    let (status, amount_refunded, kind) = match intent {
-        Intent::Status { status, .. } => match current.transition(*status) {
-            Some(next) => (
-                next,
-                payment.amount_refunded,
-                PaymentEventKind::Provider(event.event_type.clone()),
-            ),
+    let provider_kind = PaymentEventKind::Provider(event.event_type.clone());
+    let (status, amount_refunded, kind) = match decoded {
+        ProviderEvent::IntentStatus { status, .. } => match current.transition(*status) {
+            Some(next) => (next, payment.amount_refunded, provider_kind),
             None => return Ok(None),
         },
-        Intent::Refunded { refunded, .. } => {
+        ProviderEvent::CheckoutCompleted { paid, .. } => {
+            // A completed checkout whose money is still on its way is processing.
+            let reported = if *paid {
+                PaymentStatus::Succeeded
+            } else {
+                PaymentStatus::Processing
+            };
+            match current.transition(reported) {
+                Some(next) => (next, payment.amount_refunded, provider_kind),
+                None => return Ok(None),
+            }
+        }
+        ProviderEvent::Refunded {
+            amount_refunded, ..
+        } => {
             // Refunds we made ourselves are recorded already; only catch up on the difference.
-            if *refunded <= payment.amount_refunded {
+            if *amount_refunded <= payment.amount_refunded {
                 return Ok(None);
             }
-            let refunded = (*refunded).min(payment.amount);
-            let status = if refunded >= payment.amount {
-                PaymentStatus::Refunded
-            } else {
-                PaymentStatus::PartiallyRefunded
-            };
-            (status, refunded, PaymentEventKind::Refund)
+            let refunded = (*amount_refunded).min(payment.amount);
+            (
+                refund_status(payment.amount, refunded),
+                refunded,
+                PaymentEventKind::Refund,
+            )
         }
-        Intent::Ignore => return Ok(None),
+        ProviderEvent::Ignored => return Ok(None),
     };
     Ok(Some(PaymentChange {
         payment_id: payment.id,
@@ -203,54 +216,4 @@ fn change_for(
         kind,
         source_event_id: Some(event.event_id.clone()),
     }))
-}
-
-/// What a stored event asks for.
-fn intent_of(event: &InboxEvent) -> Result<Intent, ApplyError> {
-    let envelope = Envelope::parse(event.payload.as_bytes())
-        .ok_or_else(|| ApplyError::Fatal("stored payload is not an event".into()))?;
-    let object = &envelope.data.object;
-    let stripe_status = match envelope.event_type.as_str() {
-        t if t.starts_with("payment_intent.") => object["status"].as_str(),
-        "charge.refunded" => {
-            return Ok(
-                match (
-                    object["payment_intent"].as_str(),
-                    object["amount_refunded"].as_i64(),
-                ) {
-                    (Some(intent), Some(refunded)) => Intent::Refunded {
-                        provider_id: intent.to_owned(),
-                        refunded,
-                    },
-                    _ => Intent::Ignore,
-                },
-            );
-        }
-        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
-            if object["payment_status"].as_str() == Some("paid") {
-                Some("succeeded")
-            } else {
-                Some("processing")
-            }
-        }
-        _ => return Ok(Intent::Ignore),
-    };
-    let Some(stripe_status) = stripe_status else {
-        return Ok(Intent::Ignore);
-    };
-    let provider_id = object_id(object)?;
-    Ok(match PaymentStatus::from_stripe(stripe_status) {
-        Some(status) => Intent::Status {
-            provider_id,
-            status,
-        },
-        None => Intent::Ignore,
-    })
-}
-
-fn object_id(object: &Value) -> Result<String, ApplyError> {
-    object["id"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| ApplyError::Fatal("event object without id".into()))
 }

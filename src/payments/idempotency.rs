@@ -1,10 +1,71 @@
 //! Idempotency keys: one request per (user, operation, key), remembered with its response.
 
+use std::future::Future;
+
+use chrono::Utc;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::PaymentService;
 use crate::error::AppError;
+use crate::store::IdempotencyStart;
+
+impl PaymentService {
+    /// The protocol of every idempotent mutation. The key is taken with the request's
+    /// `fingerprint` before anything else happens. A first request runs `fresh`, which answers
+    /// with its result and what to remember of it; that is stored under the key, and on any
+    /// failure the key is released so the client may retry (nothing was charged, or the
+    /// provider dedupes by its own key). A retry with the same request gets `replay` of what was
+    /// remembered; one with another request, or while the first still runs, is refused.
+    pub(super) async fn idempotent<T, S, R>(
+        &self,
+        user: Uuid,
+        operation: &str,
+        key: &str,
+        fingerprint: &str,
+        fresh: impl Future<Output = Result<(T, S), AppError>>,
+        replay: impl FnOnce(S) -> R,
+    ) -> Result<T, AppError>
+    where
+        S: Serialize + DeserializeOwned,
+        R: Future<Output = Result<T, AppError>>,
+    {
+        let start = self
+            .store
+            .begin_idempotent(user, operation, key, fingerprint, Utc::now())
+            .await?;
+        match start {
+            IdempotencyStart::Fresh => {}
+            IdempotencyStart::Replay(stored) => {
+                let stored = serde_json::from_str(&stored).map_err(AppError::internal)?;
+                return replay(stored).await;
+            }
+            IdempotencyStart::InFlight => return Err(in_flight()),
+            IdempotencyStart::Mismatch => return Err(AppError::IdempotencyKeyReused),
+        }
+        let result = async {
+            let (result, remembered) = fresh.await?;
+            let remembered = serde_json::to_string(&remembered).map_err(AppError::internal)?;
+            self.store
+                .complete_idempotent(user, operation, key, &remembered, Utc::now())
+                .await?;
+            Ok(result)
+        }
+        .await;
+        if result.is_err() {
+            self.store.release_idempotent(user, operation, key).await?;
+        }
+        result
+    }
+}
+
+fn in_flight() -> AppError {
+    AppError::Conflict(
+        "a request with this idempotency key is still being handled; retry in a moment".into(),
+    )
+}
 
 /// Checks a client's key: 1 to 255 visible ASCII characters.
 pub fn check_key(key: &str) -> Result<(), AppError> {

@@ -3,11 +3,19 @@
 //! See docs/payments.md.
 
 mod apply;
+mod change;
+mod checkout;
+mod errors;
 mod idempotency;
+mod intents;
 pub mod money;
+pub mod page;
+mod queries;
 mod reads;
+mod refunds;
 mod service;
 pub mod status;
+mod validate;
 
 pub use reads::PaymentReads;
 pub use service::{CreateCheckout, CreateIntent, CreatedCheckout, CreatedIntent, PaymentService};

@@ -1,14 +1,9 @@
-//! Payment status: Stripe's PaymentIntent statuses plus refund states, and the transition rule
-//! that never moves a payment backwards, however late or out of order events arrive.
+//! Payment status: the transition rule that never moves a payment backwards, however late or out
+//! of order events arrive. Each provider adapter maps its own statuses onto `PaymentStatus`.
 
 pub use crate::domain::PaymentStatus;
 
 impl PaymentStatus {
-    /// A Stripe PaymentIntent status (`requires_payment_method`, `succeeded`, ...).
-    pub fn from_stripe(status: &str) -> Option<Self> {
-        status.to_ascii_uppercase().parse().ok()
-    }
-
     /// Open states come before processing; settled ones after.
     fn stage(self) -> u8 {
         match self {
@@ -99,14 +94,5 @@ mod tests {
             RequiresAction.transition(RequiresPaymentMethod),
             Some(RequiresPaymentMethod)
         );
-    }
-
-    #[test]
-    fn stripe_names_parse() {
-        assert_eq!(
-            PaymentStatus::from_stripe("requires_action"),
-            Some(RequiresAction)
-        );
-        assert_eq!(PaymentStatus::from_stripe("bogus"), None);
     }
 }

@@ -1,7 +1,6 @@
 //! Provider webhooks: verify, store durably in the inbox (deduplicated by event id), then apply
 //! in the background. See docs/webhooks.md.
 
-pub mod envelope;
 mod processor;
 mod reconcile;
 pub mod signature;
@@ -12,9 +11,9 @@ use chrono::Utc;
 use secrecy::SecretString;
 use tokio::sync::Notify;
 
+use crate::providers::payments::{DecodeError, EventDecoders};
 use crate::store::{NewInboxEvent, Store, StoreError};
 
-pub use envelope::Envelope;
 pub use processor::{Applied, ApplyError, EventHandler, Outcome, Processor, ProcessorSettings};
 pub use reconcile::{ReconcileError, Reconciler};
 pub use signature::SignatureError;
@@ -25,9 +24,12 @@ pub enum WebhookError {
     /// The signature did not check out (400; the sender must not retry as is).
     #[error("signature refused: {0}")]
     Signature(#[from] SignatureError),
-    /// The body is not an event (400).
+    /// No provider sends events under this source (404).
+    #[error("unknown event source {0:?}")]
+    UnknownSource(String),
+    /// The body is not an event of its source (400).
     #[error("the body is not an event")]
-    Malformed,
+    Malformed(#[source] DecodeError),
     /// The event could not be stored (503, so the provider retries later).
     #[error("the event could not be stored")]
     Unavailable(#[source] StoreError),
@@ -48,32 +50,40 @@ pub struct WebhookService {
     secrets: Vec<SecretString>,
     tolerance_seconds: i64,
     wake: Arc<Notify>,
+    decoders: EventDecoders,
 }
 
 impl WebhookService {
-    /// A service accepting events signed by any of `secrets`; `wake` nudges the processor.
+    /// A service accepting events of the sources `decoders` read, signed by any of `secrets`;
+    /// `wake` nudges the processor.
     pub fn new(
         store: Store,
         secrets: Vec<SecretString>,
         tolerance_seconds: i64,
         wake: Arc<Notify>,
+        decoders: EventDecoders,
     ) -> Self {
         Self {
             store,
             secrets,
             tolerance_seconds,
             wake,
+            decoders,
         }
     }
 
-    /// Verifies and stores one event. Returns only once the event is durable, so a 2xx means
-    /// it cannot be lost.
+    /// Verifies and stores one event from `source` (the provider's name). Returns only once the
+    /// event is durable, so a 2xx means it cannot be lost.
     pub async fn receive(
         &self,
         source: &str,
         signature: Option<&str>,
         body: &[u8],
     ) -> Result<Receipt, WebhookError> {
+        let decoder = self
+            .decoders
+            .of(source)
+            .map_err(|_| WebhookError::UnknownSource(source.to_owned()))?;
         let verified = signature::verify(
             signature,
             body,
@@ -86,14 +96,14 @@ impl WebhookService {
                 .increment(1);
             return Err(err.into());
         }
-        let envelope = Envelope::parse(body).ok_or_else(|| {
+        let header = decoder.header(body).map_err(|err| {
             metrics::counter!("webhook_rejected_total", "source" => source.to_owned(), "reason" => "malformed")
                 .increment(1);
-            WebhookError::Malformed
+            WebhookError::Malformed(err)
         })?;
         let event = NewInboxEvent {
-            event_id: envelope.id.clone(),
-            event_type: envelope.event_type.clone(),
+            event_id: header.id.clone(),
+            event_type: header.kind.clone(),
             // Stored as received: the processor re-reads it, and replays see the original.
             payload: String::from_utf8_lossy(body).into_owned(),
             source: source.to_owned(),
@@ -108,9 +118,9 @@ impl WebhookService {
         if inserted {
             self.wake.notify_one();
         }
-        tracing::info!(event_id = %envelope.id, event_type = %envelope.event_type, duplicate = !inserted, "webhook received");
+        tracing::info!(event_id = %header.id, event_type = %header.kind, source, duplicate = !inserted, "webhook received");
         Ok(Receipt {
-            event_id: envelope.id,
+            event_id: header.id,
             duplicate: !inserted,
         })
     }

@@ -12,6 +12,7 @@ use chrono::Utc;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::providers::payments::DecodeError;
 use crate::store::{InboxEvent, InboxStatus, Store, StoreError};
 use crate::telemetry::stages;
 
@@ -26,20 +27,60 @@ pub enum Applied {
     Ignored,
 }
 
-/// Why an event could not be applied.
+/// Why an event could not be applied. Outages and races are retried with backoff; an event
+/// that can never apply as is goes to the dead letters at once. The message (without its
+/// causes) is what the inbox records; the whole chain is logged.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApplyError {
-    /// Might work later (the payment is not recorded yet, the database is busy).
-    #[error("{0}")]
-    Retry(String),
-    /// Will never work as is (an event that contradicts our data); set aside at once.
-    #[error("{0}")]
-    Fatal(String),
+    /// The store failed: an outage; retried.
+    #[error(transparent)]
+    Store(Arc<StoreError>),
+    /// The payment is not recorded yet (its creating request is still running); retried.
+    #[error("payment {0} is not recorded yet")]
+    NotRecordedYet(String),
+    /// Other writers kept changing the payment; retried.
+    #[error("the payment kept changing")]
+    Contended,
+    /// The payload is not an event of its source; never retried.
+    #[error("stored payload is not an event")]
+    Undecodable(#[source] DecodeError),
+    /// Our own data contradicts the event's handling (a stored status this version does not
+    /// know); never retried.
+    #[error("the payment's stored data is inconsistent")]
+    Inconsistent(#[source] Arc<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApplyError {
+    /// Whether trying again later may work.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ApplyError::Store(_) | ApplyError::NotRecordedYet(_) | ApplyError::Contended
+        )
+    }
+
+    /// The error and its causes, for the log.
+    fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
 }
 
 impl From<StoreError> for ApplyError {
     fn from(err: StoreError) -> Self {
-        ApplyError::Retry(err.to_string())
+        ApplyError::Store(Arc::new(err))
+    }
+}
+
+impl From<DecodeError> for ApplyError {
+    fn from(err: DecodeError) -> Self {
+        ApplyError::Undecodable(err)
     }
 }
 
@@ -49,8 +90,6 @@ pub enum Outcome {
     /// Applied, found to change nothing, or ignored; finished in the inbox in the same
     /// transaction as its change.
     Done(Applied),
-    /// Another writer changed the payment meanwhile: nothing was written; decide again.
-    Contended,
     /// Not applied; the processor retries it later or sets it aside.
     Failed(ApplyError),
 }
@@ -59,9 +98,9 @@ pub enum Outcome {
 #[async_trait]
 pub trait EventHandler: Send + Sync {
     /// Applies `events` in the order given and finishes each one it applied, left unchanged or
-    /// ignored in the inbox, in the same transaction as its change. Returns one outcome per
-    /// event, in order. Must be idempotent: an event whose claim ran out may be handed over
-    /// again.
+    /// ignored in the inbox, in the same transaction as its change; an event whose data another
+    /// writer changed meanwhile is decided again by the handler. Returns one outcome per event,
+    /// in order. Must be idempotent: an event whose claim ran out may be handed over again.
     async fn apply_batch(&self, events: &[InboxEvent]) -> Result<Vec<Outcome>, StoreError>;
 }
 
@@ -104,8 +143,6 @@ pub struct Processor {
     settings: ProcessorSettings,
 }
 
-/// Times a batch's contended events are decided again before they wait for a retry.
-const CONTENDED_ROUNDS: usize = 5;
 /// The shortest pause between drains, so claims held by a live peer are not polled in a loop.
 const MIN_WAIT: Duration = Duration::from_millis(20);
 /// The inbox gauges are read from the store at most this often, however busy the processor.
@@ -232,49 +269,37 @@ impl Processor {
         }
     }
 
-    /// Applies a claimed batch. Events whose payment changed under them are decided again at
-    /// once, a few times; an error of the whole batch is narrowed down to its events.
+    /// Applies a claimed batch; an error of the whole batch is narrowed down to its events.
     async fn process(&self, batch: &[InboxEvent]) -> Result<(), StoreError> {
-        let mut todo = batch.to_vec();
-        for _ in 0..CONTENDED_ROUNDS {
-            let started = std::time::Instant::now();
-            let applied = self.handler.apply_batch(&todo).await;
-            let outcome = if applied.is_ok() { "ok" } else { "error" };
-            metrics::histogram!(stages::APPLY_DURATION_SECONDS, "outcome" => outcome)
-                .record(started.elapsed());
-            let outcomes = match applied {
-                Ok(outcomes) => outcomes,
-                Err(err) if todo.len() == 1 => vec![Outcome::Failed(err.into())],
-                Err(err) => {
-                    tracing::warn!(error = %err, events = todo.len(), "a webhook batch failed; applying its events one by one");
-                    let mut outcomes = Vec::with_capacity(todo.len());
-                    for event in &todo {
-                        outcomes.push(
-                            match self.handler.apply_batch(std::slice::from_ref(event)).await {
-                                Ok(mut one) => one.pop().unwrap_or(Outcome::Contended),
-                                Err(err) => Outcome::Failed(err.into()),
-                            },
-                        );
-                    }
-                    outcomes
+        let started = std::time::Instant::now();
+        let applied = self.handler.apply_batch(batch).await;
+        let outcome = if applied.is_ok() { "ok" } else { "error" };
+        metrics::histogram!(stages::APPLY_DURATION_SECONDS, "outcome" => outcome)
+            .record(started.elapsed());
+        let outcomes = match applied {
+            Ok(outcomes) => outcomes,
+            Err(err) if batch.len() == 1 => vec![Outcome::Failed(err.into())],
+            Err(err) => {
+                tracing::warn!(error = %err, events = batch.len(), "a webhook batch failed; applying its events one by one");
+                let mut outcomes = Vec::with_capacity(batch.len());
+                for event in batch {
+                    outcomes.push(
+                        match self.handler.apply_batch(std::slice::from_ref(event)).await {
+                            Ok(mut one) => {
+                                one.pop().unwrap_or(Outcome::Failed(ApplyError::Contended))
+                            }
+                            Err(err) => Outcome::Failed(err.into()),
+                        },
+                    );
                 }
-            };
-            let mut again = Vec::new();
-            for (event, outcome) in todo.into_iter().zip(outcomes) {
-                match outcome {
-                    Outcome::Done(applied) => count(&event, outcome_label(applied)),
-                    Outcome::Contended => again.push(event),
-                    Outcome::Failed(err) => self.fail(&event, err).await?,
-                }
+                outcomes
             }
-            if again.is_empty() {
-                return Ok(());
+        };
+        for (event, outcome) in batch.iter().zip(outcomes) {
+            match outcome {
+                Outcome::Done(applied) => count(event, outcome_label(applied)),
+                Outcome::Failed(err) => self.fail(event, err).await?,
             }
-            todo = again;
-        }
-        for event in &todo {
-            self.fail(event, ApplyError::Retry("the payment kept changing".into()))
-                .await?;
         }
         Ok(())
     }
@@ -282,21 +307,21 @@ impl Processor {
     /// Schedules a retry of `event`, or sets it aside once it has failed too often.
     async fn fail(&self, event: &InboxEvent, err: ApplyError) -> Result<(), StoreError> {
         let now = Utc::now();
-        match err {
-            ApplyError::Retry(error) if event.attempts + 1 < self.settings.max_attempts => {
-                count(event, "retry");
-                let delay = self.backoff(event.attempts);
-                tracing::warn!(event_id = %event.event_id, attempt = event.attempts + 1, error, "webhook event failed; will retry");
-                let next = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
-                self.store.retry_inbox_event(event.seq, &error, next).await
-            }
-            ApplyError::Retry(error) | ApplyError::Fatal(error) => {
-                count(event, "dead");
-                tracing::error!(event_id = %event.event_id, error, "webhook event set aside as dead; replay it once fixed");
-                self.store
-                    .finish_inbox_event(event.seq, InboxStatus::Dead, Some(&error), now)
-                    .await
-            }
+        let (message, chain) = (err.to_string(), err.chain());
+        if err.is_retryable() && event.attempts + 1 < self.settings.max_attempts {
+            count(event, "retry");
+            let delay = self.backoff(event.attempts);
+            tracing::warn!(event_id = %event.event_id, attempt = event.attempts + 1, error = chain, "webhook event failed; will retry");
+            let next = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+            self.store
+                .retry_inbox_event(event.seq, &message, next)
+                .await
+        } else {
+            count(event, "dead");
+            tracing::error!(event_id = %event.event_id, error = chain, "webhook event set aside as dead; replay it once fixed");
+            self.store
+                .finish_inbox_event(event.seq, InboxStatus::Dead, Some(&message), now)
+                .await
         }
     }
 
@@ -306,5 +331,27 @@ impl Processor {
             .backoff_base
             .saturating_mul(factor)
             .min(self.settings.backoff_max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_outages_and_races_retry_and_the_log_keeps_the_cause() {
+        let undecodable =
+            ApplyError::from(DecodeError::malformed("stripe", "expected value at line 1"));
+        assert!(!undecodable.is_retryable());
+        assert_eq!(undecodable.to_string(), "stored payload is not an event");
+        assert_eq!(
+            undecodable.chain(),
+            "stored payload is not an event: not a stripe event: expected value at line 1"
+        );
+        let corrupt = crate::domain::UnknownStatus("LOST".into());
+        assert!(!ApplyError::Inconsistent(Arc::new(corrupt)).is_retryable());
+        assert!(ApplyError::NotRecordedYet("pi_1".into()).is_retryable());
+        assert!(ApplyError::Contended.is_retryable());
+        assert!(ApplyError::from(StoreError::Conflict("x".into())).is_retryable());
     }
 }

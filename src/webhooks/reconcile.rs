@@ -8,7 +8,6 @@ use chrono::Utc;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::Envelope;
 use crate::providers::payments::PaymentProvider;
 use crate::providers::resilience::ProviderError;
 use crate::store::{NewInboxEvent, Store, StoreError};
@@ -52,13 +51,14 @@ impl Reconciler {
     pub async fn run_once(&self) -> Result<usize, ReconcileError> {
         let since = Utc::now().timestamp() - self.lookback.as_secs() as i64;
         let mut added = 0;
+        let decoder = self.provider.events();
         for body in self.provider.events_since(since).await? {
-            let Some(envelope) = Envelope::parse(body.as_bytes()) else {
+            let Ok(header) = decoder.header(body.as_bytes()) else {
                 continue;
             };
             let event = NewInboxEvent {
-                event_id: envelope.id,
-                event_type: envelope.event_type,
+                event_id: header.id,
+                event_type: header.kind,
                 payload: body,
                 // Fetched over the provider's authenticated API: as trustworthy as a signed delivery.
                 source: self.provider.name().to_owned(),

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use switchboard::app::Parts;
 use switchboard::config::Settings;
 use switchboard::store::Store;
 use switchboard::{App, Config, ShutdownHandle};
@@ -215,11 +216,20 @@ impl TestApp {
     /// A server on an existing database (e.g. one a test prepared), with settings changed by
     /// `change` (which must set `database_url`).
     pub async fn spawn_on(database: TestDatabase, change: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::spawn_with_parts(database, change, Parts::default()).await
+    }
+
+    /// [`spawn_on`](Self::spawn_on), with some parts of the server supplied by the test.
+    pub async fn spawn_with_parts(
+        database: TestDatabase,
+        change: impl FnOnce(&mut Settings),
+        parts: Parts,
+    ) -> TestApp {
         let config = config_with(change);
         if std::env::var("TEST_LOG").is_ok() {
             switchboard::telemetry::init(&config.log_level, config.log_format);
         }
-        let app = App::build(config).await.expect("app builds");
+        let app = App::build_with(config, parts).await.expect("app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         let metrics_address = format!("http://{}", app.metrics_address());
         let shutdown = app.shutdown_handle();

@@ -25,6 +25,7 @@ mod lifecycle;
 mod limits;
 mod metrics;
 mod payments;
+mod provider_seam;
 mod resilience_wire;
 mod store_contract;
 mod stripe;

@@ -1,16 +1,32 @@
-//! Payment providers: Stripe, and a keyless sandbox that behaves like it.
+//! The payment port: what the payment service asks of a provider ([`PaymentProvider`]) and what
+//! providers tell us ([`event::ProviderEvent`]), both in our own types. Each adapter (Stripe, and
+//! a keyless sandbox that behaves like it) owns its wire format and converts at this seam.
 
+pub mod event;
 mod sandbox;
 mod stripe;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use super::resilience::{ProviderError, ResilientProvider};
+use crate::domain::PaymentStatus;
 
-pub use sandbox::{SandboxEvent, SandboxProvider};
-pub use stripe::StripeProvider;
+pub use event::{
+    DecodeError, EventDecoder, EventDecoders, EventHeader, PaymentFailure, ProviderEvent,
+};
+pub use sandbox::{SandboxEvent, SandboxEvents, SandboxProvider};
+pub use stripe::{StripeEvents, StripeProvider};
+
+/// The decoders of the built-in sources: Stripe's webhooks are read whichever provider charges,
+/// and the sandbox's events are read even after a server moved to Stripe.
+pub fn built_in_decoders() -> EventDecoders {
+    EventDecoders::new()
+        .with(Arc::new(StripeEvents))
+        .with(Arc::new(SandboxEvents))
+}
 
 /// A PaymentIntent to create.
 #[derive(Debug, Clone)]
@@ -34,8 +50,8 @@ pub struct IntentRequest {
 pub struct ProviderIntent {
     /// `pi_...`.
     pub id: String,
-    /// Provider status (`requires_payment_method`, ...).
-    pub status: String,
+    /// Where the provider says the payment is.
+    pub status: PaymentStatus,
     /// Handed to Stripe.js / PaymentSheet to confirm on the client.
     pub client_secret: String,
 }
@@ -100,11 +116,14 @@ pub struct ProviderRefund {
 /// resilience policy.
 #[async_trait]
 pub trait PaymentProvider: Send + Sync {
-    /// `stripe` or `sandbox`.
+    /// `stripe` or `sandbox`: stored with its payments, and the source of its events.
     fn name(&self) -> &'static str;
 
     /// The policy stack its calls go through.
     fn resilience(&self) -> &ResilientProvider;
+
+    /// Reads this provider's inbound events (source [`name`](Self::name)).
+    fn events(&self) -> Arc<dyn EventDecoder>;
 
     /// Raw event JSON the provider created after `created_after` (Unix seconds), oldest first,
     /// for reconciliation; empty for providers whose events are never lost.

@@ -1,6 +1,7 @@
 //! The sandbox provider: payments without any keys. It creates PaymentIntents locally and then
-//! moves them through realistic states, announcing each step as a Stripe-shaped event that the
-//! server signs and feeds through the very same webhook inbox as real Stripe events.
+//! moves them through realistic states, announcing each step as an event in its own format
+//! ([`events`]) that the server signs and feeds through the very same webhook inbox as real
+//! Stripe events.
 //!
 //! Outcome on demand: a description containing `decline` fails the payment, `3ds` asks for
 //! customer action first, `manual` waits for `sandboxConfirmPayment`; anything else succeeds.
@@ -10,18 +11,24 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod events;
+
 use async_trait::async_trait;
-use serde_json::json;
 use tokio::sync::mpsc;
 
+use super::event::EventDecoder;
 use super::{
     CheckoutRequest, IntentRequest, PaymentProvider, ProviderCheckout, ProviderIntent,
     ProviderPrice, ProviderRefund, SandboxIntent, SandboxOutcome,
 };
+use crate::domain::PaymentStatus;
 use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
 use crate::sync::lock;
+use events::{Step, WireEvent};
 
-/// An event the sandbox wants delivered (the JSON body of a Stripe event).
+pub use events::SandboxEvents;
+
+/// An event the sandbox wants delivered (its JSON body, in the sandbox's own format).
 #[derive(Debug, Clone)]
 pub struct SandboxEvent {
     /// The event JSON.
@@ -63,57 +70,18 @@ impl SandboxProvider {
         format!("{intent_id}_secret_{hex}")
     }
 
-    fn script(description: Option<&str>) -> &'static [&'static str] {
+    fn script(description: Option<&str>) -> &'static [Step] {
         let description = description.unwrap_or_default().to_ascii_lowercase();
         if description.contains("manual") {
             &[]
         } else if description.contains("decline") {
-            &["processing", "payment_failed"]
+            &[Step::Processing, Step::Failed]
         } else if description.contains("3ds") {
-            &["requires_action", "processing", "succeeded"]
+            &[Step::RequiresAction, Step::Processing, Step::Succeeded]
         } else {
-            &["processing", "succeeded"]
+            &[Step::Processing, Step::Succeeded]
         }
     }
-}
-
-/// A Stripe-shaped event about a PaymentIntent.
-fn intent_event(intent_id: &str, amount: i64, currency: &str, step: &str) -> String {
-    intent_event_declined(intent_id, amount, currency, step, "generic_decline")
-}
-
-fn intent_event_declined(
-    intent_id: &str,
-    amount: i64,
-    currency: &str,
-    step: &str,
-    decline_code: &str,
-) -> String {
-    let (event_type, status) = match step {
-        "payment_failed" => ("payment_intent.payment_failed", "requires_payment_method"),
-        "requires_action" => ("payment_intent.requires_action", "requires_action"),
-        other => (
-            if other == "processing" {
-                "payment_intent.processing"
-            } else {
-                "payment_intent.succeeded"
-            },
-            other,
-        ),
-    };
-    json!({
-        "id": format!("evt_sandbox_{}", uuid::Uuid::now_v7().simple()),
-        "object": "event",
-        "type": event_type,
-        "created": chrono::Utc::now().timestamp(),
-        "data": { "object": {
-            "id": intent_id, "object": "payment_intent", "amount": amount, "currency": currency, "status": status,
-            "last_payment_error": if step == "payment_failed" {
-                json!({ "code": "card_declined", "decline_code": decline_code, "message": "Your card was declined." })
-            } else { serde_json::Value::Null },
-        }},
-    })
-    .to_string()
 }
 
 #[async_trait]
@@ -124,6 +92,10 @@ impl PaymentProvider for SandboxProvider {
 
     fn resilience(&self) -> &ResilientProvider {
         &self.resilience
+    }
+
+    fn events(&self) -> Arc<dyn EventDecoder> {
+        Arc::new(SandboxEvents)
     }
 
     async fn list_prices(&self) -> Result<Vec<ProviderPrice>, ProviderError> {
@@ -175,7 +147,7 @@ impl PaymentProvider for SandboxProvider {
                     Ok(ProviderIntent {
                         client_secret: self.secret_of(&id),
                         id,
-                        status: "requires_payment_method".into(),
+                        status: PaymentStatus::RequiresPaymentMethod,
                     })
                 },
             )
@@ -195,9 +167,13 @@ impl PaymentProvider for SandboxProvider {
         let task = tokio::spawn(async move {
             for state in script {
                 tokio::time::sleep(step).await;
+                let mut event = WireEvent::new(&id, amount, &currency, *state);
+                if *state == Step::Failed {
+                    event.decline_code = Some("generic_decline".into());
+                }
                 if events
                     .send(SandboxEvent {
-                        body: intent_event(&id, amount, &currency, state),
+                        body: event.to_body(),
                     })
                     .is_err()
                 {
@@ -223,17 +199,13 @@ impl PaymentProvider for SandboxProvider {
             script.abort();
         }
         let (step, decline_code) = match outcome {
-            SandboxOutcome::Succeed => ("succeeded", "generic_decline"),
-            SandboxOutcome::Decline(code) => ("payment_failed", code.as_str()),
-            SandboxOutcome::RequireAction => ("requires_action", "generic_decline"),
+            SandboxOutcome::Succeed => (Step::Succeeded, None),
+            SandboxOutcome::Decline(code) => (Step::Failed, Some(code.clone())),
+            SandboxOutcome::RequireAction => (Step::RequiresAction, None),
         };
-        let body = intent_event_declined(
-            intent.id,
-            intent.amount,
-            intent.currency,
-            step,
-            decline_code,
-        );
+        let mut event = WireEvent::new(intent.id, intent.amount, intent.currency, step);
+        event.decline_code = decline_code;
+        let body = event.to_body();
         // The receiver lives as long as the server; a closed channel means it is shutting down.
         let _ = self.events.send(SandboxEvent { body });
         true

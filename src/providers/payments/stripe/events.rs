@@ -1,0 +1,145 @@
+//! Stripe's events (webhook bodies, and what `GET /v1/events` lists), decoded into
+//! [`ProviderEvent`]s.
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use super::transformers::{ChargeObject, CheckoutObject, Event, IntentObject};
+use crate::providers::payments::event::{DecodeError, EventDecoder, EventHeader, ProviderEvent};
+
+/// The source Stripe's events are stored under.
+pub const SOURCE: &str = "stripe";
+
+/// Reads Stripe's events. Needs no keys: the webhook signature was checked before.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StripeEvents;
+
+impl EventDecoder for StripeEvents {
+    fn source(&self) -> &'static str {
+        SOURCE
+    }
+
+    fn header(&self, body: &[u8]) -> Result<EventHeader, DecodeError> {
+        let event: Event<IgnoredAny> = read(body)?;
+        if event.id.is_empty() || event.kind.is_empty() {
+            return Err(DecodeError::malformed(
+                SOURCE,
+                "an event needs an id and a type",
+            ));
+        }
+        Ok(EventHeader {
+            id: event.id,
+            kind: event.kind,
+        })
+    }
+
+    fn decode(&self, body: &[u8]) -> Result<ProviderEvent, DecodeError> {
+        let kind = self.header(body)?.kind;
+        let event = match kind.as_str() {
+            k if k.starts_with("payment_intent.") => {
+                ProviderEvent::try_from(read::<IntentObject>(body)?.data.object)
+            }
+            "charge.refunded" => Ok(ProviderEvent::from(read::<ChargeObject>(body)?.data.object)),
+            "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+                ProviderEvent::try_from(read::<CheckoutObject>(body)?.data.object)
+            }
+            _ => Ok(ProviderEvent::Ignored),
+        };
+        event.map_err(|reason| DecodeError::malformed(SOURCE, reason))
+    }
+}
+
+fn read<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<Event<T>, DecodeError> {
+    serde_json::from_slice(body).map_err(|e| DecodeError::malformed(SOURCE, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::PaymentStatus;
+    use crate::providers::payments::event::PaymentFailure;
+
+    fn decode(kind: &str, object: serde_json::Value) -> Result<ProviderEvent, DecodeError> {
+        let body = json!({ "id": "evt_1", "type": kind, "data": { "object": object } });
+        StripeEvents.decode(body.to_string().as_bytes())
+    }
+
+    #[test]
+    fn intent_events_carry_the_status_and_the_failure() {
+        let event = decode(
+            "payment_intent.payment_failed",
+            json!({ "id": "pi_1", "status": "requires_payment_method", "amount": 5,
+                    "last_payment_error": { "code": "card_declined", "decline_code": "expired_card" } }),
+        );
+        assert_eq!(
+            event.unwrap(),
+            ProviderEvent::IntentStatus {
+                provider_payment_id: "pi_1".into(),
+                status: PaymentStatus::RequiresPaymentMethod,
+                failure: Some(PaymentFailure {
+                    code: Some("card_declined".into()),
+                    decline_code: Some("expired_card".into()),
+                    message: None,
+                }),
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_statuses_and_types_are_ignored_not_refused() {
+        let unknown = decode(
+            "payment_intent.created",
+            json!({ "id": "pi_1", "status": "requires_source" }),
+        );
+        assert_eq!(unknown.unwrap(), ProviderEvent::Ignored);
+        let no_status = decode("payment_intent.created", json!({ "id": "pi_1" }));
+        assert_eq!(no_status.unwrap(), ProviderEvent::Ignored);
+        let other = decode("customer.created", json!({ "id": "cus_1" }));
+        assert_eq!(other.unwrap(), ProviderEvent::Ignored);
+    }
+
+    #[test]
+    fn refunds_and_checkouts_decode() {
+        let refund = decode(
+            "charge.refunded",
+            json!({ "id": "ch_1", "payment_intent": "pi_1", "amount_refunded": 300 }),
+        );
+        assert_eq!(
+            refund.unwrap(),
+            ProviderEvent::Refunded {
+                provider_payment_id: "pi_1".into(),
+                amount_refunded: 300
+            }
+        );
+        let expanded = decode(
+            "charge.refunded",
+            json!({ "payment_intent": { "id": "pi_1" }, "amount_refunded": 300 }),
+        );
+        assert_eq!(expanded.unwrap(), ProviderEvent::Ignored);
+        let checkout = decode(
+            "checkout.session.completed",
+            json!({ "id": "cs_1", "payment_status": "unpaid" }),
+        );
+        assert_eq!(
+            checkout.unwrap(),
+            ProviderEvent::CheckoutCompleted {
+                provider_payment_id: "cs_1".into(),
+                paid: false
+            }
+        );
+    }
+
+    #[test]
+    fn bodies_that_are_not_events_are_refused() {
+        assert!(StripeEvents.header(b"{\"id\":\"evt_1\"}").is_err());
+        assert!(StripeEvents.header(b"not json").is_err());
+        let no_id = decode("payment_intent.succeeded", json!({ "status": "succeeded" }));
+        assert!(matches!(no_id, Err(DecodeError::Malformed { .. })));
+        let header = StripeEvents
+            .header(br#"{"id":"evt_9","type":"x.y","data":{"object":{}}}"#)
+            .unwrap();
+        assert_eq!((header.id.as_str(), header.kind.as_str()), ("evt_9", "x.y"));
+    }
+}

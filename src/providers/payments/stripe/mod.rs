@@ -1,0 +1,223 @@
+//! The Stripe adapter: requests through async-stripe ([`client`], [`requests`]), Stripe's wire
+//! format and its conversion into the port's types ([`transformers`]), and its events
+//! ([`events`]).
+
+mod client;
+mod events;
+mod requests;
+mod transformers;
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::value::RawValue;
+use stripe::{Client, ClientBuilder, RequestStrategy, StripeRequest};
+use stripe_core::customer::CreateCustomer;
+use stripe_core::payment_intent::{CreatePaymentIntent, RetrievePaymentIntent};
+use stripe_core::refund::CreateRefund;
+
+use super::event::EventDecoder;
+use super::{
+    CheckoutRequest, IntentRequest, PaymentProvider, ProviderCheckout, ProviderIntent,
+    ProviderPrice, ProviderRefund,
+};
+use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
+use requests::{CreateCheckoutSession, ListEvents, ListPrices};
+use transformers::{CheckoutSession, Customer, List, PaymentIntent, Price, Refund};
+
+pub use events::StripeEvents;
+
+/// Stripe's API.
+pub struct StripeProvider {
+    client: Client,
+    resilience: ResilientProvider,
+}
+
+impl StripeProvider {
+    /// A client for `secret_key`, talking to `api_base` when given (e.g. a local fake Stripe).
+    pub fn new(
+        secret_key: &SecretString,
+        api_base: Option<&str>,
+        resilience: ResilientProvider,
+    ) -> anyhow::Result<Self> {
+        let mut builder =
+            ClientBuilder::new(secret_key.expose_secret()).request_strategy(RequestStrategy::Once);
+        if let Some(base) = api_base {
+            builder = builder.url(base);
+        }
+        Ok(Self {
+            client: builder.build()?,
+            resilience,
+        })
+    }
+
+    /// Sends a request through the policy stack and reads its answer as `T`.
+    async fn send<T: serde::de::DeserializeOwned + Send>(
+        &self,
+        operation: Operation,
+        request: &impl StripeRequest,
+        key: Option<&str>,
+    ) -> Result<T, ProviderError> {
+        client::send(&self.client, &self.resilience, operation, request, key).await
+    }
+}
+
+#[async_trait]
+impl PaymentProvider for StripeProvider {
+    fn name(&self) -> &'static str {
+        "stripe"
+    }
+
+    fn resilience(&self) -> &ResilientProvider {
+        &self.resilience
+    }
+
+    fn events(&self) -> Arc<dyn EventDecoder> {
+        Arc::new(StripeEvents)
+    }
+
+    async fn list_prices(&self) -> Result<Vec<ProviderPrice>, ProviderError> {
+        let page: List<Price> = self
+            .send(Operation::read("prices.list"), &ListPrices, None)
+            .await?;
+        Ok(page
+            .data
+            .into_iter()
+            .filter_map(Price::into_catalog)
+            .collect())
+    }
+
+    async fn create_checkout(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<Option<ProviderCheckout>, ProviderError> {
+        let session: CheckoutSession = self
+            .send(
+                Operation::idempotent_write("checkout_sessions.create"),
+                &CreateCheckoutSession(request),
+                Some(&request.idempotency_key),
+            )
+            .await?;
+        session.try_into().map(Some)
+    }
+
+    async fn events_since(&self, created_after: i64) -> Result<Vec<String>, ProviderError> {
+        let mut events = Vec::new();
+        let mut starting_after: Option<String> = None;
+        // Stripe lists newest first, 100 at a time; 50 pages bounds one reconciliation run.
+        for _ in 0..50 {
+            let request = ListEvents {
+                created_after,
+                starting_after: starting_after.as_deref(),
+            };
+            // Kept as sent: the inbox stores events as they were received.
+            let page: List<Box<RawValue>> = self
+                .send(Operation::read("events.list"), &request, None)
+                .await?;
+            starting_after = page
+                .data
+                .last()
+                .and_then(|e| StripeEvents.header(e.get().as_bytes()).ok())
+                .map(|header| header.id);
+            events.extend(page.data.iter().map(|e| e.get().to_owned()));
+            if !page.has_more || starting_after.is_none() {
+                break;
+            }
+        }
+        events.reverse();
+        Ok(events)
+    }
+
+    async fn create_customer(
+        &self,
+        email: Option<&str>,
+        user_id: &str,
+        idempotency_key: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        let mut create = CreateCustomer::new().metadata(HashMap::from([(
+            "switchboard_user_id".to_owned(),
+            user_id.to_owned(),
+        )]));
+        if let Some(email) = email {
+            create = create.email(email);
+        }
+        let customer: Customer = self
+            .send(
+                Operation::idempotent_write("customers.create"),
+                &create,
+                Some(idempotency_key),
+            )
+            .await?;
+        Ok(Some(customer.id))
+    }
+
+    async fn create_intent(
+        &self,
+        request: &IntentRequest,
+    ) -> Result<ProviderIntent, ProviderError> {
+        let currency = stripe_types::Currency::from_str(&request.currency).map_err(|_| {
+            ProviderError::Permanent {
+                status: None,
+                code: Some("currency".into()),
+                message: format!("unknown currency {}", request.currency),
+            }
+        })?;
+        let mut create = CreatePaymentIntent::new(request.amount, currency);
+        if let Some(customer) = &request.customer {
+            create = create.customer(customer.clone());
+        }
+        if !request.metadata.is_empty() {
+            create = create.metadata(
+                request
+                    .metadata
+                    .clone()
+                    .into_iter()
+                    .collect::<HashMap<_, _>>(),
+            );
+        }
+        if let Some(description) = &request.description {
+            create = create.description(description.clone());
+        }
+        let intent: PaymentIntent = self
+            .send(
+                Operation::idempotent_write("payment_intents.create"),
+                &create,
+                Some(&request.idempotency_key),
+            )
+            .await?;
+        intent.try_into()
+    }
+
+    async fn client_secret(&self, intent_id: &str) -> Result<String, ProviderError> {
+        let intent: PaymentIntent = self
+            .send(
+                Operation::read("payment_intents.retrieve"),
+                &RetrievePaymentIntent::new(intent_id.to_owned()),
+                None,
+            )
+            .await?;
+        intent.client_secret()
+    }
+
+    async fn refund(
+        &self,
+        payment_id: &str,
+        amount: i64,
+        idempotency_key: &str,
+    ) -> Result<ProviderRefund, ProviderError> {
+        let create = CreateRefund::new()
+            .payment_intent(payment_id)
+            .amount(amount);
+        let refund: Refund = self
+            .send(
+                Operation::idempotent_write("refunds.create"),
+                &create,
+                Some(idempotency_key),
+            )
+            .await?;
+        Ok(refund.into_provider(amount))
+    }
+}
