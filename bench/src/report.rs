@@ -37,19 +37,20 @@ pub fn print(results: &Results) {
     }
     if !results.fanout.is_empty() {
         println!(
-            "\n| subscribers | p50 ms | p99 ms | max ms | missing | server RSS MiB | KiB/subscriber |"
+            "\n| subscribers | p50 ms | p99 ms | max ms | missing | server RSS MiB | KiB/subscriber | server CPU ms |"
         );
-        println!("|---:|---:|---:|---:|---:|---:|---:|");
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
         for p in &results.fanout {
             println!(
-                "| {} | {:.1} | {:.1} | {:.1} | {} | {:.0} | {:.1} |",
+                "| {} | {:.1} | {:.1} | {:.1} | {} | {:.0} | {:.1} | {:.0} |",
                 p.subscribers,
                 p.p50_ms,
                 p.p99_ms,
                 p.max_ms,
                 p.missing,
                 p.server_rss_mib,
-                p.rss_kib_per_subscriber
+                p.rss_kib_per_subscriber,
+                p.server_cpu_ms
             );
         }
     }

@@ -72,6 +72,11 @@ pub struct FanoutPoint {
     pub server_rss_mib: f64,
     /// Growth of server memory per subscriber since before the first one connected.
     pub rss_kib_per_subscriber: f64,
+    /// CPU time the server spent from posting the webhook until every subscriber had the event
+    /// (user and system, all threads), in milliseconds. Unlike the latencies, it hardly depends
+    /// on what else the host runs.
+    #[serde(default)]
+    pub server_cpu_ms: f64,
 }
 
 /// Webhook ingest on one backend.

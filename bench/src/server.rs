@@ -133,6 +133,12 @@ impl Server {
         rss_kib(pid)
     }
 
+    /// CPU time the server process has used so far (user and system), in milliseconds.
+    pub fn cpu_ms(&self) -> anyhow::Result<f64> {
+        let pid = self.child.id().context("server has exited")?;
+        cpu_ms(pid)
+    }
+
     async fn wait_ready(&mut self, started: Instant, dir: &Path) -> anyhow::Result<()> {
         let url = format!("{}/health/ready", self.base());
         let deadline = started + Duration::from_secs(30);
@@ -187,6 +193,27 @@ pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         .context("no VmRSS in /proc status")
+}
+
+/// User and system CPU time of a process, in milliseconds (from `/proc/<pid>/stat`).
+pub fn cpu_ms(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("malformed /proc stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    let ticks: u64 = [11, 12]
+        .iter()
+        .map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+        .sum::<Option<u64>>()
+        .context("no CPU times in /proc stat")?;
+    // /proc counts in USER_HZ, which Linux fixes at 100 per second for user space on x86 and arm.
+    const TICKS_PER_SECOND: f64 = 100.0;
+    Ok(ticks as f64 * 1000.0 / TICKS_PER_SECOND)
 }
 
 /// A port nobody listens on right now.

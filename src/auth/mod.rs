@@ -29,7 +29,7 @@ pub use cookies::{CookieChange, SessionCookies};
 pub use link::PendingLink;
 pub use login::{LoginOptions, LoginStart};
 pub use settings::{AuthSettings, SessionSettings};
-pub use sockets::SessionSockets;
+pub use sockets::{SessionSockets, SocketRechecks, WatchedSocket};
 pub use tokens::TokenSigner;
 pub use viewer::{CredentialSource, Credentials, Viewer, ViewerState};
 

@@ -17,6 +17,7 @@ mod payments;
 mod public;
 mod query;
 mod relay;
+mod sharing;
 mod types;
 
 use async_graphql::dataloader::DataLoader;
@@ -32,6 +33,7 @@ pub use documents::{DEFAULT_CAPACITY as DOCUMENT_CACHE_CAPACITY, DocumentCache};
 pub use errors::{ErrorReporting, RequestId, is_request_error};
 pub use events::SubscriptionRoot;
 pub use public::reads_only_public_fields;
+pub use sharing::{Replay, shared_subscription};
 
 /// The root of every mutation.
 #[derive(async_graphql::MergedObject, Default)]

@@ -10,6 +10,7 @@ mod request_metrics;
 mod webhooks;
 mod ws;
 mod ws_guard;
+mod ws_shared;
 
 use std::sync::Arc;
 
@@ -32,14 +33,31 @@ use crate::store::Store;
 pub use request_id::{CurrentRequestId, REQUEST_ID};
 
 /// What every handler can reach. Handlers receive a clone per request, so it is one shared
-/// pointer to [`Services`].
+/// pointer to [`Services`], plus what the open sockets share.
 #[derive(Clone)]
-pub struct AppState(Arc<Services>);
+pub struct AppState(Arc<Services>, Arc<SocketRuntime>);
+
+/// What the open WebSockets share.
+#[derive(Default)]
+struct SocketRuntime {
+    /// Subscription executions shared by the sockets that subscribed alike.
+    executions: Arc<ws_shared::SharedExecutions>,
+    /// The one timer re-checking every socket's viewer.
+    rechecks: Arc<crate::auth::SocketRechecks>,
+}
 
 impl AppState {
     /// Shares `services` with every handler.
     pub fn new(services: Services) -> Self {
-        Self(Arc::new(services))
+        Self(Arc::new(services), Arc::default())
+    }
+
+    fn shared_executions(&self) -> &Arc<ws_shared::SharedExecutions> {
+        &self.1.executions
+    }
+
+    fn socket_rechecks(&self) -> &Arc<crate::auth::SocketRechecks> {
+        &self.1.rechecks
     }
 }
 

@@ -35,10 +35,13 @@ use futures_util::{SinkExt, StreamExt, future};
 use tokio_util::sync::CancellationToken;
 
 use super::AppState;
+use super::graphql::TrustedExecutor;
+use super::graphql::trusted::{Sender, sender_of_init};
 use super::request_id::CurrentRequestId;
-use super::ws_guard::{Admission, Guard};
+use super::ws_guard::{Admission, Guard, operation_lagged};
+use super::ws_shared::{Delivery, DeliveryKind, Origin, Taken, complete_text, message_text};
 use crate::auth::viewer::bearer_token;
-use crate::auth::{Credentials, ViewerState};
+use crate::auth::{Credentials, ViewerState, WatchedSocket};
 use crate::error::AppError;
 use crate::graphql::RequestId;
 use crate::limits::ClientIp;
@@ -185,12 +188,18 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
     // Ending the input ends the GraphQL session, which stops its subscriptions.
     let input = {
         let guard = guard.clone();
+        let share = Share {
+            state: state.clone(),
+            request_id: request_id.clone(),
+            client,
+        };
         Box::pin(
             stream
                 .take_until(stop)
                 .take_while(|message| future::ready(message.is_ok()))
                 .filter_map(move |message| {
                     let guard = guard.clone();
+                    let share = share.clone();
                     async move {
                         *lock(&guard.last_heard) = Instant::now();
                         let data = match message {
@@ -200,7 +209,14 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
                             _ => return None,
                         };
                         match guard.admit(&data) {
-                            Admission::Pass => Some(data),
+                            Admission::Pass => match share.take(&guard, &data) {
+                                Taken::No => Some(data),
+                                Taken::Yes => None,
+                                Taken::Reply(reply) => {
+                                    guard.queue_reply(reply).await;
+                                    None
+                                }
+                            },
                             Admission::Drop => None,
                             Admission::Refuse(refusal) => {
                                 guard.queue_reply(refusal).await;
@@ -240,21 +256,18 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
                         let _ = guard.closing.set((CLOSE_POLICY, refusal.reason().into()));
                         return Err(async_graphql::Error::new(refusal.reason()));
                     }
+                    guard.shares.signed_in(viewer, sender_of_init(&payload));
                 }
                 ViewerState::Anonymous => {}
             }
             let mut data = Data::default();
             data.insert(viewer);
             // Read by the document policy (GraphiQL is exempt from trusted-only while enabled).
-            data.insert(super::graphql::trusted::sender_of_init(&payload));
+            data.insert(sender_of_init(&payload));
             Ok(data)
         }
     };
-    let executor = super::graphql::TrustedExecutor::new(
-        state.schema.clone(),
-        state.document_policy.clone(),
-        state.documents.clone(),
-    );
+    let executor = trusted_executor(&state);
     let mut output = GraphqlSocket::new(executor, input, protocol)
         .connection_data(data)
         .on_connection_init(on_init);
@@ -284,6 +297,12 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
                 None => break,
             },
             reply = guard.next_reply() => Message::Text(reply.into()),
+            delivery = guard.shares.inbox.next() => {
+                let Some(text) = delivery_text(&guard, protocol, delivery) else {
+                    continue;
+                };
+                Message::Text(text.into())
+            }
             () = &mut init_deadline, if !guard.initialised.load(Ordering::Acquire) => {
                 guard.close_with(CLOSE_INIT_TIMEOUT, "Connection initialisation timeout");
                 break;
@@ -318,6 +337,65 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
     let _ = sink.close().await;
 }
 
+/// The schema behind the document policy, as every operation on a socket runs.
+fn trusted_executor(state: &AppState) -> TrustedExecutor {
+    TrustedExecutor::new(
+        state.schema.clone(),
+        state.document_policy.clone(),
+        state.documents.clone(),
+    )
+}
+
+/// What a socket needs to run its subscriptions in shared executions.
+#[derive(Clone)]
+struct Share {
+    state: AppState,
+    request_id: String,
+    client: ClientIp,
+}
+
+impl Share {
+    /// Hands a client message to the shared executions when it is theirs.
+    fn take(&self, guard: &Guard, message: &[u8]) -> Taken {
+        let origin = |viewer: &crate::auth::Viewer, sender: Sender| {
+            let mut data = Data::default();
+            data.insert(RequestId(self.request_id.clone()));
+            data.insert(self.client);
+            data.insert(ViewerState::SignedIn(viewer.clone()));
+            data.insert(sender);
+            Origin {
+                executor: trusted_executor(&self.state),
+                tasks: self.state.ws_tasks.clone(),
+                data,
+            }
+        };
+        // A joiner's operation counts against the user's quota as a lone one would.
+        let admit = |viewer: &crate::auth::Viewer| self.state.limits.user(viewer.user_id).is_ok();
+        let executions = self.state.shared_executions();
+        guard.shares.take(message, executions, origin, admit)
+    }
+}
+
+/// The text of a shared delivery, or `None` for one whose operation the client completed.
+fn delivery_text(
+    guard: &Guard,
+    protocol: WebSocketProtocols,
+    delivery: Delivery,
+) -> Option<String> {
+    if !guard.shares.accepts(&delivery) {
+        return None;
+    }
+    if !matches!(delivery.kind, DeliveryKind::Next(_)) {
+        guard.finished(&delivery.operation_id);
+    }
+    let legacy = protocol == WebSocketProtocols::SubscriptionsTransportWS;
+    Some(match &delivery.kind {
+        DeliveryKind::Next(payload) => message_text(legacy, &delivery.operation_id, payload),
+        DeliveryKind::Complete => complete_text(&delivery.operation_id),
+        DeliveryKind::Lagged => operation_lagged(&delivery.operation_id),
+    })
+}
+
 /// Authenticates a socket and, when signed in, arranges for it to end with its session and
 /// to re-check its viewer whenever the access token it relied on would have expired.
 async fn authenticate_socket(
@@ -335,57 +413,34 @@ async fn authenticate_socket(
         Ok((viewer, session)) => {
             state.auth.sockets().register(session.id, ended.clone());
             let token_expires_at = state.auth.access_expiry(token).unwrap_or_else(Utc::now);
-            tokio::spawn(recheck_viewer(
-                state.clone(),
-                viewer.clone(),
-                session.expires_at,
-                token_expires_at,
+            let socket = WatchedSocket {
+                viewer: viewer.clone(),
+                session_expires_at: session.expires_at,
                 ended,
-            ));
+            };
+            if state.socket_rechecks().watch(token_expires_at, socket) {
+                start_rechecks(state);
+            }
             ViewerState::SignedIn(viewer)
         }
         Err(err) => ViewerState::Rejected(err),
     }
 }
 
-/// Ends the socket when its session expires, and at the expiry of each access token's worth
-/// of time checks the viewer against the database: a session ended elsewhere or a right the
-/// user lost (an admin removed from `ADMIN_IDENTITIES`) ends the socket with 4403.
-async fn recheck_viewer(
-    state: AppState,
-    viewer: crate::auth::Viewer,
-    session_expires_at: chrono::DateTime<Utc>,
-    mut check_at: chrono::DateTime<Utc>,
-    ended: CancellationToken,
-) {
-    loop {
-        let deadline = check_at.min(session_expires_at);
-        let wait = (deadline - Utc::now()).to_std().unwrap_or_default();
-        tokio::select! {
-            () = tokio::time::sleep(wait) => {}
-            () = ended.cancelled() => return,
-        }
-        if deadline >= session_expires_at {
-            ended.cancel();
-            return;
-        }
-        match state.auth.viewer_still_stands(&viewer).await {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::info!(session_id = %viewer.session_id, "socket viewer no longer stands; closing");
-                ended.cancel();
-                return;
-            }
-            // The database did not answer: fail closed, the client reconnects.
-            Err(err) => {
-                tracing::warn!(error = %err, "re-checking a socket's viewer failed; closing");
-                ended.cancel();
-                return;
-            }
-        }
-        check_at =
-            Utc::now() + chrono::Duration::from_std(state.auth.access_ttl()).unwrap_or_default();
-    }
+/// Starts the timer that ends sockets with their session, and at the expiry of each access
+/// token's worth of time checks the viewer against the database: a session ended elsewhere or
+/// a right the user lost (an admin removed from `ADMIN_IDENTITIES`) ends the socket with 4403.
+fn start_rechecks(state: &AppState) {
+    let auth = state.auth.clone();
+    let check = move |viewer: crate::auth::Viewer| {
+        let auth = auth.clone();
+        async move { auth.viewer_still_stands(&viewer).await }
+    };
+    tokio::spawn(state.socket_rechecks().clone().run(
+        check,
+        state.auth.access_ttl(),
+        state.shutdown.clone(),
+    ));
 }
 
 /// The close reason when a socket's session ends while it is open.

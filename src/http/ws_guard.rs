@@ -10,6 +10,7 @@ use std::time::Instant;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::ws_shared::SocketShares;
 use crate::error::ErrorCode;
 use crate::sync::lock;
 use crate::telemetry::stages::SUBSCRIPTIONS_ACTIVE;
@@ -38,6 +39,8 @@ pub struct Guard {
     pub reply_queued: Notify,
     /// A reply was sent, so the queue has room.
     pub reply_sent: Notify,
+    /// The socket's operations that run in shared executions, and their deliveries.
+    pub shares: SocketShares,
 }
 
 /// Refusals waiting to be sent on one socket; past it, reading waits for the client.
@@ -56,6 +59,7 @@ impl Guard {
             replies: Mutex::default(),
             reply_queued: Notify::new(),
             reply_sent: Notify::new(),
+            shares: SocketShares::default(),
         }
     }
 
@@ -146,7 +150,8 @@ impl Guard {
         }
     }
 
-    fn finished(&self, id: &str) {
+    /// Notes that operation `id` ended.
+    pub fn finished(&self, id: &str) {
         if lock(&self.running).remove(id) {
             metrics::gauge!(SUBSCRIPTIONS_ACTIVE).decrement(1.0);
         }
@@ -183,11 +188,27 @@ struct Envelope {
 
 /// The error answering a subscribe past the per-socket cap; the socket stays open.
 pub fn too_many_operations(id: &str, max: usize) -> String {
+    operation_error(
+        id,
+        &format!("this connection already runs {max} operations; complete one first"),
+    )
+}
+
+/// The error ending a shared operation whose socket fell too far behind; the socket stays open.
+pub fn operation_lagged(id: &str) -> String {
+    operation_error(
+        id,
+        "this connection fell too far behind this subscription; subscribe again, with `after` \
+         set to the last cursor received to miss nothing",
+    )
+}
+
+fn operation_error(id: &str, message: &str) -> String {
     serde_json::json!({
         "type": "error",
         "id": id,
         "payload": [{
-            "message": format!("this connection already runs {max} operations; complete one first"),
+            "message": message,
             "extensions": { "code": ErrorCode::RateLimited.as_str() },
         }],
     })

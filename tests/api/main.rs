@@ -27,6 +27,7 @@ mod metrics;
 mod payments;
 mod provider_seam;
 mod resilience_wire;
+mod shared_subscriptions;
 mod store_contract;
 mod stripe;
 mod subscriptions;

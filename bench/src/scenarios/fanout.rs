@@ -108,6 +108,7 @@ pub async fn run(launcher: &Launcher, levels: &[usize]) -> anyhow::Result<Vec<Fa
         } else {
             refund_event(&event_id, &intent, round as i64)
         };
+        let cpu_before = server.cpu_ms()?;
         let sent = Instant::now();
         post_webhook(
             &webhooks,
@@ -119,6 +120,7 @@ pub async fn run(launcher: &Launcher, levels: &[usize]) -> anyhow::Result<Vec<Fa
             board.received.load(Ordering::Relaxed) >= level
         })
         .await;
+        let server_cpu_ms = server.cpu_ms()? - cpu_before;
         let sent_nanos = (sent - board.epoch).as_nanos() as u64;
         let mut latencies: Vec<f64> = board.arrivals[..level]
             .iter()
@@ -141,10 +143,16 @@ pub async fn run(launcher: &Launcher, levels: &[usize]) -> anyhow::Result<Vec<Fa
             missing: level - latencies.len(),
             server_rss_mib: rss_kib as f64 / 1024.0,
             rss_kib_per_subscriber: rss_kib.saturating_sub(baseline_kib) as f64 / level as f64,
+            server_cpu_ms,
         };
         eprintln!(
-            "fan-out: {level} subscribers  p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  missing {}  rss {:.0} MiB",
-            point.p50_ms, point.p99_ms, point.max_ms, point.missing, point.server_rss_mib
+            "fan-out: {level} subscribers  p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  missing {}  rss {:.0} MiB  server cpu {:.0} ms",
+            point.p50_ms,
+            point.p99_ms,
+            point.max_ms,
+            point.missing,
+            point.server_rss_mib,
+            point.server_cpu_ms
         );
         points.push(point);
     }

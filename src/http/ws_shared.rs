@@ -1,0 +1,472 @@
+//! Shared subscription execution (decision 0020): a live subscription runs once per document,
+//! variables and viewer, and its serialised responses fan out to every socket that subscribed
+//! with the same key. Ten thousand sockets watching one payment cost one execution and one
+//! serialisation per event; each socket only wraps the shared payload in its own message.
+//!
+//! Authorization stays per subscriber: the key holds the viewer's user id and admin flag, so
+//! only subscribers who would be shown exactly the same responses share them
+//! ([`crate::graphql::shared_subscription`] says which subscriptions qualify).
+//!
+//! [`Execution::push`] is the one place where a response reaches its subscribers.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use async_graphql::http::ClientMessage;
+use async_graphql::{Data, Executor, Request, Response};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+use super::graphql::TrustedExecutor;
+use super::graphql::trusted::Sender;
+use crate::auth::Viewer;
+use crate::graphql::{Replay, shared_subscription};
+use crate::sync::lock;
+
+/// Deliveries one socket may hold unsent before its shared operations are ended as lagging.
+pub const INBOX_LIMIT: usize = 1024;
+
+/// Who may share an execution: the same document, operation, variables and viewer rights, sent
+/// by the same kind of sender (the document policy exempts GraphiQL while it is enabled).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    user: Uuid,
+    admin: bool,
+    graphiql: bool,
+    query: String,
+    operation: Option<String>,
+    variables: String,
+}
+
+impl Key {
+    fn of(signed_in: &SignedIn, request: &Request) -> Option<Key> {
+        let viewer = &signed_in.viewer;
+        Some(Key {
+            user: viewer.user_id,
+            admin: viewer.is_admin,
+            graphiql: signed_in.sender == Sender::Graphiql,
+            query: request.query.clone(),
+            operation: request.operation_name.clone(),
+            variables: serde_json::to_string(&request.variables).ok()?,
+        })
+    }
+}
+
+/// The executions running on this server, by key.
+#[derive(Default)]
+pub struct SharedExecutions {
+    running: Mutex<HashMap<Arc<Key>, Arc<Execution>>>,
+    next_member: AtomicU64,
+}
+
+/// One running execution and the sockets it serves.
+struct Execution {
+    key: Arc<Key>,
+    replay: Replay,
+    state: Mutex<ExecutionState>,
+    /// Cancelled when the last member leaves, which stops the execution.
+    idle: CancellationToken,
+}
+
+#[derive(Default)]
+struct ExecutionState {
+    members: HashMap<u64, Member>,
+    /// The latest payload, for joiners owed [`Replay::Latest`].
+    latest: Option<Arc<str>>,
+    /// The execution finished; joiners start a new one.
+    ended: bool,
+}
+
+struct Member {
+    inbox: Arc<Inbox>,
+    operation_id: Arc<str>,
+}
+
+/// What the socket needs to start an execution on its viewer's behalf.
+pub struct Origin {
+    /// The schema behind the document policy, as the socket's other operations run.
+    pub executor: TrustedExecutor,
+    /// Where the execution's task is tracked, so shutdown waits for it.
+    pub tasks: TaskTracker,
+    /// The socket's connection data (request id, address, viewer), as a lone subscription gets.
+    pub data: Data,
+}
+
+/// A socket's place in an execution; leaving (dropping it) stops the execution with its last
+/// member.
+pub struct Membership {
+    serial: u64,
+    execution: Arc<Execution>,
+    executions: Arc<SharedExecutions>,
+}
+
+impl SharedExecutions {
+    /// Joins (or starts) the shared execution of `request`, delivering to `inbox` under
+    /// `operation_id`. `None` when the request must run alone, or when `admit` refuses a joiner
+    /// (a rate limit): the caller then hands the request to the ordinary path.
+    pub fn join(
+        self: &Arc<Self>,
+        request: Request,
+        operation_id: &str,
+        inbox: &Arc<Inbox>,
+        signed_in: &SignedIn,
+        origin: impl FnOnce() -> Origin,
+        admit: impl FnOnce() -> bool,
+    ) -> Option<Membership> {
+        let key = Key::of(signed_in, &request)?;
+        let mut running = lock(&self.running);
+        let current = running
+            .get(&key)
+            .filter(|execution| !lock(&execution.state).ended)
+            .cloned();
+        let execution = match current {
+            // The joiner's operation is counted like any other; the starter's is counted by
+            // the execution itself.
+            Some(execution) => admit().then_some(execution)?,
+            None => {
+                let replay = shared_subscription(&request)?;
+                let execution = Arc::new(Execution {
+                    key: Arc::new(key),
+                    replay,
+                    state: Mutex::default(),
+                    idle: CancellationToken::new(),
+                });
+                running.insert(execution.key.clone(), execution.clone());
+                let origin = origin();
+                let data = Some(Arc::new(origin.data));
+                let responses = origin.executor.execute_stream(request, data);
+                origin
+                    .tasks
+                    .spawn(run(execution.clone(), Arc::downgrade(self), responses));
+                execution
+            }
+        };
+        let serial = self.next_member.fetch_add(1, Ordering::Relaxed);
+        let operation_id: Arc<str> = operation_id.into();
+        {
+            let mut state = lock(&execution.state);
+            if let (Replay::Latest, Some(latest)) = (execution.replay, &state.latest) {
+                inbox.push(Delivery {
+                    serial,
+                    operation_id: operation_id.clone(),
+                    kind: DeliveryKind::Next(latest.clone()),
+                });
+            }
+            let inbox = inbox.clone();
+            state.members.insert(
+                serial,
+                Member {
+                    inbox,
+                    operation_id,
+                },
+            );
+        }
+        drop(running);
+        Some(Membership {
+            serial,
+            execution,
+            executions: self.clone(),
+        })
+    }
+
+    /// Forgets `execution` if it is still the one running under its key.
+    fn forget(&self, execution: &Arc<Execution>) {
+        let mut running = lock(&self.running);
+        if running
+            .get(&execution.key)
+            .is_some_and(|current| Arc::ptr_eq(current, execution))
+        {
+            running.remove(&execution.key);
+        }
+    }
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        let mut running = lock(&self.executions.running);
+        let mut state = lock(&self.execution.state);
+        state.members.remove(&self.serial);
+        if state.members.is_empty() && !state.ended {
+            state.ended = true;
+            self.execution.idle.cancel();
+            if running
+                .get(&self.execution.key)
+                .is_some_and(|current| Arc::ptr_eq(current, &self.execution))
+            {
+                running.remove(&self.execution.key);
+            }
+        }
+    }
+}
+
+/// Drives one execution until it ends or nobody listens any more.
+async fn run(
+    execution: Arc<Execution>,
+    executions: std::sync::Weak<SharedExecutions>,
+    mut responses: BoxStream<'static, Response>,
+) {
+    loop {
+        let response = tokio::select! {
+            () = execution.idle.cancelled() => return,
+            response = responses.next() => response,
+        };
+        match response {
+            Some(response) => execution.push(&response),
+            None => {
+                execution.finish();
+                if let Some(executions) = executions.upgrade() {
+                    executions.forget(&execution);
+                }
+                return;
+            }
+        }
+    }
+}
+
+impl Execution {
+    /// Serialises `response` once and hands it to every member.
+    fn push(&self, response: &Response) {
+        let payload: Arc<str> = match serde_json::to_string(response) {
+            Ok(payload) => payload.into(),
+            Err(err) => {
+                tracing::error!(error = %err, "a subscription response did not serialise");
+                return;
+            }
+        };
+        let mut state = lock(&self.state);
+        state.latest = Some(payload.clone());
+        // A member whose socket stopped reading is ended rather than queued without bound.
+        state.members.retain(|&serial, member| {
+            let kind = if member.inbox.len() < INBOX_LIMIT {
+                DeliveryKind::Next(payload.clone())
+            } else {
+                DeliveryKind::Lagged
+            };
+            let keep = matches!(kind, DeliveryKind::Next(_));
+            member.inbox.push(Delivery {
+                serial,
+                operation_id: member.operation_id.clone(),
+                kind,
+            });
+            keep
+        });
+    }
+
+    /// Tells every member that the operation completed.
+    fn finish(&self) {
+        let mut state = lock(&self.state);
+        state.ended = true;
+        for (serial, member) in state.members.drain() {
+            member.inbox.push(Delivery {
+                serial,
+                operation_id: member.operation_id,
+                kind: DeliveryKind::Complete,
+            });
+        }
+    }
+}
+
+/// One message for one of a socket's shared operations.
+#[derive(Debug)]
+pub struct Delivery {
+    /// The membership it is for: a stale delivery for an operation id since reused is dropped.
+    pub serial: u64,
+    /// The client's id of the operation.
+    pub operation_id: Arc<str>,
+    /// What happened.
+    pub kind: DeliveryKind,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum DeliveryKind {
+    /// A response, serialised.
+    Next(Arc<str>),
+    /// The execution ended.
+    Complete,
+    /// The socket fell [`INBOX_LIMIT`] deliveries behind; the operation is ended.
+    Lagged,
+}
+
+/// A socket's deliveries from shared executions, in order. The queue allocates only when used.
+#[derive(Default)]
+pub struct Inbox {
+    queue: Mutex<VecDeque<Delivery>>,
+    ready: Notify,
+}
+
+impl Inbox {
+    fn push(&self, delivery: Delivery) {
+        lock(&self.queue).push_back(delivery);
+        self.ready.notify_one();
+    }
+
+    fn len(&self) -> usize {
+        lock(&self.queue).len()
+    }
+
+    /// The next delivery, once there is one.
+    pub async fn next(&self) -> Delivery {
+        loop {
+            let next = {
+                let mut queue = lock(&self.queue);
+                let next = queue.pop_front();
+                if next.is_some() && !queue.is_empty() {
+                    // More are waiting: the next call must not wait for another notice.
+                    self.ready.notify_one();
+                }
+                next
+            };
+            if let Some(delivery) = next {
+                return delivery;
+            }
+            self.ready.notified().await;
+        }
+    }
+}
+
+/// A socket's side of shared executions: its inbox, its viewer once `connection_init` signed
+/// it in, and the operations it runs through a shared execution, by id.
+#[derive(Default)]
+pub struct SocketShares {
+    /// Where the executions deliver to this socket.
+    pub inbox: Arc<Inbox>,
+    signed_in: OnceLock<SignedIn>,
+    operations: Mutex<HashMap<String, Membership>>,
+}
+
+/// Who a socket signed in as, and through what.
+pub struct SignedIn {
+    viewer: Viewer,
+    sender: Sender,
+}
+
+/// What became of a client message.
+pub enum Taken {
+    /// Not ours: the GraphQL session handles it.
+    No,
+    /// Handled.
+    Yes,
+    /// Handled; send this reply.
+    Reply(String),
+}
+
+impl SocketShares {
+    /// Remembers who `connection_init` signed in, and through what; only signed-in sockets
+    /// share.
+    pub fn signed_in(&self, viewer: &Viewer, sender: Sender) {
+        let viewer = viewer.clone();
+        let _ = self.signed_in.set(SignedIn { viewer, sender });
+    }
+
+    /// Takes a `subscribe` that joins a shared execution (started through `origin` if none
+    /// runs), or a `complete` of an operation that did. Anything else, and any subscribe that
+    /// must run alone, is left to the GraphQL session.
+    pub fn take(
+        &self,
+        message: &[u8],
+        executions: &Arc<SharedExecutions>,
+        origin: impl FnOnce(&Viewer, Sender) -> Origin,
+        admit: impl FnOnce(&Viewer) -> bool,
+    ) -> Taken {
+        let Some(signed_in) = self.signed_in.get() else {
+            return Taken::No;
+        };
+        let viewer = &signed_in.viewer;
+        match serde_json::from_slice::<ClientMessage>(message) {
+            Ok(ClientMessage::Start { id, payload }) => {
+                let (origin, admit) = (|| origin(viewer, signed_in.sender), || admit(viewer));
+                match executions.join(payload, &id, &self.inbox, signed_in, origin, admit) {
+                    Some(membership) => {
+                        lock(&self.operations).insert(id, membership);
+                        Taken::Yes
+                    }
+                    None => Taken::No,
+                }
+            }
+            Ok(ClientMessage::Stop { id }) => {
+                let removed = lock(&self.operations).remove(&id);
+                match removed {
+                    // Acknowledged as the GraphQL session acknowledges its own operations.
+                    Some(_) => Taken::Reply(complete_text(&id)),
+                    None => Taken::No,
+                }
+            }
+            _ => Taken::No,
+        }
+    }
+
+    /// Whether `delivery` is for an operation still running under that membership; a
+    /// completion or a lag ends the operation.
+    pub fn accepts(&self, delivery: &Delivery) -> bool {
+        let mut operations = lock(&self.operations);
+        let current = operations
+            .get(&*delivery.operation_id)
+            .is_some_and(|membership| membership.serial == delivery.serial);
+        let ended = current && !matches!(delivery.kind, DeliveryKind::Next(_));
+        let removed = ended.then(|| operations.remove(&*delivery.operation_id));
+        drop(operations);
+        drop(removed);
+        current
+    }
+}
+
+/// The wire text of a shared delivery on a socket speaking `protocol`.
+pub fn message_text(legacy: bool, operation_id: &str, payload: &str) -> String {
+    let kind = if legacy { "data" } else { "next" };
+    let id = serde_json::Value::from(operation_id).to_string();
+    let mut text = String::with_capacity(payload.len() + id.len() + 32);
+    text.push_str(r#"{"type":""#);
+    text.push_str(kind);
+    text.push_str(r#"","id":"#);
+    text.push_str(&id);
+    text.push_str(r#","payload":"#);
+    text.push_str(payload);
+    text.push('}');
+    text
+}
+
+/// The completion message for a shared operation.
+pub fn complete_text(operation_id: &str) -> String {
+    let id = serde_json::Value::from(operation_id);
+    format!(r#"{{"type":"complete","id":{id}}}"#)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_match_what_async_graphql_sends() {
+        let payload = r#"{"data":{"x":1}}"#;
+        assert_eq!(
+            message_text(false, "a\"1", payload),
+            r#"{"type":"next","id":"a\"1","payload":{"data":{"x":1}}}"#
+        );
+        assert_eq!(
+            message_text(true, "1", payload),
+            r#"{"type":"data","id":"1","payload":{"data":{"x":1}}}"#
+        );
+        assert_eq!(complete_text("7"), r#"{"type":"complete","id":"7"}"#);
+    }
+
+    #[tokio::test]
+    async fn an_inbox_hands_out_deliveries_in_order() {
+        let inbox = Inbox::default();
+        for serial in 0..3 {
+            inbox.push(Delivery {
+                serial,
+                operation_id: "1".into(),
+                kind: DeliveryKind::Complete,
+            });
+        }
+        for serial in 0..3 {
+            assert_eq!(inbox.next().await.serial, serial);
+        }
+        assert_eq!(inbox.len(), 0);
+    }
+}
