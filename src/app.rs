@@ -10,14 +10,17 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::AuthService;
-use crate::config::{Config, DatabaseUrl};
+use crate::config::{AppEnv, Config, DatabaseUrl};
 use crate::events::EventBus;
 use crate::graphql::{DocumentCache, SchemaDeps, build_schema};
 use crate::http::graphql::{self as graphql_http, graphiql};
 use crate::http::{AppState, Services, metrics_router, router};
 use crate::limits::InboundLimits;
 use crate::limits::sockets::SocketCounters;
-use crate::payments::PaymentService;
+use crate::payments::{PaymentReads, PaymentService};
+use crate::providers::identity::{
+    DevProvider, GithubEndpoints, GithubProvider, IdentityProvider, OidcProvider, ProviderKind,
+};
 use crate::providers::payments::{
     PaymentProvider, SandboxEvent, SandboxProvider, StripeProvider, built_in_decoders,
 };
@@ -84,14 +87,14 @@ impl App {
         let shutdown = CancellationToken::new();
         let bus = Arc::new(event_bus(&config, shutdown.clone()).await?);
         let metrics = telemetry::metrics();
+        providers::resilience::metrics::describe();
         let mut registry = ProviderRegistry::new();
-        let http = providers::http_client();
+        let identity = identity_providers(&config, providers::http_client(), &mut registry)?;
         let auth = Arc::new(AuthService::new(
-            &config,
+            config.auth_settings(),
+            identity,
             store.clone(),
             bus.clone(),
-            http,
-            &mut registry,
         )?);
         auth.reconcile_admins()
             .await
@@ -153,12 +156,11 @@ impl App {
         let schema = build_schema(
             &config.graphql,
             SchemaDeps {
-                store: store.clone(),
-                app_env: config.app_env,
+                reads: Arc::new(PaymentReads::new(store.clone(), bus.clone())),
+                production: config.app_env == AppEnv::Production,
                 auth: auth.clone(),
                 payments,
                 providers: providers.clone(),
-                bus: bus.clone(),
                 webhooks: webhooks.clone(),
                 reconciler: reconciler.clone(),
                 limits: limits.clone(),
@@ -313,7 +315,7 @@ fn payment_provider(
     let name = if config.payments.stripe_secret_key.is_some() {
         "stripe"
     } else {
-        if config.app_env == crate::config::AppEnv::Production {
+        if config.app_env == AppEnv::Production {
             // Only reachable with PAYMENTS_SANDBOX=true: a demo, said loudly at every start.
             tracing::warn!(
                 "PAYMENTS_SANDBOX=true: payments are simulated and marked succeeded without charging anyone"
@@ -321,8 +323,7 @@ fn payment_provider(
         }
         "sandbox"
     };
-    let policy = config.policies.get(name).cloned().unwrap_or_default();
-    let resilience = ResilientProvider::new(name, policy)?;
+    let resilience = ResilientProvider::new(name, config.policy(name))?;
     registry.register(resilience.clone());
     Ok(match &config.payments.stripe_secret_key {
         Some(key) => {
@@ -335,6 +336,52 @@ fn payment_provider(
             config.payments.sandbox_step,
         )),
     })
+}
+
+/// The login providers: each configured one with its own resilience policy (registered for
+/// health and metrics), and the dev login where it is on.
+fn identity_providers(
+    config: &Config,
+    http: reqwest::Client,
+    registry: &mut ProviderRegistry,
+) -> anyhow::Result<Vec<Arc<dyn IdentityProvider>>> {
+    let mut built: Vec<Arc<dyn IdentityProvider>> = Vec::new();
+    for provider in &config.auth.providers {
+        let resilience =
+            ResilientProvider::new(provider.name.clone(), config.policy(&provider.name))?;
+        registry.register(resilience.clone());
+        let redirect_uri = config
+            .public_url
+            .join(&format!("/auth/callback/{}", provider.name))?;
+        built.push(match &provider.kind {
+            ProviderKind::Oidc { issuer } => Arc::new(OidcProvider::new(
+                provider.clone(),
+                issuer.clone(),
+                redirect_uri,
+                http.clone(),
+                resilience,
+            )),
+            ProviderKind::Github {
+                auth_url,
+                token_url,
+                api_url,
+            } => Arc::new(GithubProvider::new(
+                provider.clone(),
+                GithubEndpoints {
+                    auth_url: auth_url.clone(),
+                    token_url: token_url.clone(),
+                    api_url: api_url.clone(),
+                },
+                redirect_uri,
+                http.clone(),
+                resilience,
+            )),
+        });
+    }
+    if config.auth.dev_login {
+        built.push(Arc::new(DevProvider::new(&config.public_url)));
+    }
+    Ok(built)
 }
 
 /// Signs each sandbox event like Stripe would and puts it through the webhook inbox.

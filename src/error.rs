@@ -10,8 +10,6 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 
-use crate::store::StoreError;
-
 /// Stable machine-readable error codes (`extensions.code`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
@@ -204,12 +202,6 @@ impl AppError {
             | AppError::RateLimited { retry_after } => *retry_after,
             _ => None,
         }
-    }
-}
-
-impl From<StoreError> for AppError {
-    fn from(err: StoreError) -> Self {
-        AppError::internal(err)
     }
 }
 

@@ -1,7 +1,18 @@
 //! switchboard: a GraphQL backend-for-frontend that puts Stripe payments and OAuth/OpenID Connect
 //! login behind one schema.
 //!
-//! Modules depend downwards only: `http` → `graphql` → services → `store`.
+//! Modules depend downwards only, in the layers of docs/decisions/0001-layout-and-errors.md
+//! (top first), which `tests/layering.rs` checks on every `crate::` edge:
+//!
+//! - `app`, `doctor`: composition roots; `app` builds every provider and service from its own
+//!   settings.
+//! - `http`: the axum router and transport; writes the cookies resolvers ask for.
+//! - `config`: reads the environment into each piece's settings type; nothing below uses it.
+//! - `graphql`: schema and resolvers, which read and act only through services.
+//! - `payments`, `auth`, `webhooks`: services (`payments` may use `auth` and `webhooks`).
+//! - `limits`, `events`: inbound limits; the event bus.
+//! - `providers`, `store`: outbound adapters; persistence.
+//! - `domain`, `error`, `telemetry`, `redact`, `sync`, `origins`: leaves anyone may use.
 
 #![warn(missing_docs)]
 
@@ -15,6 +26,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod limits;
+pub mod origins;
 pub mod payments;
 pub mod providers;
 mod redact;

@@ -31,7 +31,7 @@ async fn main() -> ExitCode {
         print!("{}", switchboard::graphql::sdl());
         return ExitCode::SUCCESS;
     }
-    telemetry::init(&config);
+    telemetry::init(&config.log_level, config.log_format);
     let result = match command {
         Command::Migrate => switchboard::app::open_store(&config).await.map(|_| {
             tracing::info!(

@@ -38,6 +38,23 @@ impl DuplicateCookie {
     }
 }
 
+/// What an operation changed about a browser's sign-in. Resolvers say what happened; the HTTP
+/// layer writes it as cookies through [`SessionCookies::headers_for`].
+#[derive(Clone)]
+pub enum CookieChange {
+    /// A session was issued or refreshed: sign the browser in with it.
+    Session(Box<crate::auth::IssuedSession>),
+    /// The browser's session ended: clear its session cookies.
+    SignedOut,
+    /// A login started, bound to this browser by `value` for `lifetime`.
+    LoginStarted {
+        /// The login cookie's value.
+        value: String,
+        /// How long the login may take.
+        lifetime: std::time::Duration,
+    },
+}
+
 /// Names and attributes of the session cookies, fixed by `PUBLIC_URL` at start.
 #[derive(Debug, Clone)]
 pub struct SessionCookies {
@@ -95,6 +112,15 @@ impl SessionCookies {
             return Err(DuplicateCookie(name));
         }
         Ok(first)
+    }
+
+    /// The `Set-Cookie` values that carry out `change`.
+    pub fn headers_for(&self, change: &CookieChange) -> Vec<HeaderValue> {
+        match change {
+            CookieChange::Session(issued) => self.for_session(issued),
+            CookieChange::SignedOut => self.sign_out(),
+            CookieChange::LoginStarted { value, lifetime } => vec![self.login(value, *lifetime)],
+        }
     }
 
     /// `Set-Cookie` values for a freshly issued session, with a new CSRF token.

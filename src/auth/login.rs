@@ -8,8 +8,8 @@ use uuid::Uuid;
 use super::binding::{LoginProof, check_code_challenge, check_proof, started_in_this_browser};
 use super::tokens::{random_token, token_hash};
 use super::{AuthService, IssuedSession};
-use crate::config::url_on_allowed_origin;
 use crate::error::AppError;
+use crate::origins::url_on_allowed_origin;
 use crate::providers::identity::{
     AuthorizationRequest, CodeExchange, IdentityError, IdentityProvider, Pkce, VerifiedIdentity,
 };

@@ -8,6 +8,7 @@ mod link;
 mod login;
 mod session_cache;
 mod sessions;
+mod settings;
 pub mod sockets;
 pub mod tokens;
 pub mod viewer;
@@ -18,18 +19,16 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::config::{Config, ProviderKind};
+use crate::error::AppError;
 use crate::events::EventBus;
-use crate::providers::identity::{
-    DevProvider, GithubEndpoints, GithubProvider, IdentityProvider, OidcProvider,
-};
-use crate::providers::resilience::{ProviderRegistry, ResilientProvider};
-use crate::store::{Session, Store, User};
+use crate::providers::identity::IdentityProvider;
+use crate::store::{Identity, Session, Store, User};
 
 pub use binding::{LoginProof, login_cookie_value};
-pub use cookies::SessionCookies;
+pub use cookies::{CookieChange, SessionCookies};
 pub use link::PendingLink;
 pub use login::{LoginOptions, LoginStart};
+pub use settings::{AuthSettings, SessionSettings};
 pub use sockets::{SessionSockets, SocketRechecks, WatchedSocket};
 pub use tokens::TokenSigner;
 pub use viewer::{CredentialSource, Credentials, Viewer, ViewerState};
@@ -75,77 +74,37 @@ pub struct AuthService {
 }
 
 impl AuthService {
-    /// Builds the service and its identity providers, registering each provider's resilience
-    /// policy in `registry`.
+    /// Builds the service from its settings and the identity providers it offers (built and
+    /// registered with their resilience policies by the caller, like every provider).
     pub fn new(
-        config: &Config,
+        settings: AuthSettings,
+        identity_providers: Vec<Arc<dyn IdentityProvider>>,
         store: Store,
         bus: Arc<EventBus>,
-        http: reqwest::Client,
-        registry: &mut ProviderRegistry,
     ) -> anyhow::Result<Self> {
-        let mut providers: BTreeMap<String, Arc<dyn IdentityProvider>> = BTreeMap::new();
-        for provider in &config.auth.providers {
-            let policy = config
-                .policies
-                .get(&provider.name)
-                .cloned()
-                .unwrap_or_default();
-            let resilience = ResilientProvider::new(provider.name.clone(), policy)?;
-            registry.register(resilience.clone());
-            let redirect_uri = config
-                .public_url
-                .join(&format!("/auth/callback/{}", provider.name))?;
-            let built: Arc<dyn IdentityProvider> = match &provider.kind {
-                ProviderKind::Oidc { issuer } => Arc::new(OidcProvider::new(
-                    provider.clone(),
-                    issuer.clone(),
-                    redirect_uri,
-                    http.clone(),
-                    resilience,
-                )),
-                ProviderKind::Github {
-                    auth_url,
-                    token_url,
-                    api_url,
-                } => Arc::new(GithubProvider::new(
-                    provider.clone(),
-                    GithubEndpoints {
-                        auth_url: auth_url.clone(),
-                        token_url: token_url.clone(),
-                        api_url: api_url.clone(),
-                    },
-                    redirect_uri,
-                    http.clone(),
-                    resilience,
-                )),
-            };
-            providers.insert(provider.name.clone(), built);
-        }
-        if config.auth.dev_login {
-            let dev: Arc<dyn IdentityProvider> = Arc::new(DevProvider::new(&config.public_url));
-            providers.insert(dev.name().to_owned(), dev);
-        }
-        let issuer = config.public_url.as_str().trim_end_matches('/').to_owned();
+        let providers = identity_providers
+            .into_iter()
+            .map(|p| (p.name().to_owned(), p))
+            .collect();
+        let issuer = settings
+            .public_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned();
+        let secure = settings.public_url.scheme() == "https";
+        let sessions = settings.sessions;
         Ok(Self {
             store,
-            signer: TokenSigner::new(
-                issuer,
-                config.auth.access_token_ttl,
-                &config.auth.signing_keys,
-            )?,
+            signer: TokenSigner::new(issuer, sessions.access_token_ttl, &sessions.signing_keys)?,
             providers,
-            allowed_origins: config.allowed_origins.clone(),
-            public_url: config.public_url.clone(),
-            login_ttl: config.auth.login_ttl,
-            admin_identities: config.auth.admin_identities.clone(),
-            session_ttl: config.auth.session_ttl,
-            refresh_grace: config.auth.refresh_grace,
-            access_ttl: config.auth.access_token_ttl,
-            cookies: SessionCookies::new(
-                config.public_url.scheme() == "https",
-                !config.is_local_http(),
-            ),
+            cookies: SessionCookies::new(secure, !settings.local_http),
+            allowed_origins: settings.allowed_origins,
+            public_url: settings.public_url,
+            login_ttl: sessions.login_ttl,
+            admin_identities: sessions.admin_identities,
+            session_ttl: sessions.session_ttl,
+            refresh_grace: sessions.refresh_grace,
+            access_ttl: sessions.access_token_ttl,
             sockets: SessionSockets::default(),
             session_cache: Default::default(),
             bus,
@@ -169,7 +128,7 @@ impl AuthService {
 
     /// Makes admins exactly the users with an identity in `ADMIN_IDENTITIES`: it grants and it
     /// revokes. Run at start; logins reconcile their own user.
-    pub async fn reconcile_admins(&self) -> Result<(), crate::error::AppError> {
+    pub async fn reconcile_admins(&self) -> Result<(), AppError> {
         let changed = self
             .store
             .reconcile_admins(&self.admin_identities, chrono::Utc::now())
@@ -183,6 +142,16 @@ impl AuthService {
             );
         }
         Ok(())
+    }
+
+    /// Users by id, for a loader resolving users already visible (owners, the viewer).
+    pub async fn users_by_ids(&self, ids: &[uuid::Uuid]) -> Result<Vec<User>, AppError> {
+        Ok(self.store.users_by_ids(ids).await?)
+    }
+
+    /// The linked identities of many users, for a loader resolving users already visible.
+    pub async fn identities_of(&self, user_ids: &[uuid::Uuid]) -> Result<Vec<Identity>, AppError> {
+        Ok(self.store.identities_of(user_ids).await?)
     }
 
     /// Open WebSockets by session.

@@ -31,6 +31,23 @@ pub struct Viewer {
     pub source: CredentialSource,
 }
 
+impl Viewer {
+    /// Whether this viewer may see what `owner` owns: their own things, or anyone's as an admin.
+    /// The one visibility rule for payments, refunds and users.
+    pub fn may_see_owned_by(&self, owner: Uuid) -> bool {
+        owner == self.user_id || self.is_admin
+    }
+
+    /// Admin rights, or `FORBIDDEN`.
+    pub fn require_admin(&self) -> Result<&Viewer, AppError> {
+        if self.is_admin {
+            Ok(self)
+        } else {
+            Err(AppError::Forbidden("only admins may do this".into()))
+        }
+    }
+}
+
 /// The outcome of authenticating a request, placed in every operation's context.
 #[derive(Debug, Clone)]
 pub enum ViewerState {

@@ -8,54 +8,8 @@ use url::Url;
 
 use super::parse::{parse_bool_or_auto, parse_number};
 use super::{AppEnv, ConfigError, Settings};
-
-/// What kind of identity provider a configured name is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProviderKind {
-    /// Any OpenID Connect provider, found through its issuer's discovery document.
-    Oidc {
-        /// Issuer URL; discovery is `ISSUER/.well-known/openid-configuration`.
-        issuer: Url,
-    },
-    /// GitHub: OAuth 2.0 without OpenID Connect; profile and verified email from its API.
-    Github {
-        /// Authorization endpoint.
-        auth_url: Url,
-        /// Token endpoint.
-        token_url: Url,
-        /// REST API base.
-        api_url: Url,
-    },
-}
-
-impl ProviderKind {
-    /// `oidc` or `github` (Google is OIDC with a preset issuer).
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            ProviderKind::Oidc { .. } => "oidc",
-            ProviderKind::Github { .. } => "github",
-        }
-    }
-}
-
-/// One configured login provider.
-#[derive(Debug, Clone)]
-pub struct ProviderConfig {
-    /// The name in `AUTH_PROVIDERS`, used in URLs and the API.
-    pub name: String,
-    /// Shown on login buttons.
-    pub display_name: String,
-    /// Protocol and endpoints.
-    pub kind: ProviderKind,
-    /// OAuth client id.
-    pub client_id: String,
-    /// OAuth client secret.
-    pub client_secret: SecretString,
-    /// Scopes to ask for.
-    pub scopes: Vec<String>,
-    /// Whether a verified email from this provider may link to an existing account.
-    pub trust_email: bool,
-}
+use crate::auth::SessionSettings;
+pub use crate::providers::identity::{DEV_PROVIDER, ProviderConfig, ProviderKind};
 
 /// Everything about signing in and sessions.
 #[derive(Debug, Clone)]
@@ -64,22 +18,9 @@ pub struct AuthConfig {
     pub providers: Vec<ProviderConfig>,
     /// Whether the keyless `dev` provider is offered.
     pub dev_login: bool,
-    /// `(kid, secret)` pairs; the first signs. Empty: generate one at start (development only).
-    pub signing_keys: Vec<(String, SecretString)>,
-    /// Access token lifetime.
-    pub access_token_ttl: Duration,
-    /// Session lifetime.
-    pub session_ttl: Duration,
-    /// Login attempt lifetime.
-    pub login_ttl: Duration,
-    /// How long a just-spent refresh token may be replayed by a concurrent request.
-    pub refresh_grace: Duration,
-    /// `(provider, subject)` pairs whose users are admins; reconciled at start and each login.
-    pub admin_identities: Vec<(String, String)>,
+    /// Signing keys, lifetimes and admins of the login and session service.
+    pub sessions: SessionSettings,
 }
-
-/// The name of the built-in development provider.
-pub const DEV_PROVIDER: &str = "dev";
 
 /// Reads the auth settings.
 pub fn parse(s: &Settings, app_env: AppEnv) -> Result<AuthConfig, ConfigError> {
@@ -131,10 +72,8 @@ pub fn parse(s: &Settings, app_env: AppEnv) -> Result<AuthConfig, ConfigError> {
             })?;
         admin_identities.push((provider.to_owned(), subject.to_owned()));
     }
-    Ok(AuthConfig {
+    let sessions = SessionSettings {
         admin_identities,
-        providers,
-        dev_login,
         signing_keys,
         access_token_ttl: seconds(
             "ACCESS_TOKEN_TTL_SECONDS",
@@ -148,6 +87,11 @@ pub fn parse(s: &Settings, app_env: AppEnv) -> Result<AuthConfig, ConfigError> {
         )?,
         login_ttl: seconds("LOGIN_TTL_SECONDS", &s.login_ttl_seconds, 30..=3_600)?,
         refresh_grace: seconds("REFRESH_GRACE_SECONDS", &s.refresh_grace_seconds, 0..=60)?,
+    };
+    Ok(AuthConfig {
+        providers,
+        dev_login,
+        sessions,
     })
 }
 

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 /// Every setting is an environment variable (a `.env` file in the working directory is read too);
 /// the matching flag overrides it.
 #[derive(Debug, Parser)]
-#[command(name = "switchboard", version, about, long_about = None, after_help = PROVIDER_HELP)]
+#[command(name = "switchboard", version, about, long_about = None, after_help = after_help())]
 pub struct Cli {
     /// What to do; `serve` when omitted.
     #[command(subcommand)]
@@ -34,13 +34,15 @@ Login providers: for each NAME in AUTH_PROVIDERS (upper-cased, '-' as '_'):
   AUTH_<NAME>_AUTH_URL, AUTH_<NAME>_TOKEN_URL, AUTH_<NAME>_API_URL
                               github only: endpoint overrides (GitHub Enterprise)
 The server's callback for NAME is PUBLIC_URL/auth/callback/NAME.
+";
 
-Provider resilience: for each provider NAME (stripe, sandbox, or a login provider):
-  PROVIDER_<NAME>_TIMEOUT_MS, _DEADLINE_MS, _MAX_ATTEMPTS, _BACKOFF_BASE_MS, _BACKOFF_MAX_MS,
-  _RETRY_BUDGET_TTL_MS, _RETRY_BUDGET_MIN_PER_SEC, _RETRY_BUDGET_RATIO, _BREAKER_FAILURE_RATE,
-  _BREAKER_WINDOW_CALLS, _BREAKER_WINDOW_MS, _BREAKER_MIN_CALLS, _BREAKER_OPEN_MS,
-  _BREAKER_HALF_OPEN_CALLS, _MAX_CONCURRENT, _RATE_LIMIT_PER_SEC, _RATE_LIMIT_BURST
-  (defaults and meaning: docs/resilience.md).";
+/// The text after the flags: login providers, then the provider policies from their table.
+fn after_help() -> String {
+    format!(
+        "{PROVIDER_HELP}\n{}",
+        crate::providers::resilience::env_help()
+    )
+}
 
 /// The subcommands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]

@@ -15,12 +15,18 @@ pub mod web;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use url::Url;
 
+pub use crate::graphql::GraphqlLimits;
+pub use crate::origins::url_on_allowed_origin;
+pub use crate::providers::resilience::PolicyConfig;
+pub use crate::store::DatabaseUrl;
+pub use crate::telemetry::LogFormat;
+
+pub use crate::limits::{Cidr, Quota, RateLimits, SocketLimits};
 pub use auth::{AuthConfig, ProviderConfig, ProviderKind};
 pub use cli::{Cli, Command, Settings};
-pub use limits::{Cidr, Quota, RateLimits, SocketLimits};
 pub use parse::ConfigError;
 pub use web::WebConfig;
 
@@ -43,58 +49,6 @@ impl AppEnv {
             AppEnv::Production => "production",
         }
     }
-}
-
-/// Which database backend `DATABASE_URL` selects.
-#[derive(Debug, Clone)]
-pub enum DatabaseUrl {
-    /// An embedded SQLite file; the string is the full `sqlite://` URL.
-    Sqlite(SecretString),
-    /// A PostgreSQL server; the URL may carry a password, so it is kept secret.
-    Postgres(SecretString),
-}
-
-impl DatabaseUrl {
-    /// The URL to hand to the driver.
-    pub fn expose(&self) -> &str {
-        match self {
-            DatabaseUrl::Sqlite(url) | DatabaseUrl::Postgres(url) => url.expose_secret(),
-        }
-    }
-
-    /// The backend's name for logs and health output.
-    pub fn backend(&self) -> &'static str {
-        match self {
-            DatabaseUrl::Sqlite(_) => "sqlite",
-            DatabaseUrl::Postgres(_) => "postgres",
-        }
-    }
-}
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable, coloured when the output is a terminal.
-    Pretty,
-    /// One JSON object per line, for log collectors.
-    Json,
-}
-
-/// Limits applied to every GraphQL request.
-#[derive(Debug, Clone)]
-pub struct GraphqlLimits {
-    /// Deepest selection nesting allowed.
-    pub max_depth: usize,
-    /// Highest operation complexity allowed.
-    pub max_complexity: usize,
-    /// Whether introspection queries are answered.
-    pub introspection: bool,
-    /// Whether GraphiQL is served at `GET /graphql`.
-    pub graphiql: bool,
-    /// Most aliases one document may use.
-    pub max_aliases: usize,
-    /// Most fields an operation may select at its root.
-    pub max_root_fields: usize,
 }
 
 /// Incoming webhook settings.
@@ -169,7 +123,7 @@ pub struct Config {
     /// How long finished login attempts, spent refresh tokens and idempotency records are kept.
     pub retention: Duration,
     /// Resilience policy per provider name (every identity provider; payments add theirs).
-    pub policies: std::collections::BTreeMap<String, crate::providers::resilience::PolicyConfig>,
+    pub policies: std::collections::BTreeMap<String, PolicyConfig>,
     /// Trusted documents and the demo web app.
     pub web: WebConfig,
 }
@@ -374,6 +328,21 @@ impl Config {
         Ok(config)
     }
 
+    /// The login and session service's settings.
+    pub fn auth_settings(&self) -> crate::auth::AuthSettings {
+        crate::auth::AuthSettings {
+            public_url: self.public_url.clone(),
+            local_http: self.is_local_http(),
+            allowed_origins: self.allowed_origins.clone(),
+            sessions: self.auth.sessions.clone(),
+        }
+    }
+
+    /// The resilience policy of the provider called `name` (the defaults for an unknown name).
+    pub fn policy(&self, name: &str) -> PolicyConfig {
+        self.policies.get(name).cloned().unwrap_or_default()
+    }
+
     /// True when a browser reaches the server over plain HTTP on the local machine, where
     /// `Secure` cookies would not be stored.
     pub fn is_local_http(&self) -> bool {
@@ -383,14 +352,6 @@ impl Config {
                 Some("localhost" | "127.0.0.1" | "[::1]")
             )
     }
-}
-
-/// `raw` as a URL if it is an absolute http(s) URL whose origin is in `allowed` (redirect
-/// targets, Checkout return URLs): the one place open redirects are refused.
-pub fn url_on_allowed_origin(allowed: &[String], raw: &str) -> Option<Url> {
-    let url = Url::parse(raw).ok()?;
-    let origin = url.origin().ascii_serialization();
-    (matches!(url.scheme(), "http" | "https") && allowed.contains(&origin)).then_some(url)
 }
 
 fn parse_address(variable: &str, raw: &str) -> Result<SocketAddr, ConfigError> {

@@ -54,7 +54,7 @@ pub fn check_production(config: &Config, payments_sandbox: bool) -> Result<(), C
              set the whsec_... secret of the webhook endpoint from the Stripe dashboard",
         ));
     }
-    for (kid, secret) in &config.auth.signing_keys {
+    for (kid, secret) in &config.auth.sessions.signing_keys {
         if !looks_random(&key_material(secret.expose_secret())) {
             return Err(ConfigError::new(
                 "SESSION_SIGNING_KEYS",

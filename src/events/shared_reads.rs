@@ -99,7 +99,7 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::config::DatabaseUrl;
+    use crate::store::DatabaseUrl;
 
     /// A migrated SQLite store whose pool holds a single connection.
     async fn one_connection_store(dir: &tempfile::TempDir) -> Store {

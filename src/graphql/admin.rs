@@ -1,19 +1,19 @@
 //! Operator actions, for admins only.
 
-use async_graphql::{Context, Object};
+use async_graphql::{Context, Guard, Object};
 
 use super::{SchemaDeps, viewer_state};
-use crate::auth::Viewer;
 use crate::error::AppError;
 use crate::webhooks::ReconcileError;
 
-/// The viewer, if an admin; `FORBIDDEN` otherwise.
-pub fn require_admin<'a>(ctx: &Context<'a>) -> Result<&'a Viewer, AppError> {
-    let viewer = viewer_state(ctx).require()?;
-    if viewer.is_admin {
-        Ok(viewer)
-    } else {
-        Err(AppError::Forbidden("only admins may do this".into()))
+/// The guard of admin-only fields: `UNAUTHENTICATED` without a session, `FORBIDDEN` for a
+/// signed-in user who is not an admin. The field's resolver runs only when it passes.
+pub struct AdminOnly;
+
+impl Guard for AdminOnly {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        viewer_state(ctx).require()?.require_admin()?;
+        Ok(())
     }
 }
 
@@ -27,8 +27,9 @@ impl AdminMutation {
     /// Fetches recent events from the payment provider and applies any that were never
     /// delivered (the periodic job does the same every `RECONCILE_INTERVAL_SECONDS`). Admins
     /// only. Returns how many events were new.
+    #[graphql(guard = "AdminOnly")]
     async fn reconcile_webhook_events(&self, ctx: &Context<'_>) -> Result<i32, AppError> {
-        let admin = require_admin(ctx)?;
+        let admin = viewer_state(ctx).require()?;
         let reconciler = &ctx.data_unchecked::<SchemaDeps>().reconciler;
         let added = reconciler.run_once().await.map_err(|err| match err {
             ReconcileError::Provider(_) => AppError::ProviderUnavailable {
@@ -43,12 +44,13 @@ impl AdminMutation {
 
     /// Puts a stored webhook event (e.g. one set aside as dead) back in line to be applied
     /// again. Admins only. False when no event has that id.
+    #[graphql(guard = "AdminOnly")]
     async fn replay_webhook_event(
         &self,
         ctx: &Context<'_>,
         event_id: String,
     ) -> Result<bool, AppError> {
-        let admin = require_admin(ctx)?;
+        let admin = viewer_state(ctx).require()?;
         let webhooks = &ctx.data_unchecked::<SchemaDeps>().webhooks;
         let found = webhooks.replay(&event_id).await?;
         tracing::info!(admin = %admin.user_id, event_id, found, "webhook event replay requested");

@@ -2,12 +2,13 @@
 
 use async_graphql::{Context, Enum, Object, SimpleObject};
 
+use super::cookies::record_cookie_change;
 use super::kinds::LoginProviderKind;
 use super::types::{DateTime, User};
 use super::{SchemaDeps, viewer_state};
 use crate::auth::{
-    Credentials, IssuedSession, LoginOptions, LoginProof, LoginStart as StartedLogin,
-    SessionCookies, login_cookie_value,
+    CookieChange, Credentials, IssuedSession, LoginOptions, LoginProof, LoginStart as StartedLogin,
+    login_cookie_value,
 };
 use crate::error::{AppError, AuthReason};
 use crate::providers::resilience;
@@ -218,7 +219,7 @@ impl AuthMutation {
         };
         let issued = auth.refresh(&token).await?;
         if cookie_mode {
-            set_session_cookies(ctx, &issued, auth.cookies());
+            record_cookie_change(ctx, CookieChange::Session(Box::new(issued.clone())));
         }
         Ok(Session {
             issued,
@@ -237,18 +238,9 @@ impl AuthMutation {
         let auth = &ctx.data_unchecked::<SchemaDeps>().auth;
         auth.logout(viewer, everywhere).await?;
         if viewer.source == crate::auth::CredentialSource::Cookie {
-            for cookie in auth.cookies().sign_out() {
-                ctx.append_http_header(axum::http::header::SET_COOKIE, cookie);
-            }
+            record_cookie_change(ctx, CookieChange::SignedOut);
         }
         Ok(true)
-    }
-}
-
-/// Sets the web session cookies on the response.
-pub fn set_session_cookies(ctx: &Context<'_>, issued: &IssuedSession, cookies: &SessionCookies) {
-    for cookie in cookies.for_session(issued) {
-        ctx.append_http_header(axum::http::header::SET_COOKIE, cookie);
     }
 }
 
@@ -264,9 +256,12 @@ async fn start_bound_login(
         .and_then(|c| c.login_cookie.as_deref());
     let login_cookie = login_cookie_value(current);
     let start = auth.start_login(provider, options, &login_cookie).await?;
-    ctx.append_http_header(
-        axum::http::header::SET_COOKIE,
-        auth.cookies().login(&login_cookie, auth.login_ttl()),
+    record_cookie_change(
+        ctx,
+        CookieChange::LoginStarted {
+            value: login_cookie,
+            lifetime: auth.login_ttl(),
+        },
     );
     Ok(start.into())
 }

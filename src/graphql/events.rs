@@ -14,10 +14,10 @@ use super::types::DateTime;
 use super::{SchemaDeps, cursor, viewer_state};
 use crate::domain;
 use crate::error::AppError;
-use crate::events::{Start, feed};
+use crate::events::Start;
 use crate::payments::PaymentStatus;
 use crate::payments::page::{fetch_page, page_size};
-use crate::store::{EventScope, PaymentEventRow};
+use crate::store::PaymentEventRow;
 use async_graphql::dataloader::DataLoader;
 
 /// Cursor kind of payment events.
@@ -115,11 +115,8 @@ impl EventsQuery {
             .map(|c| cursor::decode(KIND, c, "after"))
             .transpose()?
             .unwrap_or(0);
-        let store = &ctx.data_unchecked::<SchemaDeps>().store;
-        let page = fetch_page(size, |limit| {
-            store.payment_events_after(EventScope::User(viewer.user_id), after, limit)
-        })
-        .await?;
+        let reads = &ctx.data_unchecked::<SchemaDeps>().reads;
+        let page = fetch_page(size, |limit| reads.my_events_after(viewer, after, limit)).await?;
         let mut connection = Connection::new(after > 0, page.has_more);
         connection.edges.extend(page.items.into_iter().map(|row| {
             Edge::new(
@@ -162,20 +159,10 @@ impl SubscriptionRoot {
         after: Option<String>,
     ) -> Result<impl Stream<Item = Result<PaymentEvent, AppError>> + use<>, AppError> {
         let viewer = viewer_state(ctx).require()?;
-        let deps = ctx.data_unchecked::<SchemaDeps>();
+        let reads = &ctx.data_unchecked::<SchemaDeps>().reads;
         let id = super::payments::payment_id(&payment_id, "paymentId")?;
-        deps.payments
-            .visible_payment(viewer, id)
-            .await?
-            .ok_or(AppError::NotFound("payment"))?;
         let start = start_after(after.as_deref())?;
-        let events = feed(
-            deps.store.clone(),
-            &deps.bus,
-            EventScope::Payment(id),
-            start,
-        )
-        .await?;
+        let events = reads.payment_feed(viewer, id, start).await?;
         Ok(events.map(|item| item.map(PaymentEvent).map_err(AppError::from)))
     }
 
@@ -188,14 +175,8 @@ impl SubscriptionRoot {
     ) -> Result<impl Stream<Item = Result<PaymentEvent, AppError>> + use<>, AppError> {
         let viewer = viewer_state(ctx).require()?;
         let start = start_after(after.as_deref())?;
-        let deps = ctx.data_unchecked::<SchemaDeps>();
-        let events = feed(
-            deps.store.clone(),
-            &deps.bus,
-            EventScope::User(viewer.user_id),
-            start,
-        )
-        .await?;
+        let reads = &ctx.data_unchecked::<SchemaDeps>().reads;
+        let events = reads.my_feed(viewer, start).await?;
         Ok(events.map(|item| item.map(PaymentEvent).map_err(AppError::from)))
     }
 }

@@ -5,18 +5,22 @@ use std::collections::HashMap;
 use async_graphql::dataloader::Loader;
 use uuid::Uuid;
 
+use std::sync::Arc;
+
+use crate::auth::AuthService;
 use crate::error::AppError;
-use crate::store::{Identity, PaymentRow, RefundRow, Store, User};
+use crate::payments::PaymentReads;
+use crate::store::{Identity, PaymentRow, RefundRow, User};
 
 /// Loads the identities of many users at once.
 pub struct IdentitiesLoader {
-    store: Store,
+    auth: Arc<AuthService>,
 }
 
 impl IdentitiesLoader {
-    /// A loader reading from `store`.
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    /// A loader reading through `auth`.
+    pub fn new(auth: Arc<AuthService>) -> Self {
+        Self { auth }
     }
 }
 
@@ -25,7 +29,7 @@ impl Loader<Uuid> for IdentitiesLoader {
     type Error = AppError;
 
     async fn load(&self, user_ids: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows = self.store.identities_of(user_ids).await?;
+        let rows = self.auth.identities_of(user_ids).await?;
         let mut by_user: HashMap<Uuid, Vec<Identity>> = HashMap::new();
         for row in rows {
             by_user.entry(row.user_id).or_default().push(row);
@@ -36,13 +40,13 @@ impl Loader<Uuid> for IdentitiesLoader {
 
 /// Loads the refunds of many payments at once.
 pub struct RefundsLoader {
-    store: Store,
+    reads: Arc<PaymentReads>,
 }
 
 impl RefundsLoader {
-    /// A loader reading from `store`.
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    /// A loader reading through `reads`.
+    pub fn new(reads: Arc<PaymentReads>) -> Self {
+        Self { reads }
     }
 }
 
@@ -52,7 +56,7 @@ impl Loader<Uuid> for RefundsLoader {
 
     async fn load(&self, payment_ids: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
         let mut by_payment: HashMap<Uuid, Vec<RefundRow>> = HashMap::new();
-        for row in self.store.refunds_of(payment_ids).await? {
+        for row in self.reads.refunds_of(payment_ids).await? {
             by_payment.entry(row.payment_id).or_default().push(row);
         }
         Ok(by_payment)
@@ -61,13 +65,13 @@ impl Loader<Uuid> for RefundsLoader {
 
 /// Loads many payments by id at once (e.g. the `payment` of each event in a page).
 pub struct PaymentsLoader {
-    store: Store,
+    reads: Arc<PaymentReads>,
 }
 
 impl PaymentsLoader {
-    /// A loader reading from `store`.
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    /// A loader reading through `reads`.
+    pub fn new(reads: Arc<PaymentReads>) -> Self {
+        Self { reads }
     }
 }
 
@@ -76,20 +80,20 @@ impl Loader<Uuid> for PaymentsLoader {
     type Error = AppError;
 
     async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows = self.store.payments_by_ids(ids).await?;
+        let rows = self.reads.payments_by_ids(ids).await?;
         Ok(rows.into_iter().map(|row| (row.id, row)).collect())
     }
 }
 
 /// Loads many users by id at once (e.g. the owners of a page of payments).
 pub struct UsersLoader {
-    store: Store,
+    auth: Arc<AuthService>,
 }
 
 impl UsersLoader {
-    /// A loader reading from `store`.
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    /// A loader reading through `auth`.
+    pub fn new(auth: Arc<AuthService>) -> Self {
+        Self { auth }
     }
 }
 
@@ -98,7 +102,7 @@ impl Loader<Uuid> for UsersLoader {
     type Error = AppError;
 
     async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows = self.store.users_by_ids(ids).await?;
+        let rows = self.auth.users_by_ids(ids).await?;
         Ok(rows.into_iter().map(|row| (row.id, row)).collect())
     }
 }

@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+mod cookies;
 mod cursor;
 mod documents;
 mod errors;
@@ -25,10 +26,9 @@ use std::sync::Arc;
 use async_graphql::{Context, Schema, SchemaBuilder};
 
 use crate::auth::{AuthService, ViewerState};
-use crate::config::{AppEnv, GraphqlLimits};
 use crate::providers::resilience::ProviderRegistry;
-use crate::store::Store;
 
+pub use cookies::CookieChanges;
 pub use documents::{DEFAULT_CAPACITY as DOCUMENT_CACHE_CAPACITY, DocumentCache};
 pub use errors::{ErrorReporting, RequestId, is_request_error};
 pub use events::SubscriptionRoot;
@@ -57,21 +57,36 @@ pub struct QueryRoot(
 /// The complete schema type served at `/graphql`.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
+/// Limits applied to every GraphQL request.
+#[derive(Debug, Clone)]
+pub struct GraphqlLimits {
+    /// Deepest selection nesting allowed.
+    pub max_depth: usize,
+    /// Highest operation complexity allowed.
+    pub max_complexity: usize,
+    /// Whether introspection queries are answered.
+    pub introspection: bool,
+    /// Whether GraphiQL is served at `GET /graphql`.
+    pub graphiql: bool,
+    /// Most aliases one document may use.
+    pub max_aliases: usize,
+    /// Most fields an operation may select at its root.
+    pub max_root_fields: usize,
+}
+
 /// What resolvers need from the running server.
 #[derive(Clone)]
 pub struct SchemaDeps {
-    /// The database.
-    pub store: Store,
-    /// Development or production.
-    pub app_env: AppEnv,
+    /// Whether this is a production deployment (development-only tools are refused).
+    pub production: bool,
     /// Login and sessions.
     pub auth: Arc<AuthService>,
     /// Payments.
     pub payments: Arc<crate::payments::PaymentService>,
     /// Resilience state of every provider.
     pub providers: Arc<ProviderRegistry>,
-    /// Payment change notices.
-    pub bus: Arc<crate::events::EventBus>,
+    /// What viewers may read of payments and their events.
+    pub reads: Arc<crate::payments::PaymentReads>,
     /// Incoming provider webhooks.
     pub webhooks: Arc<crate::webhooks::WebhookService>,
     /// Fetches provider events that were never delivered.
@@ -120,16 +135,16 @@ pub fn build_schema(
     documents: Arc<DocumentCache>,
 ) -> AppSchema {
     let identities = DataLoader::new(
-        loaders::IdentitiesLoader::new(deps.store.clone()),
+        loaders::IdentitiesLoader::new(deps.auth.clone()),
         tokio::spawn,
     );
     let refunds = DataLoader::new(
-        loaders::RefundsLoader::new(deps.store.clone()),
+        loaders::RefundsLoader::new(deps.reads.clone()),
         tokio::spawn,
     );
-    let users = DataLoader::new(loaders::UsersLoader::new(deps.store.clone()), tokio::spawn);
+    let users = DataLoader::new(loaders::UsersLoader::new(deps.auth.clone()), tokio::spawn);
     let payments = DataLoader::new(
-        loaders::PaymentsLoader::new(deps.store.clone()),
+        loaders::PaymentsLoader::new(deps.reads.clone()),
         tokio::spawn,
     );
     builder(limits)

@@ -10,7 +10,6 @@ use super::loaders::{RefundsLoader, UsersLoader};
 use super::types::{DateTime, User};
 use super::{SchemaDeps, cursor, viewer_state};
 use crate::auth::Viewer;
-use crate::config::AppEnv;
 use crate::error::AppError;
 use crate::payments::page::{fetch_page, page_size};
 use crate::payments::{CreateCheckout, CreateIntent, PaymentStatus};
@@ -476,7 +475,7 @@ impl PaymentsMutation {
         decline_code: Option<String>,
     ) -> Result<Payment, AppError> {
         let deps = ctx.data_unchecked::<SchemaDeps>();
-        if deps.app_env == AppEnv::Production {
+        if deps.production {
             return Err(AppError::Forbidden(
                 "sandboxConfirmPayment is only available in development".into(),
             ));

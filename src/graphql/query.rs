@@ -39,8 +39,8 @@ impl CoreQuery {
 
     /// Health of every configured provider, as the resilience layer sees it (admins only: it
     /// tells an attacker which provider is struggling).
+    #[graphql(guard = "super::admin::AdminOnly")]
     async fn provider_health(&self, ctx: &Context<'_>) -> Result<Vec<ProviderHealth>, AppError> {
-        super::admin::require_admin(ctx)?;
         let registry = &ctx.data_unchecked::<SchemaDeps>().providers;
         Ok(registry
             .health()
@@ -55,7 +55,11 @@ impl CoreQuery {
         let deps = ctx.data_unchecked::<SchemaDeps>();
         ServerInfo {
             version: env!("CARGO_PKG_VERSION"),
-            environment: deps.app_env.as_str(),
+            environment: if deps.production {
+                "production"
+            } else {
+                "development"
+            },
             payment_provider: deps.payments.provider_name(),
         }
     }

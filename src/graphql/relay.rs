@@ -77,7 +77,7 @@ async fn find(
     if let Some(refund) = payments.visible_refund(viewer, id).await? {
         return Ok(Some(Node::Refund(Refund(refund))));
     }
-    if id == viewer.user_id || viewer.is_admin {
+    if viewer.may_see_owned_by(id) {
         let users = ctx.data_unchecked::<DataLoader<UsersLoader>>();
         return Ok(users.load_one(id).await?.map(|user| Node::User(User(user))));
     }

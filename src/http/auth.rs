@@ -10,8 +10,8 @@ use url::Url;
 
 use super::AppState;
 use crate::auth::{Credentials, IssuedSession, PendingLink, SessionCookies};
-use crate::config::auth::DEV_PROVIDER;
 use crate::error::AppError;
+use crate::providers::identity::DEV_PROVIDER;
 use crate::providers::identity::is_valid_login;
 
 /// What a provider redirects back with.

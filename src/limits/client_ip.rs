@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use axum::http::HeaderMap;
 
-use crate::config::Cidr;
+use super::Cidr;
 
 /// The address requests are counted under, set by the HTTP layer on every request and WebSocket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

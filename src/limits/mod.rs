@@ -5,6 +5,7 @@
 //! Limits answer `RATE_LIMITED` with a retry hint; they never queue work.
 
 pub mod client_ip;
+mod settings;
 pub mod sockets;
 
 use std::hash::Hash;
@@ -18,10 +19,10 @@ use governor::{Quota as GovernorQuota, RateLimiter};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::config::{Cidr, Quota, RateLimits};
 use crate::error::AppError;
 
 pub use client_ip::ClientIp;
+pub use settings::{Cidr, Quota, RateLimits, SocketLimits};
 
 /// How often idle rate-limit entries are forgotten, so memory follows active clients only.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(60);

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use uuid::Uuid;
 
-use crate::config::SocketLimits;
+use super::SocketLimits;
 use crate::sync::lock;
 
 /// Why a socket was refused.

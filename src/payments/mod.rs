@@ -11,11 +11,13 @@ mod intents;
 pub mod money;
 pub mod page;
 mod queries;
+mod reads;
 mod refunds;
 mod service;
 pub mod status;
 mod trace;
 mod validate;
 
+pub use reads::PaymentReads;
 pub use service::{CreateCheckout, CreateIntent, CreatedCheckout, CreatedIntent, PaymentService};
 pub use status::PaymentStatus;

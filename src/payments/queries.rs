@@ -17,7 +17,7 @@ impl PaymentService {
         id: Uuid,
     ) -> Result<Option<PaymentRow>, AppError> {
         let payment = self.store.payment_by_id(id).await?;
-        Ok(payment.filter(|p| p.user_id == viewer.user_id || viewer.is_admin))
+        Ok(payment.filter(|p| viewer.may_see_owned_by(p.user_id)))
     }
 
     /// The viewer's payments, newest first.

@@ -3,8 +3,8 @@
 
 use super::money;
 use super::service::{CreateCheckout, CreateIntent};
-use crate::config::url_on_allowed_origin;
 use crate::error::AppError;
+use crate::origins::url_on_allowed_origin;
 
 /// The input of `createPaymentIntent`, checked and normalised (currency lower-cased, blank
 /// descriptions dropped).

@@ -42,3 +42,10 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
         }
     }
 }
+
+/// A store failure reaches clients only as an internal error; its cause is logged.
+impl From<StoreError> for crate::error::AppError {
+    fn from(err: StoreError) -> Self {
+        crate::error::AppError::internal(err)
+    }
+}

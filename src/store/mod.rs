@@ -23,13 +23,12 @@ mod retention;
 mod sessions;
 mod sqlite;
 mod traces;
+mod url;
 mod users;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-
-use crate::config::DatabaseUrl;
 
 pub use crate::domain::InboxStatus;
 pub use batch::{BatchRead, BatchReads};
@@ -55,6 +54,7 @@ pub use retention::{PURGE_INTERVAL, Purged, RetentionRepo, run_retention};
 pub use sessions::SessionRepo;
 pub use sqlite::SqliteStore;
 pub use traces::TraceRepo;
+pub use url::DatabaseUrl;
 pub use users::UserRepo;
 
 /// A shared handle to the configured database.

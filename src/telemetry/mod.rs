@@ -14,14 +14,21 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, fmt};
 
-use crate::config::{Config, LogFormat};
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable, coloured when the output is a terminal.
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
 
-/// Installs the global tracing subscriber, with the OTLP trace exporter when the environment
-/// asks for it. A second call (tests start many servers in one process) keeps the first
-/// subscriber.
-pub fn init(config: &Config) {
-    let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let logs = match config.log_format {
+/// Installs the global tracing subscriber with the `level` filter (`RUST_LOG` syntax), with the
+/// OTLP trace exporter when the environment asks for it. A second call (tests start many servers
+/// in one process) keeps the first subscriber.
+pub fn init(level: &str, format: LogFormat) {
+    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = match format {
         LogFormat::Pretty => fmt::layer().with_writer(std::io::stderr).boxed(),
         LogFormat::Json => fmt::layer()
             .with_writer(std::io::stderr)
@@ -65,7 +72,8 @@ pub fn shutdown() {
 }
 
 /// The process-wide Prometheus recorder, installed on first use; every later call (several
-/// servers in one test process) shares it.
+/// servers in one test process) shares it. Each part describes its own metrics once the
+/// recorder is in place (the providers through `providers::resilience::metrics::describe`).
 pub fn metrics() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
@@ -75,7 +83,6 @@ pub fn metrics() -> PrometheusHandle {
             // Fails only when another recorder was installed first; ours then records nothing,
             // which is what that caller asked for.
             let _ = metrics::set_global_recorder(recorder);
-            crate::providers::resilience::metrics::describe();
             stages::describe();
             stages::initialise();
             handle

@@ -227,7 +227,7 @@ impl TestApp {
     ) -> TestApp {
         let config = config_with(change);
         if std::env::var("TEST_LOG").is_ok() {
-            switchboard::telemetry::init(&config);
+            switchboard::telemetry::init(&config.log_level, config.log_format);
         }
         let app = App::build_with(config, parts).await.expect("app builds");
         let address = format!("http://127.0.0.1:{}", app.port());

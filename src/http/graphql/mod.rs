@@ -23,7 +23,7 @@ use super::AppState;
 use super::request_id::CurrentRequestId;
 use crate::auth::{Credentials, ViewerState};
 use crate::error::ErrorCode;
-use crate::graphql::RequestId;
+use crate::graphql::{CookieChanges, RequestId};
 use crate::limits::ClientIp;
 
 /// `GET /graphql`: GraphiQL for a browser, otherwise a query (never a mutation).
@@ -127,17 +127,25 @@ async fn execute(
         && params.reads_only_public_fields(&state.documents);
     let operation = crate::telemetry::stages::operation_label(params.operation_name());
     let started = std::time::Instant::now();
+    let cookie_changes = CookieChanges::default();
     let request = params
         .into_request()
         .data(RequestId(request_id))
         .data(client)
         .data(viewer)
-        .data(credentials);
+        .data(credentials)
+        .data(cookie_changes.clone());
     let response = state.schema.execute(request).await;
     record_operation(operation, started, response.errors.is_empty());
     let retry_after = rate_limit_hint(&response);
     let public = public && response.errors.is_empty();
     let mut http = graphql_response(media, response);
+    // Resolvers say what happened to the sign-in; the cookies that carry it are written here.
+    for change in cookie_changes.take() {
+        for cookie in state.auth.cookies().headers_for(&change) {
+            http.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+    }
     if let Some(seconds) = retry_after {
         // The body says RATE_LIMITED; the header lets proxies and generic clients back off too.
         http.headers_mut()

@@ -10,8 +10,10 @@ use url::Url;
 use super::{
     AuthorizationRequest, CodeExchange, IdentityError, IdentityProvider, VerifiedIdentity,
 };
-use crate::config::auth::DEV_PROVIDER;
 use crate::providers::resilience::ResilientProvider;
+
+/// The name of the built-in development provider.
+pub const DEV_PROVIDER: &str = "dev";
 
 /// The keyless development provider.
 pub struct DevProvider {

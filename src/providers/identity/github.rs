@@ -5,12 +5,12 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use url::Url;
 
+use super::ProviderConfig;
 use super::http::get_json;
 use super::oauth;
 use super::{
     AuthorizationRequest, CodeExchange, IdentityError, IdentityProvider, VerifiedIdentity,
 };
-use crate::config::ProviderConfig;
 use crate::providers::resilience::ResilientProvider;
 
 #[derive(Debug, Deserialize)]

@@ -8,16 +8,18 @@ mod github;
 mod http;
 mod oauth;
 mod oidc;
+mod settings;
 
 use async_trait::async_trait;
 use url::Url;
 
 use super::resilience::{ProviderError, ProviderHealth, ResilientProvider};
 
-pub use dev::DevProvider;
 pub use dev::is_valid_login;
+pub use dev::{DEV_PROVIDER, DevProvider};
 pub use github::{GithubEndpoints, GithubProvider};
 pub use oidc::OidcProvider;
+pub use settings::{ProviderConfig, ProviderKind};
 
 /// What the login service asks a provider to put in the authorization URL.
 #[derive(Clone)]

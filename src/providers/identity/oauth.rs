@@ -15,9 +15,9 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::ProviderConfig;
 use super::http::transport_error;
 use super::{AuthorizationRequest, Pkce};
-use crate::config::ProviderConfig;
 use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
 
 /// The token response's `id_token`, which plain OAuth 2.0 does not define.

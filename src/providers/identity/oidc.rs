@@ -10,12 +10,12 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use url::Url;
 
+use super::ProviderConfig;
 use super::http::get_json;
 use super::oauth::{self, Tokens};
 use super::{
     AuthorizationRequest, CodeExchange, IdentityError, IdentityProvider, VerifiedIdentity,
 };
-use crate::config::ProviderConfig;
 use crate::providers::cache::Cached;
 use crate::providers::resilience::{ProviderError, ResilientProvider};
 

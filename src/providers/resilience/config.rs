@@ -1,88 +1,117 @@
 //! Per-provider policy configuration.
 //!
-//! [`PolicyConfig`] is a plain struct so the service configuration can fill
-//! it from environment variables; [`ENV_FIELDS`] lists the suffix for each
-//! field and [`PolicyConfig::apply_env`] parses one value.
+//! Every knob is declared once, in the [`policy_knobs!`] table below: its field, type, group,
+//! environment suffix, default and description. The table generates [`PolicyConfig`], its
+//! `Default`, [`ENV_FIELDS`] (which the service configuration, `--help` and the table in
+//! docs/resilience.md are made from) and [`PolicyConfig::apply_env`]. Only the checks of
+//! [`PolicyConfig::validate`], which relate knobs to each other, are written by hand.
 
 use std::time::Duration;
 
-/// Settings of the policy stack for one provider.
-///
-/// Durations are set in milliseconds from the environment (`*_MS`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct PolicyConfig {
-    /// Longest time one attempt may take (`TIMEOUT_MS`, default 10 s).
-    pub attempt_timeout: Duration,
-    /// Longest time a whole call may take, retries and waits included
-    /// (`DEADLINE_MS`, default 30 s).
-    pub deadline: Duration,
-    /// Attempts per call, the first one included (`MAX_ATTEMPTS`, default 3).
-    pub max_attempts: u32,
-    /// Backoff ceiling before the second attempt; it doubles after each
-    /// failed attempt (`BACKOFF_BASE_MS`, default 100 ms).
-    pub backoff_base: Duration,
-    /// Largest backoff ceiling (`BACKOFF_MAX_MS`, default 5 s).
-    pub backoff_max: Duration,
-    /// How long calls and retries are remembered by the retry budget, 1 to
-    /// 60 s (`RETRY_BUDGET_TTL_MS`, default 10 s).
-    pub retry_budget_ttl: Duration,
-    /// Retries per second always allowed, however few calls are made
-    /// (`RETRY_BUDGET_MIN_PER_SEC`, default 1).
-    pub retry_budget_min_per_sec: u32,
-    /// Retries allowed per call made, on top of the minimum: 0.2 lets one
-    /// call in five be retried (`RETRY_BUDGET_RATIO`, default 0.2).
-    pub retry_budget_ratio: f32,
-    /// Failure rate, in (0, 1], at or above which the breaker opens
-    /// (`BREAKER_FAILURE_RATE`, default 0.5).
-    pub breaker_failure_rate: f64,
-    /// Number of most recent calls the breaker looks at
-    /// (`BREAKER_WINDOW_CALLS`, default 20).
-    pub breaker_window_calls: u32,
-    /// Age beyond which a call drops out of the breaker window
-    /// (`BREAKER_WINDOW_MS`, default 30 s).
-    pub breaker_window: Duration,
-    /// Calls the window must hold before the failure rate is acted on
-    /// (`BREAKER_MIN_CALLS`, default 10).
-    pub breaker_min_calls: u32,
-    /// How long the breaker stays open before admitting trial calls
-    /// (`BREAKER_OPEN_MS`, default 30 s).
-    pub breaker_open_for: Duration,
-    /// Trial calls admitted while half-open; that many successes close the
-    /// breaker (`BREAKER_HALF_OPEN_CALLS`, default 3).
-    pub breaker_half_open_calls: u32,
-    /// Calls allowed in flight at once; more are rejected at once
-    /// (`MAX_CONCURRENT`, default 32).
-    pub max_concurrent: u32,
-    /// Outbound requests per second; 0 turns the limiter off
-    /// (`RATE_LIMIT_PER_SEC`, default 25, Stripe's test-mode limit).
-    pub rate_limit_per_sec: u32,
-    /// Requests that may be sent back to back before pacing starts
-    /// (`RATE_LIMIT_BURST`, default 50).
-    pub rate_limit_burst: u32,
+/// How a knob's environment value is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Whole milliseconds, held as a [`Duration`].
+    Millis,
+    /// A plain number.
+    Number,
 }
 
-impl Default for PolicyConfig {
-    fn default() -> Self {
-        Self {
-            attempt_timeout: Duration::from_secs(10),
-            deadline: Duration::from_secs(30),
-            max_attempts: 3,
-            backoff_base: Duration::from_millis(100),
-            backoff_max: Duration::from_secs(5),
-            retry_budget_ttl: Duration::from_secs(10),
-            retry_budget_min_per_sec: 1,
-            retry_budget_ratio: 0.2,
-            breaker_failure_rate: 0.5,
-            breaker_window_calls: 20,
-            breaker_window: Duration::from_secs(30),
-            breaker_min_calls: 10,
-            breaker_open_for: Duration::from_secs(30),
-            breaker_half_open_calls: 3,
-            max_concurrent: 32,
-            rate_limit_per_sec: 25,
-            rate_limit_burst: 50,
+/// Declares the knobs; see the module documentation.
+macro_rules! policy_knobs {
+    ($(
+        $(#[doc = $doc:literal])+
+        $group:literal $field:ident: $ty:ty = $unit:ident($suffix:literal, $default:literal $(, $note:literal)?);
+    )+) => {
+        /// Settings of the policy stack for one provider; [`ENV_FIELDS`] lists each with its
+        /// environment suffix and default.
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct PolicyConfig {
+            $( $(#[doc = $doc])+ pub $field: $ty, )+
         }
-    }
+
+        impl Default for PolicyConfig {
+            fn default() -> Self {
+                Self { $( $field: policy_knobs!(@value $unit $default), )+ }
+            }
+        }
+
+        /// Every [`PolicyConfig`] field with its environment suffix, default and description.
+        pub const ENV_FIELDS: &[EnvField] = &[$(
+            EnvField {
+                suffix: $suffix,
+                field: stringify!($field),
+                default: stringify!($default),
+                unit: Unit::$unit,
+                group: $group,
+                note: policy_knobs!(@note $($note)?),
+                help: concat!($($doc, "\n"),+),
+            },
+        )+];
+
+        impl PolicyConfig {
+            /// Sets the field named by an environment `suffix` (see [`ENV_FIELDS`]) from its raw
+            /// `value`. Does not validate the result as a whole; call
+            /// [`PolicyConfig::validate`] once every value is applied.
+            pub fn apply_env(&mut self, suffix: &str, value: &str) -> Result<(), ConfigError> {
+                let value = value.trim();
+                match suffix {
+                    $( $suffix => self.$field = policy_knobs!(@parse $unit stringify!($field), value), )+
+                    _ => {
+                        return Err(ConfigError::new(
+                            "env",
+                            format!("unknown setting suffix `{suffix}`"),
+                        ));
+                    }
+                }
+                Ok(())
+            }
+        }
+    };
+    (@value Millis $default:literal) => { Duration::from_millis($default) };
+    (@value Number $default:literal) => { $default };
+    (@parse Millis $field:expr, $value:ident) => { millis($field, $value)? };
+    (@parse Number $field:expr, $value:ident) => { number($field, $value)? };
+    (@note) => { "" };
+    (@note $note:literal) => { $note };
+}
+
+policy_knobs! {
+    /// Longest time a whole call may take, retries and waits included.
+    "deadline" deadline: Duration = Millis("DEADLINE_MS", 30000);
+    /// Longest time one attempt may take.
+    "attempt timeout" attempt_timeout: Duration = Millis("TIMEOUT_MS", 10000);
+    /// Attempts per call, the first one included.
+    "retry" max_attempts: u32 = Number("MAX_ATTEMPTS", 3);
+    /// Backoff ceiling before the second attempt; it doubles after each failed attempt.
+    "retry" backoff_base: Duration = Millis("BACKOFF_BASE_MS", 100);
+    /// Largest backoff ceiling.
+    "retry" backoff_max: Duration = Millis("BACKOFF_MAX_MS", 5000);
+    /// How long calls and retries are remembered by the retry budget.
+    "retry budget" retry_budget_ttl: Duration = Millis("RETRY_BUDGET_TTL_MS", 10000, "1–60 s");
+    /// Retries per second always allowed, however few calls are made.
+    "retry budget" retry_budget_min_per_sec: u32 = Number("RETRY_BUDGET_MIN_PER_SEC", 1);
+    /// Retries allowed per call made, on top of the minimum: 0.2 lets one call in five be
+    /// retried.
+    "retry budget" retry_budget_ratio: f32 = Number("RETRY_BUDGET_RATIO", 0.2);
+    /// Failure rate, in (0, 1], at or above which the breaker opens.
+    "circuit breaker" breaker_failure_rate: f64 = Number("BREAKER_FAILURE_RATE", 0.5);
+    /// Number of most recent calls the breaker looks at.
+    "circuit breaker" breaker_window_calls: u32 = Number("BREAKER_WINDOW_CALLS", 20);
+    /// Age beyond which a call drops out of the breaker window.
+    "circuit breaker" breaker_window: Duration = Millis("BREAKER_WINDOW_MS", 30000);
+    /// Calls the window must hold before the failure rate is acted on.
+    "circuit breaker" breaker_min_calls: u32 = Number("BREAKER_MIN_CALLS", 10);
+    /// How long the breaker stays open before admitting trial calls.
+    "circuit breaker" breaker_open_for: Duration = Millis("BREAKER_OPEN_MS", 30000);
+    /// Trial calls admitted while half-open; that many successes close the breaker.
+    "circuit breaker" breaker_half_open_calls: u32 = Number("BREAKER_HALF_OPEN_CALLS", 3);
+    /// Calls allowed in flight at once; more are rejected at once.
+    "bulkhead" max_concurrent: u32 = Number("MAX_CONCURRENT", 32);
+    /// Outbound requests per second (Stripe's test-mode limit by default).
+    "rate limit" rate_limit_per_sec: u32 = Number("RATE_LIMIT_PER_SEC", 25, "0 = off");
+    /// Requests that may be sent back to back before pacing starts.
+    "rate limit" rate_limit_burst: u32 = Number("RATE_LIMIT_BURST", 50);
 }
 
 /// A configuration value that was rejected, naming the field at fault.
@@ -114,73 +143,85 @@ pub struct EnvField {
     pub field: &'static str,
     /// Default value, written as it would be in the environment.
     pub default: &'static str,
+    /// How the value is read.
+    pub unit: Unit,
+    /// The policy it belongs to (`retry`, `circuit breaker`, ...).
+    pub group: &'static str,
+    /// A range or special value worth showing next to the default; may be empty.
+    pub note: &'static str,
+    /// What it does: the field's documentation, one line per source line.
+    pub help: &'static str,
 }
 
-/// Every [`PolicyConfig`] field with its environment suffix and default.
-pub const ENV_FIELDS: &[EnvField] = &[
-    env("TIMEOUT_MS", "attempt_timeout", "10000"),
-    env("DEADLINE_MS", "deadline", "30000"),
-    env("MAX_ATTEMPTS", "max_attempts", "3"),
-    env("BACKOFF_BASE_MS", "backoff_base", "100"),
-    env("BACKOFF_MAX_MS", "backoff_max", "5000"),
-    env("RETRY_BUDGET_TTL_MS", "retry_budget_ttl", "10000"),
-    env("RETRY_BUDGET_MIN_PER_SEC", "retry_budget_min_per_sec", "1"),
-    env("RETRY_BUDGET_RATIO", "retry_budget_ratio", "0.2"),
-    env("BREAKER_FAILURE_RATE", "breaker_failure_rate", "0.5"),
-    env("BREAKER_WINDOW_CALLS", "breaker_window_calls", "20"),
-    env("BREAKER_WINDOW_MS", "breaker_window", "30000"),
-    env("BREAKER_MIN_CALLS", "breaker_min_calls", "10"),
-    env("BREAKER_OPEN_MS", "breaker_open_for", "30000"),
-    env("BREAKER_HALF_OPEN_CALLS", "breaker_half_open_calls", "3"),
-    env("MAX_CONCURRENT", "max_concurrent", "32"),
-    env("RATE_LIMIT_PER_SEC", "rate_limit_per_sec", "25"),
-    env("RATE_LIMIT_BURST", "rate_limit_burst", "50"),
-];
-
-const fn env(suffix: &'static str, field: &'static str, default: &'static str) -> EnvField {
-    EnvField {
-        suffix,
-        field,
-        default,
+impl EnvField {
+    /// The description on one line.
+    pub fn description(&self) -> String {
+        self.help.split_whitespace().collect::<Vec<_>>().join(" ")
     }
+
+    /// The default for people: `10 s`, `100 ms`, `0.2`, with the note if there is one.
+    pub fn default_for_people(&self) -> String {
+        let value = match (self.unit, self.default.parse::<u64>()) {
+            (Unit::Millis, Ok(ms)) if ms % 1000 == 0 => format!("{} s", ms / 1000),
+            (Unit::Millis, _) => format!("{} ms", self.default),
+            (Unit::Number, _) => self.default.to_owned(),
+        };
+        match self.note {
+            "" => value,
+            note => format!("{value} ({note})"),
+        }
+    }
+
+    /// The default as the variable takes it, with the note if there is one: `10000; 1–60 s`.
+    fn default_for_env(&self) -> String {
+        match self.note {
+            "" => self.default.to_owned(),
+            note => format!("{}; {note}", self.default),
+        }
+    }
+}
+
+/// The `--help` section on provider policies, made from [`ENV_FIELDS`].
+pub fn env_help() -> String {
+    let mut help = String::from(
+        "Provider resilience: for each provider NAME (stripe, sandbox, or a login provider):\n",
+    );
+    for field in ENV_FIELDS {
+        let variable = format!("PROVIDER_<NAME>_{}", field.suffix);
+        help.push_str(&format!(
+            "  {variable:<40} {} (default {})\n",
+            field.description(),
+            field.default_for_env()
+        ));
+    }
+    help
+}
+
+/// The Markdown table of docs/resilience.md, made from [`ENV_FIELDS`].
+pub fn env_table() -> String {
+    let mut table = String::from(
+        "| policy | field | env suffix | default | meaning |\n|---|---|---|---|---|\n",
+    );
+    let mut group = "";
+    for field in ENV_FIELDS {
+        let shown = if field.group == group {
+            ""
+        } else {
+            field.group
+        };
+        group = field.group;
+        table.push_str(&format!(
+            "| {shown} | `{}` | `{}` | {} | {} |\n",
+            field.field,
+            field.suffix,
+            field.default_for_people(),
+            field.description()
+        ));
+    }
+    table
 }
 
 impl PolicyConfig {
-    /// Sets the field named by an environment `suffix` (see [`ENV_FIELDS`])
-    /// from its raw `value`. Does not validate the result as a whole; call
-    /// [`PolicyConfig::validate`] once every value is applied.
-    pub fn apply_env(&mut self, suffix: &str, value: &str) -> Result<(), ConfigError> {
-        let field = ENV_FIELDS
-            .iter()
-            .find(|f| f.suffix == suffix)
-            .ok_or_else(|| ConfigError::new("env", format!("unknown setting suffix `{suffix}`")))?
-            .field;
-        let value = value.trim();
-        match suffix {
-            "TIMEOUT_MS" => self.attempt_timeout = millis(field, value)?,
-            "DEADLINE_MS" => self.deadline = millis(field, value)?,
-            "MAX_ATTEMPTS" => self.max_attempts = number(field, value)?,
-            "BACKOFF_BASE_MS" => self.backoff_base = millis(field, value)?,
-            "BACKOFF_MAX_MS" => self.backoff_max = millis(field, value)?,
-            "RETRY_BUDGET_TTL_MS" => self.retry_budget_ttl = millis(field, value)?,
-            "RETRY_BUDGET_MIN_PER_SEC" => self.retry_budget_min_per_sec = number(field, value)?,
-            "RETRY_BUDGET_RATIO" => self.retry_budget_ratio = number(field, value)?,
-            "BREAKER_FAILURE_RATE" => self.breaker_failure_rate = number(field, value)?,
-            "BREAKER_WINDOW_CALLS" => self.breaker_window_calls = number(field, value)?,
-            "BREAKER_WINDOW_MS" => self.breaker_window = millis(field, value)?,
-            "BREAKER_MIN_CALLS" => self.breaker_min_calls = number(field, value)?,
-            "BREAKER_OPEN_MS" => self.breaker_open_for = millis(field, value)?,
-            "BREAKER_HALF_OPEN_CALLS" => self.breaker_half_open_calls = number(field, value)?,
-            "MAX_CONCURRENT" => self.max_concurrent = number(field, value)?,
-            "RATE_LIMIT_PER_SEC" => self.rate_limit_per_sec = number(field, value)?,
-            "RATE_LIMIT_BURST" => self.rate_limit_burst = number(field, value)?,
-            // Unreachable while ENV_FIELDS and this match agree; a unit test
-            // applies every entry of ENV_FIELDS to keep them in step.
-            _ => return Err(ConfigError::new(field, "setting has no parser")),
-        }
-        Ok(())
-    }
-
     /// Checks every field and the relations between them, naming the first
     /// field that is out of range.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -307,6 +348,41 @@ fn in_range(field: &'static str, value: u32, min: u32, max: u32) -> Result<(), C
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The table in docs/resilience.md is the generated one: a knob added, renamed or given a new
+    /// default without the docs fails here (print the new table with `env_table()`).
+    #[test]
+    fn docs_table_is_the_generated_one() {
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/resilience.md"))
+                .unwrap();
+        let start = doc
+            .find("<!-- policy table:")
+            .and_then(|i| doc[i..].find('\n').map(|n| i + n + 1))
+            .expect("docs/resilience.md marks the start of its policy table");
+        let end = doc
+            .find("<!-- end of policy table -->")
+            .expect("docs/resilience.md marks the end of its policy table");
+        assert_eq!(
+            doc[start..end],
+            env_table(),
+            "docs/resilience.md is out of date"
+        );
+    }
+
+    #[test]
+    fn help_names_every_variable_with_its_default() {
+        let help = env_help();
+        for field in ENV_FIELDS {
+            let line = help
+                .lines()
+                .find(|l| l.contains(&format!("PROVIDER_<NAME>_{} ", field.suffix)))
+                .unwrap_or_else(|| panic!("no line for {}", field.suffix));
+            assert!(line.contains(&field.default_for_env()), "{line}");
+        }
+        assert!(help.contains("(default 10000)"), "{help}");
+        assert!(help.contains("(default 25; 0 = off)"), "{help}");
+    }
 
     #[test]
     fn defaults_are_valid() {

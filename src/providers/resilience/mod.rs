@@ -55,7 +55,7 @@ mod trace;
 #[cfg(test)]
 mod tests;
 
-pub use config::{ConfigError, ENV_FIELDS, EnvField, PolicyConfig};
+pub use config::{ConfigError, ENV_FIELDS, EnvField, PolicyConfig, Unit, env_help, env_table};
 pub use error::ProviderError;
 pub use health::{BreakerState, ProviderHealth};
 pub use operation::{Attempt, Operation, Safety};
