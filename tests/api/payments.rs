@@ -120,20 +120,42 @@ async fn a_sandbox_payment_goes_live_through_the_webhook_inbox() {
     assert_eq!(created["payment"]["currency"], "USD");
     let id = created["payment"]["id"].clone();
     alice.until_status(&id, "SUCCEEDED").await;
-    assert_eq!(
-        alice.event_kinds().await,
+    // The sandbox starts its script as soon as the provider call returns, before the payment's
+    // row is written. On a loaded host its `processing` event can therefore reach the inbox
+    // first, wait for its retry, and arrive after `succeeded`, when it is rightly ignored as a
+    // step backwards. Either way the log starts with `created`, ends with `succeeded` and holds
+    // nothing else but that `processing`.
+    let kinds = alice.event_kinds().await;
+    let processing = "payment_intent.processing:PROCESSING";
+    let expected: Vec<&str> = if kinds.iter().any(|k| k == processing) {
         vec![
             "created:REQUIRES_PAYMENT_METHOD",
-            "payment_intent.processing:PROCESSING",
-            "payment_intent.succeeded:SUCCEEDED"
+            processing,
+            "payment_intent.succeeded:SUCCEEDED",
         ]
-    );
+    } else {
+        vec![
+            "created:REQUIRES_PAYMENT_METHOD",
+            "payment_intent.succeeded:SUCCEEDED",
+        ]
+    };
+    assert_eq!(kinds, expected);
     let db = sqlx::SqlitePool::connect(app.database.url()).await.unwrap();
-    let sources: Vec<(String, String)> =
-        sqlx::query_as("SELECT source, status FROM webhook_inbox ORDER BY seq")
-            .fetch_all(&db)
-            .await
-            .unwrap();
+    // A `processing` event that came before its payment's row may still be waiting for its retry.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let sources = loop {
+        let sources: Vec<(String, String)> =
+            sqlx::query_as("SELECT source, status FROM webhook_inbox ORDER BY seq")
+                .fetch_all(&db)
+                .await
+                .unwrap();
+        if sources.iter().all(|(_, status)| status != "pending")
+            || tokio::time::Instant::now() > deadline
+        {
+            break sources;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(
         sources,
         vec![("sandbox".into(), "applied".into()); 2],
