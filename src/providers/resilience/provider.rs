@@ -93,15 +93,7 @@ impl ResilientProvider {
         F: FnMut(Attempt) -> Fut,
         Fut: Future<Output = Result<T, ProviderError>>,
     {
-        let started = Instant::now();
-        let labels = self.labels(op);
-        let trace = CallTrace::new(&self.inner.name, op);
-        let result = self
-            .run(op, f, started, &labels, &trace)
-            .instrument(trace.span().clone())
-            .await;
-        self.finish(&trace, outcome_name(&result));
-        record(&labels, started, result)
+        self.call_with_fallback(op, f, |_| None).await
     }
 
     /// Like [`ResilientProvider::call`], but when the provider is
