@@ -5,16 +5,8 @@ use serde_json::Value;
 
 use super::{Check, Status};
 
-/// The event types the processor acts on (docs/webhooks.md lists the same).
-pub const NEEDED_EVENTS: &[&str] = &[
-    "payment_intent.succeeded",
-    "payment_intent.processing",
-    "payment_intent.payment_failed",
-    "payment_intent.canceled",
-    "payment_intent.requires_action",
-    "payment_intent.amount_capturable_updated",
-    "charge.refunded",
-];
+/// The event types the Stripe adapter acts on (docs/webhooks.md lists the same).
+pub const NEEDED_EVENTS: &[&str] = crate::providers::payments::STRIPE_EVENT_TYPES;
 
 const NAME: &str = "webhook endpoint";
 

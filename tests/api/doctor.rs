@@ -339,5 +339,7 @@ fn switchboard_events() -> Vec<&'static str> {
         "payment_intent.requires_action",
         "payment_intent.amount_capturable_updated",
         "charge.refunded",
+        "checkout.session.completed",
+        "checkout.session.async_payment_succeeded",
     ]
 }

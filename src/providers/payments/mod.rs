@@ -18,7 +18,7 @@ pub use event::{
     DecodeError, EventDecoder, EventDecoders, EventHeader, PaymentFailure, ProviderEvent,
 };
 pub use sandbox::{SandboxEvent, SandboxEvents, SandboxProvider};
-pub use stripe::{StripeEvents, StripeProvider};
+pub use stripe::{EVENT_TYPES as STRIPE_EVENT_TYPES, StripeEvents, StripeProvider};
 
 /// The decoders of the built-in sources: Stripe's webhooks are read whichever provider charges,
 /// and the sandbox's events are read even after a server moved to Stripe.

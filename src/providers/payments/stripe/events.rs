@@ -9,6 +9,21 @@ use crate::providers::payments::event::{DecodeError, EventDecoder, EventHeader, 
 /// The source Stripe's events are stored under.
 pub const SOURCE: &str = "stripe";
 
+/// The Stripe event types this adapter acts on; every other type decodes to
+/// [`ProviderEvent::Ignored`]. Operators register exactly these for the endpoint (`switchboard
+/// doctor` checks it; docs/webhooks.md lists them).
+pub const EVENT_TYPES: &[&str] = &[
+    "payment_intent.succeeded",
+    "payment_intent.processing",
+    "payment_intent.payment_failed",
+    "payment_intent.canceled",
+    "payment_intent.requires_action",
+    "payment_intent.amount_capturable_updated",
+    "charge.refunded",
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+];
+
 /// Reads Stripe's events. Needs no keys: the webhook signature was checked before.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StripeEvents;
@@ -113,6 +128,21 @@ mod tests {
         assert_eq!(no_status.unwrap(), ProviderEvent::Ignored);
         let other = decode("customer.created", json!({ "id": "cus_1" }));
         assert_eq!(other.unwrap(), ProviderEvent::Ignored);
+    }
+
+    #[test]
+    fn every_listed_event_type_is_acted_on() {
+        for kind in EVENT_TYPES {
+            let object = match kind.split('.').next() {
+                Some("payment_intent") => json!({ "id": "pi_1", "status": "succeeded" }),
+                Some("charge") => {
+                    json!({ "id": "ch_1", "payment_intent": "pi_1", "amount_refunded": 1 })
+                }
+                _ => json!({ "id": "cs_1", "payment_status": "paid" }),
+            };
+            let event = decode(kind, object).unwrap();
+            assert_ne!(event, ProviderEvent::Ignored, "{kind}");
+        }
     }
 
     #[test]

@@ -28,7 +28,7 @@ use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
 use requests::{CreateCheckoutSession, ListEvents, ListPrices};
 use transformers::{CheckoutSession, Customer, List, PaymentIntent, Price, Refund};
 
-pub use events::StripeEvents;
+pub use events::{EVENT_TYPES, StripeEvents};
 
 /// Stripe's API.
 pub struct StripeProvider {
