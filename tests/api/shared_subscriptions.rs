@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sha2::Digest;
 use switchboard::payments::PaymentStatus;
-use switchboard::store::{NewPaymentEvent, PaymentEventRow, PaymentRow, Store};
+use switchboard::store::{PaymentRow, Store};
 use uuid::Uuid;
 
 use crate::helpers::{Backend, TestApp};
-use crate::subscriptions::sign_in;
+use crate::subscriptions::{record, sign_in};
 use crate::websocket::{Socket, receive, send, signed_in_socket};
 
 const WATCH: &str =
@@ -40,27 +40,8 @@ async fn payment(store: &Store, owner: Uuid) -> Uuid {
         })
         .await
         .unwrap();
-    change(store, id, owner, "REQUIRES_PAYMENT_METHOD").await;
+    record(store, id, owner, "REQUIRES_PAYMENT_METHOD").await;
     id
-}
-
-/// Logs a change to `payment`; PostgreSQL announces it to every instance's bus.
-async fn change(store: &Store, payment: Uuid, owner: Uuid, status: &str) -> PaymentEventRow {
-    store
-        .append_payment_event(
-            &NewPaymentEvent {
-                payment_id: payment,
-                user_id: owner,
-                kind: "test".into(),
-                status: status.parse().unwrap(),
-                amount_refunded: 0,
-                source_event_id: None,
-            },
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap()
-        .event
 }
 
 async fn subscribe(socket: &mut Socket, id: &str, query: &str, variables: Value) {
@@ -89,7 +70,7 @@ async fn until_live(socket: &mut Socket, id: &str, store: &Store, payment: Uuid,
             Instant::now() < deadline,
             "the subscription never went live"
         );
-        let event = change(store, payment, owner, "PROCESSING").await;
+        let event = record(store, payment, owner, "PROCESSING").await;
         let heard = tokio::time::timeout(Duration::from_millis(200), receive(socket)).await;
         if let Ok(message) = heard {
             assert_eq!(message["id"], id, "{message}");
@@ -99,7 +80,7 @@ async fn until_live(socket: &mut Socket, id: &str, store: &Store, payment: Uuid,
         }
     };
     // Changes made while waiting may still be on their way: the marker comes after them all.
-    let marker = change(store, payment, owner, "SUCCEEDED").await;
+    let marker = record(store, payment, owner, "SUCCEEDED").await;
     assert!(marker.cursor > last.cursor);
     loop {
         let data = next_of(socket, id, "myPaymentEvents").await;
@@ -130,7 +111,7 @@ async fn sockets_watching_one_payment_each_get_its_state_and_every_change() {
         sockets.push((socket, id));
     }
 
-    change(&store, watched, me, "PROCESSING").await;
+    record(&store, watched, me, "PROCESSING").await;
     for (socket, id) in &mut sockets {
         assert_eq!(
             next_of(socket, id, "paymentUpdated").await["status"],
@@ -143,7 +124,7 @@ async fn sockets_watching_one_payment_each_get_its_state_and_every_change() {
     send(&mut left, json!({ "id": left_id, "type": "complete" })).await;
     let completed = receive(&mut left).await;
     assert_eq!(completed, json!({ "type": "complete", "id": left_id }));
-    change(&store, watched, me, "SUCCEEDED").await;
+    record(&store, watched, me, "SUCCEEDED").await;
     for (socket, id) in &mut sockets {
         assert_eq!(
             next_of(socket, id, "paymentUpdated").await["status"],
@@ -193,8 +174,8 @@ async fn two_users_with_the_same_document_never_receive_each_others_events() {
     let mut bob_feed = signed_in_socket(&app, &bob_token).await;
     subscribe(&mut bob_feed, "m", MINE, json!({})).await;
     until_live(&mut bob_feed, "m", &store, bobs, bob).await;
-    change(&store, anns, ann, "REFUNDED").await;
-    change(&store, bobs, bob, "REFUNDED").await;
+    record(&store, anns, ann, "REFUNDED").await;
+    record(&store, bobs, bob, "REFUNDED").await;
     for (socket, theirs) in [(&mut ann_feed, anns), (&mut bob_feed, bobs)] {
         let data = next_of(socket, "m", "myPaymentEvents").await;
         assert_eq!(data["paymentId"], theirs.to_string(), "{data}");

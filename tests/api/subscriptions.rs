@@ -25,7 +25,13 @@ pub(crate) async fn sign_in(app: &TestApp, login: &str) -> (String, Uuid) {
     )
 }
 
-async fn record(store: &Store, payment_id: Uuid, user_id: Uuid, status: &str) -> PaymentEventRow {
+/// Logs a change of `payment_id` to `status`; PostgreSQL announces it to every instance's bus.
+pub(crate) async fn record(
+    store: &Store,
+    payment_id: Uuid,
+    user_id: Uuid,
+    status: &str,
+) -> PaymentEventRow {
     store
         .append_payment_event(
             &NewPaymentEvent {
