@@ -10,6 +10,7 @@ mod login;
 mod metadata;
 mod payment;
 mod refund;
+mod subscription;
 mod text;
 
 pub use event::PaymentEventKind;
@@ -18,3 +19,4 @@ pub use login::LoginKind;
 pub use metadata::Metadata;
 pub use payment::{PaymentStatus, UnknownStatus};
 pub use refund::RefundStatus;
+pub use subscription::{SubscriptionStatus, UnknownSubscriptionStatus};

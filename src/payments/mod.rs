@@ -15,9 +15,11 @@ mod reads;
 mod refunds;
 mod service;
 pub mod status;
+mod subscriptions;
 mod trace;
 mod validate;
 
 pub use reads::PaymentReads;
 pub use service::{CreateCheckout, CreateIntent, CreatedCheckout, CreatedIntent, PaymentService};
 pub use status::PaymentStatus;
+pub use subscriptions::{MAX_QUANTITY, PlanChoice, Subscribed};

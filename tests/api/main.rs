@@ -7,6 +7,8 @@ mod auth_oidc;
 mod auth_sessions;
 mod auth_support;
 mod auth_tokens;
+mod billing;
+mod billing_store;
 mod browser;
 mod checkout;
 mod cli;

@@ -2,6 +2,7 @@
 //! format and its conversion into the port's types ([`transformers`]), and its events
 //! ([`events`]).
 
+mod billing;
 mod client;
 mod events;
 mod requests;
@@ -22,7 +23,7 @@ use stripe_core::refund::CreateRefund;
 use super::event::EventDecoder;
 use super::{
     CheckoutRequest, IntentRequest, PaymentProvider, ProviderCheckout, ProviderIntent,
-    ProviderPrice, ProviderRefund,
+    ProviderPrice, ProviderRefund, ProviderSubscription, SubscriptionRequest, SubscriptionUpdate,
 };
 use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
 use requests::{CreateCheckoutSession, ListEvents, ListPrices};
@@ -221,5 +222,96 @@ impl PaymentProvider for StripeProvider {
             )
             .await?;
         Ok(refund.into_provider(amount))
+    }
+
+    // Billing
+
+    async fn create_subscription(
+        &self,
+        request: &SubscriptionRequest,
+    ) -> Result<ProviderSubscription, ProviderError> {
+        let subscription: billing::Subscription = self
+            .send(
+                Operation::idempotent_write("subscriptions.create"),
+                &billing::CreateSubscription(request),
+                Some(&request.idempotency_key),
+            )
+            .await?;
+        billing::answered(subscription)
+    }
+
+    async fn retrieve_subscription(
+        &self,
+        subscription_id: &str,
+    ) -> Result<ProviderSubscription, ProviderError> {
+        billing::answered(self.fetch_subscription(subscription_id).await?)
+    }
+
+    async fn update_subscription(
+        &self,
+        subscription_id: &str,
+        update: &SubscriptionUpdate,
+        idempotency_key: &str,
+    ) -> Result<ProviderSubscription, ProviderError> {
+        let current;
+        let change = match update {
+            SubscriptionUpdate::ChangePrice { price_id, quantity } => {
+                // A price change names the item it replaces.
+                current = self.fetch_subscription(subscription_id).await?;
+                let item = current.item_id().ok_or_else(|| ProviderError::Permanent {
+                    status: None,
+                    code: None,
+                    message: "Stripe subscription without an item id".into(),
+                })?;
+                billing::Change::Price {
+                    item,
+                    price: price_id,
+                    quantity: *quantity,
+                }
+            }
+            SubscriptionUpdate::CancelAtPeriodEnd => billing::Change::CancelAtPeriodEnd(true),
+            SubscriptionUpdate::Resume => billing::Change::CancelAtPeriodEnd(false),
+        };
+        let request = billing::UpdateSubscription {
+            id: subscription_id,
+            change,
+        };
+        let subscription: billing::Subscription = self
+            .send(
+                Operation::idempotent_write("subscriptions.update"),
+                &request,
+                Some(idempotency_key),
+            )
+            .await?;
+        billing::answered(subscription)
+    }
+
+    async fn cancel_subscription_now(
+        &self,
+        subscription_id: &str,
+        idempotency_key: &str,
+    ) -> Result<ProviderSubscription, ProviderError> {
+        let subscription: billing::Subscription = self
+            .send(
+                Operation::idempotent_write("subscriptions.cancel"),
+                &billing::CancelSubscription(subscription_id),
+                Some(idempotency_key),
+            )
+            .await?;
+        billing::answered(subscription)
+    }
+}
+
+impl StripeProvider {
+    async fn fetch_subscription(
+        &self,
+        subscription_id: &str,
+    ) -> Result<billing::Subscription, ProviderError> {
+        self.send(
+            Operation::read("subscriptions.retrieve"),
+            &billing::RetrieveSubscription(subscription_id),
+            None,
+        )
+        .await
     }
 }
