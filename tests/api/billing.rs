@@ -41,7 +41,7 @@ fn change_doc() -> String {
 
 fn cancel_doc() -> String {
     format!(
-        "mutation($id: ID!, $end: Boolean, $k: String!) {{
+        "mutation($id: ID!, $end: Boolean = true, $k: String!) {{
             cancelSubscription(id: $id, atPeriodEnd: $end, idempotencyKey: $k) {{ {FIELDS} }} }}"
     )
 }
@@ -584,6 +584,7 @@ async fn a_stripe_subscription_activates_fails_a_renewal_recovers_and_cancels_at
     if node_peers().is_none() {
         return;
     }
+    let app = stripe_app(&stripe).await;
     stripe
         .post(
             "/v1/plans",
@@ -596,7 +597,6 @@ async fn a_stripe_subscription_activates_fails_a_renewal_recovers_and_cancels_at
             ],
         )
         .await;
-    let app = stripe_app(&stripe).await;
     let kim = Client::sign_in(&app, "kim").await;
     // The subscriber follows the user's subscription events: it sees every step below, in order.
     let (mut child, mut lines) = subscriber(&app, &kim.token, 5).await;
