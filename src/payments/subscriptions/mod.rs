@@ -180,17 +180,9 @@ impl PaymentService {
     /// The price ids of `user`'s subscriptions in force (trialing, active or past due), sorted
     /// and without repeats: what entitlements are computed from.
     pub async fn active_price_ids(&self, user: Uuid) -> Result<Vec<String>, AppError> {
-        let mut ids: Vec<String> = self
-            .store
-            .subscriptions_of_user(user)
-            .await?
-            .into_iter()
-            .filter(|s| s.status.is_in_force())
-            .map(|s| s.price_id)
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        Ok(ids)
+        Ok(price_ids_in_force(
+            self.store.subscriptions_of_user(user).await?,
+        ))
     }
 
     /// Refuses a quantity out of range or a price that is not a recurring price of the catalog;
@@ -437,4 +429,60 @@ fn still_changeable(subscription: &SubscriptionRow) -> Result<(), AppError> {
         ));
     }
     Ok(())
+}
+
+/// The price ids of the subscriptions in force, sorted and without repeats.
+fn price_ids_in_force(subscriptions: Vec<SubscriptionRow>) -> Vec<String> {
+    let mut ids: Vec<String> = subscriptions
+        .into_iter()
+        .filter(|s| s.status.is_in_force())
+        .map(|s| s.price_id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::SubscriptionStatus::{self, *};
+
+    fn on(price: &str, status: SubscriptionStatus) -> SubscriptionRow {
+        let now = Utc::now();
+        SubscriptionRow {
+            id: Uuid::now_v7(),
+            user_id: Uuid::nil(),
+            provider: "stripe".into(),
+            provider_subscription_id: format!("sub_{price}_{status}"),
+            price_id: price.into(),
+            quantity: 1,
+            status,
+            current_period_end: None,
+            cancel_at_period_end: false,
+            latest_invoice_id: None,
+            latest_invoice_amount_due: None,
+            latest_invoice_currency: None,
+            latest_invoice_status: None,
+            latest_invoice_url: None,
+            provider_event_at: 0,
+            version: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn entitling_prices_are_those_of_subscriptions_in_force() {
+        let rows = vec![
+            on("price_pro", Active),
+            on("price_team", PastDue),
+            on("price_pro", Trialing),
+            on("price_old", Canceled),
+            on("price_new", Incomplete),
+            on("price_unpaid", Unpaid),
+            on("price_paused", Paused),
+        ];
+        assert_eq!(price_ids_in_force(rows), ["price_pro", "price_team"]);
+    }
 }
