@@ -3,6 +3,7 @@
 //! See docs/payments.md.
 
 mod apply;
+pub mod catalog;
 mod change;
 mod checkout;
 mod errors;
@@ -10,6 +11,7 @@ mod idempotency;
 mod intents;
 pub mod money;
 pub mod page;
+mod portal;
 mod queries;
 mod reads;
 mod refunds;
@@ -18,6 +20,7 @@ pub mod status;
 mod trace;
 mod validate;
 
+pub use portal::CreatedPortal;
 pub use reads::PaymentReads;
 pub use service::{CreateCheckout, CreateIntent, CreatedCheckout, CreatedIntent, PaymentService};
 pub use status::PaymentStatus;
