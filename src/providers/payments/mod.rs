@@ -197,6 +197,19 @@ pub trait PaymentProvider: Send + Sync {
         false
     }
 
+    // Reading back
+
+    /// Where a PaymentIntent is now, read from the provider (a read, retried by the policy), for
+    /// deciding again when our copy may be behind its webhooks; `None` from providers whose
+    /// events are never late (the sandbox hands them over in-process) or when the provider
+    /// reports a status we do not know.
+    async fn retrieve_intent(
+        &self,
+        _intent_id: &str,
+    ) -> Result<Option<ProviderIntentState>, ProviderError> {
+        Ok(None)
+    }
+
     // Billing portal
 
     /// Creates a customer-portal session (where customers manage their subscriptions, payment
@@ -207,6 +220,18 @@ pub trait PaymentProvider: Send + Sync {
     ) -> Result<Option<ProviderPortal>, ProviderError> {
         Ok(None)
     }
+}
+
+/// A PaymentIntent's state as the provider reports it when asked (no client secret: this is
+/// read to decide, never handed out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderIntentState {
+    /// `pi_...`.
+    pub id: String,
+    /// Where the provider says the payment is.
+    pub status: PaymentStatus,
+    /// Why its last attempt failed, when one did.
+    pub failure: Option<PaymentFailure>,
 }
 
 /// A sandbox payment to drive.
