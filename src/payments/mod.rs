@@ -3,6 +3,7 @@
 //! See docs/payments.md.
 
 mod apply;
+pub mod catalog;
 mod change;
 mod checkout;
 mod errors;
@@ -11,6 +12,7 @@ mod idempotency;
 mod intents;
 pub mod money;
 pub mod page;
+mod portal;
 mod queries;
 mod reads;
 mod refetch;
@@ -21,6 +23,7 @@ mod subscriptions;
 mod trace;
 mod validate;
 
+pub use portal::CreatedPortal;
 pub use reads::PaymentReads;
 pub use service::{CreateCheckout, CreateIntent, CreatedCheckout, CreatedIntent, PaymentService};
 pub use status::PaymentStatus;

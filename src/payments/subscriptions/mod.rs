@@ -485,4 +485,16 @@ mod tests {
         ];
         assert_eq!(price_ids_in_force(rows), ["price_pro", "price_team"]);
     }
+
+    #[test]
+    fn in_force_is_what_grants_entitlements() {
+        for status in SubscriptionStatus::ALL {
+            let stripe_name = status.as_str().to_ascii_lowercase();
+            assert_eq!(
+                status.is_in_force(),
+                crate::payments::catalog::grants_access(&stripe_name),
+                "{status}"
+            );
+        }
+    }
 }

@@ -154,6 +154,9 @@ mod tests {
             unit_amount: 2_500,
             currency: "usd".into(),
             interval: Some("month".into()),
+            interval_count: Some(1),
+            active: true,
+            metadata: Default::default(),
         }];
         let created = billing.create(&request("k1"), &prices).unwrap();
         assert_eq!(created.status, SubscriptionStatus::Active);
