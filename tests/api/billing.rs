@@ -16,8 +16,9 @@ use crate::webhooks::{post, stripe_signature};
 
 const KEY: &str = "sk_test_billing";
 const SECRET: &str = "whsec_billing_tests";
-/// The sandbox's monthly price.
+/// The sandbox's monthly prices: the club grants `club`, pro grants `pro` and `api`.
 const CLUB: &str = "price_sandbox_club";
+const PRO: &str = "price_sandbox_pro_monthly";
 
 const FIELDS: &str = "id status plan { priceId quantity price { unitAmount interval } }
     currentPeriodEnd cancelAtPeriodEnd providerSubscriptionId
@@ -76,6 +77,12 @@ async fn my_subscriptions(client: &Client<'_>) -> Vec<Value> {
         .as_array()
         .unwrap_or_else(|| panic!("{body}"))
         .clone()
+}
+
+/// What the client's subscriptions grant (`me.entitlements`).
+async fn entitlements(client: &Client<'_>) -> Value {
+    let body = client.gql("{ me { entitlements } }", json!({})).await;
+    body["data"]["me"]["entitlements"].clone()
 }
 
 /// `(kind, status)` of every subscription event of the client's user, oldest first.
@@ -194,15 +201,19 @@ async fn sandbox_subscriptions_change_plan_cancel_resume_and_end() {
     let node = kim.gql(NODE, json!({ "id": id })).await;
     assert_eq!(node["data"]["node"]["status"], "ACTIVE", "{node}");
 
+    assert_eq!(entitlements(&kim).await, json!(["club"]));
+
     let changed = kim
         .gql(
             &change_doc(),
-            json!({ "id": id, "p": CLUB, "q": 3, "k": "c-1" }),
+            json!({ "id": id, "p": PRO, "q": 3, "k": "c-1" }),
         )
         .await;
     let changed = &changed["data"]["changeSubscriptionPlan"];
+    assert_eq!(changed["plan"]["priceId"], PRO, "{changed}");
     assert_eq!(changed["plan"]["quantity"], 3, "{changed}");
-    assert_eq!(changed["latestInvoice"]["amountDue"], 7500);
+    assert_eq!(changed["latestInvoice"]["amountDue"], 3 * 4900);
+    assert_eq!(entitlements(&kim).await, json!(["api", "pro"]));
     let cancelling = kim
         .gql(&cancel_doc(), json!({ "id": id, "k": "x-1" }))
         .await;
@@ -225,6 +236,11 @@ async fn sandbox_subscriptions_change_plan_cancel_resume_and_end() {
         .gql(&cancel_doc(), json!({ "id": id, "end": false, "k": "x-2" }))
         .await;
     assert_eq!(ended["data"]["cancelSubscription"]["status"], "CANCELED");
+    assert_eq!(
+        entitlements(&kim).await,
+        json!([]),
+        "an ended subscription grants nothing"
+    );
     let after_end = kim
         .gql(
             &change_doc(),

@@ -13,8 +13,8 @@ use crate::providers::payments::{
 use crate::providers::resilience::ProviderError;
 use crate::sync::lock;
 
-/// A sandbox period: thirty days.
-const PERIOD_SECONDS: i64 = 30 * 24 * 60 * 60;
+/// A day, in seconds.
+const DAY: i64 = 24 * 60 * 60;
 
 /// The sandbox's subscriptions, and which idempotency key created which.
 #[derive(Default)]
@@ -45,7 +45,9 @@ impl SandboxBilling {
             status: SubscriptionStatus::Active,
             price_id: request.price_id.clone(),
             quantity: request.quantity,
-            current_period_end: Some(chrono::Utc::now().timestamp() + PERIOD_SECONDS),
+            current_period_end: Some(
+                chrono::Utc::now().timestamp() + period(&request.price_id, prices),
+            ),
             cancel_at_period_end: false,
             latest_invoice: Some(paid_invoice(&request.price_id, request.quantity, prices)),
             client_secret: None,
@@ -111,6 +113,19 @@ impl SandboxBilling {
         apply(subscription);
         Ok(subscription.clone())
     }
+}
+
+/// The length of a period of `price_id` (a month is thirty days here).
+fn period(price_id: &str, prices: &[ProviderPrice]) -> i64 {
+    let price = prices.iter().find(|p| p.id == price_id);
+    let count = i64::from(price.and_then(|p| p.interval_count).unwrap_or(1));
+    let unit = match price.and_then(|p| p.interval.as_deref()) {
+        Some("day") => DAY,
+        Some("week") => 7 * DAY,
+        Some("year") => 365 * DAY,
+        _ => 30 * DAY,
+    };
+    count * unit
 }
 
 fn paid_invoice(price_id: &str, quantity: u32, prices: &[ProviderPrice]) -> ProviderInvoice {
