@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+mod cards;
 mod cookies;
 mod cursor;
 mod documents;
@@ -42,6 +43,7 @@ pub struct MutationRoot(
     auth::AuthMutation,
     payments::PaymentsMutation,
     admin::AdminMutation,
+    cards::CardsMutation,
 );
 
 /// The root of every query: the parts of the API merged into one type.
@@ -52,6 +54,7 @@ pub struct QueryRoot(
     payments::PaymentsQuery,
     events::EventsQuery,
     relay::NodeQuery,
+    cards::CardsQuery,
 );
 
 /// The complete schema type served at `/graphql`.

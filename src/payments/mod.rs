@@ -3,6 +3,7 @@
 //! See docs/payments.md.
 
 mod apply;
+mod cards;
 mod change;
 mod checkout;
 mod errors;
@@ -18,6 +19,7 @@ pub mod status;
 mod trace;
 mod validate;
 
+pub use cards::{ApiVersion, CreateSetup, CreatedSetup, CustomerAccess, CustomerAccessRequest};
 pub use reads::PaymentReads;
 pub use service::{CreateCheckout, CreateIntent, CreatedCheckout, CreatedIntent, PaymentService};
 pub use status::PaymentStatus;

@@ -8,6 +8,7 @@ mod auth_sessions;
 mod auth_support;
 mod auth_tokens;
 mod browser;
+mod cards;
 mod checkout;
 mod cli;
 mod client_contract;

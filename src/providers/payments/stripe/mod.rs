@@ -2,6 +2,7 @@
 //! format and its conversion into the port's types ([`transformers`]), and its events
 //! ([`events`]).
 
+mod cards;
 mod client;
 mod events;
 mod requests;
@@ -21,8 +22,8 @@ use stripe_core::refund::CreateRefund;
 
 use super::event::EventDecoder;
 use super::{
-    CheckoutRequest, IntentRequest, PaymentProvider, ProviderCheckout, ProviderIntent,
-    ProviderPrice, ProviderRefund,
+    CheckoutRequest, EphemeralKey, IntentRequest, PaymentProvider, ProviderCheckout,
+    ProviderIntent, ProviderPrice, ProviderRefund, ProviderSetupIntent, SavedCard, SetupRequest,
 };
 use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
 use requests::{CreateCheckoutSession, ListEvents, ListPrices};
@@ -34,6 +35,8 @@ pub use events::{EVENT_TYPES, StripeEvents};
 pub struct StripeProvider {
     client: Client,
     resilience: ResilientProvider,
+    ephemeral_keys: cards::EphemeralKeys,
+    publishable_key: Option<String>,
 }
 
 impl StripeProvider {
@@ -51,7 +54,16 @@ impl StripeProvider {
         Ok(Self {
             client: builder.build()?,
             resilience,
+            ephemeral_keys: cards::EphemeralKeys::new(secret_key, api_base)?,
+            publishable_key: None,
         })
+    }
+
+    /// The same provider, telling clients `key` (`pk_...`) through
+    /// [`PaymentProvider::publishable_key`].
+    pub fn with_publishable_key(mut self, key: Option<String>) -> Self {
+        self.publishable_key = key;
+        self
     }
 
     /// Sends a request through the policy stack and reads its answer as `T`.
@@ -221,5 +233,65 @@ impl PaymentProvider for StripeProvider {
             )
             .await?;
         Ok(refund.into_provider(amount))
+    }
+
+    // Saved cards and mobile
+
+    fn publishable_key(&self) -> Option<&str> {
+        self.publishable_key.as_deref()
+    }
+
+    async fn create_ephemeral_key(
+        &self,
+        customer: &str,
+        api_version: Option<&str>,
+    ) -> Result<Option<EphemeralKey>, ProviderError> {
+        // Without the SDK's version, the one this client speaks.
+        let default = stripe_client_core::VERSION;
+        let version = api_version.unwrap_or(default.as_str());
+        self.ephemeral_keys
+            .create(&self.resilience, customer, version)
+            .await
+            .map(Some)
+    }
+
+    async fn create_setup_intent(
+        &self,
+        request: &SetupRequest,
+    ) -> Result<Option<ProviderSetupIntent>, ProviderError> {
+        let intent: cards::SetupIntent = self
+            .send(
+                Operation::idempotent_write("setup_intents.create"),
+                &cards::CreateSetupIntent(request),
+                Some(&request.idempotency_key),
+            )
+            .await?;
+        intent.try_into().map(Some)
+    }
+
+    async fn setup_intent_secret(&self, setup_intent_id: &str) -> Result<String, ProviderError> {
+        let intent: cards::SetupIntent = self
+            .send(
+                Operation::read("setup_intents.retrieve"),
+                &cards::RetrieveSetupIntent(setup_intent_id),
+                None,
+            )
+            .await?;
+        ProviderSetupIntent::try_from(intent).map(|intent| intent.client_secret)
+    }
+
+    async fn list_cards(&self, customer: &str) -> Result<Vec<SavedCard>, ProviderError> {
+        let page: List<cards::PaymentMethod> = self
+            .send(
+                Operation::read("payment_methods.list"),
+                &cards::ListCards(customer),
+                None,
+            )
+            .await?;
+        Ok(page
+            .data
+            .into_iter()
+            .filter_map(cards::PaymentMethod::into_card)
+            .collect())
     }
 }
