@@ -253,7 +253,7 @@ async fn payment_sheet_gets_a_customer_and_a_fresh_ephemeral_key_at_the_sdk_vers
     assert!(stored.iter().all(|r| !r.contains("ek_test")), "{stored:?}");
 
     // Without a version, the one the server's Stripe client speaks.
-    let default = ana.gql(PAY, ask("order-2", None)).await;
+    let default = ana.gql(PAY, ask("order-1", None)).await;
     assert!(default["data"]["createPaymentIntent"]["ephemeralKeySecret"].is_string());
     let intents = requests_to(&stripe, "POST", "/v1/payment_intents").await;
     let server_version = intents[0].headers["stripe-version"].to_str().unwrap();

@@ -64,11 +64,19 @@ impl StripeRequest for ListCards<'_> {
     type Output = ();
 
     fn build(&self) -> RequestBuilder {
-        RequestBuilder::new(StripeMethod::Get, "/payment_methods").query(&[
-            ("customer", self.0),
-            ("type", "card"),
-            ("limit", "100"),
-        ])
+        // A struct, not a slice of pairs: serde_qs writes a slice as an indexed list.
+        #[derive(serde::Serialize)]
+        struct Query<'a> {
+            customer: &'a str,
+            #[serde(rename = "type")]
+            kind: &'static str,
+            limit: u32,
+        }
+        RequestBuilder::new(StripeMethod::Get, "/payment_methods").query(&Query {
+            customer: self.0,
+            kind: "card",
+            limit: 100,
+        })
     }
 }
 
@@ -233,5 +241,29 @@ fn lacks(field: &str) -> ProviderError {
         status: None,
         code: None,
         message: format!("Stripe response lacks {field}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_encoded_as_stripe_reads_them() {
+        let list = ListCards("cus_1").build();
+        assert_eq!(
+            list.query.as_deref(),
+            Some("customer=cus_1&type=card&limit=100")
+        );
+        let request = SetupRequest {
+            customer: Some("cus_1".into()),
+            metadata: BTreeMap::from([("screen".into(), "settings".into())]),
+            idempotency_key: "k".into(),
+        };
+        let body = CreateSetupIntent(&request).build().body.unwrap();
+        assert_eq!(
+            body.replace("%5B", "[").replace("%5D", "]"),
+            "usage=off_session&customer=cus_1&metadata[screen]=settings"
+        );
     }
 }
