@@ -1,14 +1,10 @@
-//! Saved cards and mobile SDKs on Stripe: SetupIntents and payment methods through
-//! async-stripe's request builders, and ephemeral keys sent by us.
+//! Saved cards and mobile SDKs on Stripe: SetupIntents, payment methods and ephemeral keys.
 //!
-//! Ephemeral keys are the one call async-stripe cannot send: Stripe wants the *mobile SDK's*
-//! API version in `Stripe-Version`, and async-stripe fixes that header per client. So
-//! [`EphemeralKeys`] posts the form with reqwest, through the same resilience policy, and
-//! classifies the answer like the identity providers do.
+//! An ephemeral key is minted for the *mobile SDK's* API version, so it is the one request sent
+//! with a `Stripe-Version` other than the transport's ([`super::client::send_at_version`]).
 
 use std::collections::BTreeMap;
 
-use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use stripe::StripeRequest;
 use stripe_client_core::{RequestBuilder, StripeMethod};
@@ -16,11 +12,7 @@ use stripe_client_core::{RequestBuilder, StripeMethod};
 use crate::providers::payments::{
     EphemeralKey, ProviderSetupIntent, SavedCard, SetupRequest, UNKNOWN_API_VERSION,
 };
-use crate::providers::resilience::http::classify_response;
-use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
-
-/// Largest error body quoted into a message (an error body holds no secret).
-const SNIPPET: usize = 512;
+use crate::providers::resilience::ProviderError;
 
 /// `POST /v1/setup_intents` for off-session use by a customer.
 pub(super) struct CreateSetupIntent<'a>(pub &'a SetupRequest);
@@ -128,61 +120,32 @@ impl PaymentMethod {
     }
 }
 
-/// Mints ephemeral keys: `POST /v1/ephemeral_keys` with the mobile SDK's `Stripe-Version`.
-pub(super) struct EphemeralKeys {
-    http: reqwest::Client,
-    secret_key: SecretString,
-    /// Ends in `/`.
-    api_base: String,
+/// `POST /v1/ephemeral_keys` for a customer.
+pub(super) struct CreateEphemeralKey<'a>(pub &'a str);
+
+impl StripeRequest for CreateEphemeralKey<'_> {
+    type Output = ();
+
+    fn build(&self) -> RequestBuilder {
+        #[derive(serde::Serialize)]
+        struct Form<'a> {
+            customer: &'a str,
+        }
+        RequestBuilder::new(StripeMethod::Post, "/ephemeral_keys").form(&Form { customer: self.0 })
+    }
 }
 
 /// An ephemeral key as Stripe answers it. No `Debug`: it carries the secret.
 #[derive(Deserialize)]
-struct WireEphemeralKey {
+pub(super) struct WireEphemeralKey {
     secret: Option<String>,
     expires: Option<i64>,
 }
 
-impl EphemeralKeys {
-    /// A sender for `secret_key` to `api_base` (Stripe's own when `None`).
-    pub fn new(secret_key: &SecretString, api_base: Option<&str>) -> anyhow::Result<Self> {
-        let api_base = api_base.unwrap_or("https://api.stripe.com/");
-        Ok(Self {
-            http: reqwest::Client::builder().build()?,
-            secret_key: secret_key.clone(),
-            api_base: format!("{}/", api_base.trim_end_matches('/')),
-        })
-    }
+impl TryFrom<WireEphemeralKey> for EphemeralKey {
+    type Error = ProviderError;
 
-    /// A new key for `customer`, valid for the SDK speaking `api_version`. Each attempt of one
-    /// call carries the same fresh `Idempotency-Key`, so a retried timeout mints one key.
-    pub async fn create(
-        &self,
-        resilience: &ResilientProvider,
-        customer: &str,
-        api_version: &str,
-    ) -> Result<EphemeralKey, ProviderError> {
-        let idempotency_key = uuid::Uuid::new_v4().to_string();
-        let url = format!("{}v1/ephemeral_keys", self.api_base);
-        let key = resilience
-            .call(
-                Operation::idempotent_write("ephemeral_keys.create"),
-                |attempt| {
-                    let request = self
-                        .http
-                        .post(&url)
-                        .bearer_auth(self.secret_key.expose_secret())
-                        .header("Stripe-Version", api_version)
-                        .header("Idempotency-Key", &idempotency_key)
-                        .form(&[("customer", customer)])
-                        .timeout(attempt.timeout());
-                    async move {
-                        let response = request.send().await.map_err(transport_error)?;
-                        read_key(response).await
-                    }
-                },
-            )
-            .await?;
+    fn try_from(key: WireEphemeralKey) -> Result<Self, Self::Error> {
         Ok(EphemeralKey {
             secret: key.secret.ok_or_else(|| lacks("secret"))?.into(),
             expires: key.expires,
@@ -190,50 +153,21 @@ impl EphemeralKeys {
     }
 }
 
-async fn read_key(response: reqwest::Response) -> Result<WireEphemeralKey, ProviderError> {
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.bytes().await.map_err(transport_error)?;
-    if !status.is_success() {
-        let text = String::from_utf8_lossy(&body);
-        let snippet: String = text.chars().take(SNIPPET).collect();
-        return Err(match classify_response(status, &headers, &snippet) {
-            // Stripe refuses a version it does not know with a 400 that names it.
-            Some(ProviderError::Permanent {
-                status: Some(400),
-                message,
-                ..
-            }) if message.to_ascii_lowercase().contains("version") => ProviderError::Permanent {
-                status: Some(400),
-                code: Some(UNKNOWN_API_VERSION.into()),
-                message,
-            },
-            Some(err) => err,
-            None => unreachable_success(),
-        });
+/// Stripe refuses a version it does not know with a 400 that names it; the port's code for
+/// that lets the service tell the client which argument to fix.
+pub(super) fn unknown_version(err: ProviderError) -> ProviderError {
+    match err {
+        ProviderError::Permanent {
+            status: Some(400),
+            message,
+            ..
+        } if message.to_ascii_lowercase().contains("version") => ProviderError::Permanent {
+            status: Some(400),
+            code: Some(UNKNOWN_API_VERSION.into()),
+            message,
+        },
+        other => other,
     }
-    // Never quote this body: it holds the secret.
-    serde_json::from_slice(&body).map_err(|_| ProviderError::Permanent {
-        status: Some(status.as_u16()),
-        code: None,
-        message: "unreadable ephemeral key response".into(),
-    })
-}
-
-fn unreachable_success() -> ProviderError {
-    ProviderError::Permanent {
-        status: None,
-        code: None,
-        message: "a failed response classified as a success".into(),
-    }
-}
-
-fn transport_error(err: reqwest::Error) -> ProviderError {
-    crate::providers::resilience::http::classify_transport_error(
-        err.is_timeout(),
-        err.is_connect(),
-        err.to_string(),
-    )
 }
 
 fn lacks(field: &str) -> ProviderError {
@@ -250,6 +184,8 @@ mod tests {
 
     #[test]
     fn requests_are_encoded_as_stripe_reads_them() {
+        let key = CreateEphemeralKey("cus_1").build();
+        assert_eq!(key.body.as_deref(), Some("customer=cus_1"));
         let list = ListCards("cus_1").build();
         assert_eq!(
             list.query.as_deref(),

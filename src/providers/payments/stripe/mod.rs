@@ -1,4 +1,5 @@
-//! The Stripe adapter: requests through async-stripe ([`client`], [`requests`]), Stripe's wire
+//! The Stripe adapter: requests described by async-stripe's builders and sent by us
+//! ([`client`], [`requests`]), Stripe's wire
 //! format and its conversion into the port's types ([`transformers`]), and its events
 //! ([`events`]).
 
@@ -13,9 +14,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::value::RawValue;
-use stripe::{Client, ClientBuilder, RequestStrategy, StripeRequest};
+use stripe::StripeRequest;
 use stripe_core::customer::CreateCustomer;
 use stripe_core::payment_intent::{CreatePaymentIntent, RetrievePaymentIntent};
 use stripe_core::refund::CreateRefund;
@@ -23,7 +24,8 @@ use stripe_core::refund::CreateRefund;
 use super::event::EventDecoder;
 use super::{
     CheckoutRequest, EphemeralKey, IntentRequest, PaymentProvider, ProviderCheckout,
-    ProviderIntent, ProviderPrice, ProviderRefund, ProviderSetupIntent, SavedCard, SetupRequest,
+    ProviderIntent, ProviderIntentState, ProviderPrice, ProviderRefund, ProviderSetupIntent,
+    SavedCard, SetupRequest,
 };
 use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
 use requests::{CreateCheckoutSession, ListEvents, ListPrices};
@@ -33,9 +35,8 @@ pub use events::{EVENT_TYPES, StripeEvents};
 
 /// Stripe's API.
 pub struct StripeProvider {
-    client: Client,
+    transport: client::Transport,
     resilience: ResilientProvider,
-    ephemeral_keys: cards::EphemeralKeys,
     publishable_key: Option<String>,
 }
 
@@ -46,15 +47,13 @@ impl StripeProvider {
         api_base: Option<&str>,
         resilience: ResilientProvider,
     ) -> anyhow::Result<Self> {
-        let mut builder =
-            ClientBuilder::new(secret_key.expose_secret()).request_strategy(RequestStrategy::Once);
-        if let Some(base) = api_base {
-            builder = builder.url(base);
-        }
         Ok(Self {
-            client: builder.build()?,
+            transport: client::Transport::new(
+                crate::providers::http_client(),
+                secret_key,
+                api_base,
+            )?,
             resilience,
-            ephemeral_keys: cards::EphemeralKeys::new(secret_key, api_base)?,
             publishable_key: None,
         })
     }
@@ -73,7 +72,7 @@ impl StripeProvider {
         request: &impl StripeRequest,
         key: Option<&str>,
     ) -> Result<T, ProviderError> {
-        client::send(&self.client, &self.resilience, operation, request, key).await
+        client::send(&self.transport, &self.resilience, operation, request, key).await
     }
 }
 
@@ -235,6 +234,20 @@ impl PaymentProvider for StripeProvider {
         Ok(refund.into_provider(amount))
     }
 
+    async fn retrieve_intent(
+        &self,
+        intent_id: &str,
+    ) -> Result<Option<ProviderIntentState>, ProviderError> {
+        let intent: PaymentIntent = self
+            .send(
+                Operation::read("payment_intents.retrieve"),
+                &RetrievePaymentIntent::new(intent_id.to_owned()),
+                None,
+            )
+            .await?;
+        Ok(intent.into_state())
+    }
+
     // Saved cards and mobile
 
     fn publishable_key(&self) -> Option<&str> {
@@ -246,13 +259,20 @@ impl PaymentProvider for StripeProvider {
         customer: &str,
         api_version: Option<&str>,
     ) -> Result<Option<EphemeralKey>, ProviderError> {
-        // Without the SDK's version, the one this client speaks.
-        let default = stripe_client_core::VERSION;
-        let version = api_version.unwrap_or(default.as_str());
-        self.ephemeral_keys
-            .create(&self.resilience, customer, version)
-            .await
-            .map(Some)
+        // A fresh key per call: a retried attempt mints one key, a new call (a replay) another.
+        let idempotency_key = uuid::Uuid::new_v4().to_string();
+        let key: cards::WireEphemeralKey = client::send_at_version(
+            &self.transport,
+            &self.resilience,
+            Operation::idempotent_write("ephemeral_keys.create"),
+            &cards::CreateEphemeralKey(customer),
+            Some(&idempotency_key),
+            // Without the SDK's version, the one this client speaks.
+            api_version,
+        )
+        .await
+        .map_err(cards::unknown_version)?;
+        key.try_into().map(Some)
     }
 
     async fn create_setup_intent(
