@@ -4,7 +4,9 @@
 
 mod admin;
 mod auth;
+mod billing_portal;
 mod cards;
+mod catalog;
 mod cookies;
 mod cursor;
 mod documents;
@@ -42,6 +44,7 @@ pub use sharing::{Replay, shared_subscription};
 pub struct MutationRoot(
     auth::AuthMutation,
     payments::PaymentsMutation,
+    billing_portal::BillingPortalMutation,
     admin::AdminMutation,
     cards::CardsMutation,
 );
@@ -52,6 +55,7 @@ pub struct MutationRoot(
 pub struct QueryRoot(
     query::CoreQuery,
     payments::PaymentsQuery,
+    catalog::CatalogQuery,
     events::EventsQuery,
     relay::NodeQuery,
     cards::CardsQuery,

@@ -4,6 +4,7 @@
 
 mod apply;
 mod cards;
+pub mod catalog;
 mod change;
 mod checkout;
 mod errors;
@@ -12,6 +13,7 @@ mod idempotency;
 mod intents;
 pub mod money;
 pub mod page;
+mod portal;
 mod queries;
 mod reads;
 mod refetch;
@@ -22,6 +24,7 @@ mod trace;
 mod validate;
 
 pub use cards::{ApiVersion, CreateSetup, CreatedSetup, CustomerAccess, CustomerAccessRequest};
+pub use portal::CreatedPortal;
 pub use reads::PaymentReads;
 pub use service::{CreateCheckout, CreateIntent, CreatedCheckout, CreatedIntent, PaymentService};
 pub use status::PaymentStatus;

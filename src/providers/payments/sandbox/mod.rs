@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 mod cards;
+mod catalog;
 mod events;
 
 use async_trait::async_trait;
@@ -19,9 +20,9 @@ use tokio::sync::mpsc;
 
 use super::event::EventDecoder;
 use super::{
-    CheckoutRequest, IntentRequest, PaymentProvider, ProviderCheckout, ProviderIntent,
-    ProviderPrice, ProviderRefund, ProviderSetupIntent, SandboxIntent, SandboxOutcome,
-    SetupRequest,
+    CheckoutRequest, IntentRequest, PaymentProvider, PortalRequest, ProviderCheckout,
+    ProviderIntent, ProviderPortal, ProviderPrice, ProviderRefund, ProviderSetupIntent,
+    SandboxIntent, SandboxOutcome, SetupRequest,
 };
 use crate::domain::PaymentStatus;
 use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
@@ -101,18 +102,7 @@ impl PaymentProvider for SandboxProvider {
     }
 
     async fn list_prices(&self) -> Result<Vec<ProviderPrice>, ProviderError> {
-        // A small fixed catalog, so the quick start has something to show.
-        let price = |id: &str, product: &str, amount, interval: Option<&str>| ProviderPrice {
-            id: id.to_owned(),
-            product: Some(product.to_owned()),
-            unit_amount: amount,
-            currency: "usd".to_owned(),
-            interval: interval.map(str::to_owned),
-        };
-        Ok(vec![
-            price("price_sandbox_coffee", "Coffee beans", 1_800, None),
-            price("price_sandbox_club", "Coffee club", 2_500, Some("month")),
-        ])
+        Ok(catalog::prices())
     }
 
     async fn create_checkout(
@@ -229,6 +219,27 @@ impl PaymentProvider for SandboxProvider {
                         amount,
                         status: "succeeded".into(),
                     })
+                },
+            )
+            .await
+    }
+
+    // Billing portal
+
+    /// There is nothing to manage without Stripe, so the "portal" sends the customer straight
+    /// back: a Manage-billing button works end to end in development.
+    async fn create_billing_portal(
+        &self,
+        request: &PortalRequest,
+    ) -> Result<Option<ProviderPortal>, ProviderError> {
+        self.resilience
+            .call(
+                Operation::idempotent_write("billing_portal_sessions.create"),
+                |_| async {
+                    Ok(Some(ProviderPortal {
+                        id: format!("bps_sandbox_{}", uuid::Uuid::now_v7().simple()),
+                        url: request.return_url.clone(),
+                    }))
                 },
             )
             .await
