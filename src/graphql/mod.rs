@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 mod billing;
 mod billing_portal;
+mod cards;
 mod catalog;
 mod cookies;
 mod cursor;
@@ -47,6 +48,7 @@ pub struct MutationRoot(
     billing_portal::BillingPortalMutation,
     admin::AdminMutation,
     billing::BillingMutation,
+    cards::CardsMutation,
 );
 
 /// The root of every query: the parts of the API merged into one type.
@@ -59,6 +61,7 @@ pub struct QueryRoot(
     events::EventsQuery,
     relay::NodeQuery,
     billing::BillingQuery,
+    cards::CardsQuery,
 );
 
 /// The complete schema type served at `/graphql`.

@@ -3,6 +3,7 @@
 //! See docs/payments.md.
 
 mod apply;
+mod cards;
 pub mod catalog;
 mod change;
 mod checkout;
@@ -23,6 +24,7 @@ mod subscriptions;
 mod trace;
 mod validate;
 
+pub use cards::{ApiVersion, CreateSetup, CreatedSetup, CustomerAccess, CustomerAccessRequest};
 pub use portal::CreatedPortal;
 pub use reads::PaymentReads;
 pub use service::{CreateCheckout, CreateIntent, CreatedCheckout, CreatedIntent, PaymentService};

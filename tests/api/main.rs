@@ -11,6 +11,7 @@ mod billing;
 mod billing_portal;
 mod billing_store;
 mod browser;
+mod cards;
 mod catalog;
 mod checkout;
 mod cli;
