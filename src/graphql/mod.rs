@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+mod billing;
 mod billing_portal;
 mod cards;
 mod catalog;
@@ -46,6 +47,7 @@ pub struct MutationRoot(
     payments::PaymentsMutation,
     billing_portal::BillingPortalMutation,
     admin::AdminMutation,
+    billing::BillingMutation,
     cards::CardsMutation,
 );
 
@@ -58,6 +60,7 @@ pub struct QueryRoot(
     catalog::CatalogQuery,
     events::EventsQuery,
     relay::NodeQuery,
+    billing::BillingQuery,
     cards::CardsQuery,
 );
 
