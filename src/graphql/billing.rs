@@ -19,7 +19,7 @@ use super::{SchemaDeps, cursor, viewer_state};
 use crate::domain::SubscriptionStatus;
 use crate::error::AppError;
 use crate::events::Start;
-use crate::payments::PlanChoice;
+use crate::payments::{CustomerAccessRequest, PlanChoice};
 use crate::payments::page::{fetch_page, page_size};
 use crate::store::{SubscriptionEventRow, SubscriptionRow};
 
@@ -171,6 +171,12 @@ pub struct SubscribePayload {
     /// Confirm the first invoice's payment with it on the client, as for a one-off payment
     /// (Stripe.js `confirmPayment`, PaymentSheet); null when there is nothing to pay.
     pub client_secret: Option<String>,
+    /// The user's customer (`cus_...`), with `ephemeralKey: true`; null otherwise and with the
+    /// sandbox, which has no customers.
+    pub customer_id: Option<String>,
+    /// A fresh ephemeral key for PaymentSheet, with `ephemeralKey: true`; null otherwise and
+    /// with the sandbox. Short-lived: a replay mints a new one.
+    pub ephemeral_key_secret: Option<String>,
 }
 
 /// One change to a subscription, in the order of the event log. Resume after `cursor`.
@@ -285,23 +291,33 @@ pub struct BillingMutation;
 impl BillingMutation {
     /// Subscribes the signed-in user to a recurring price. Confirm the returned `clientSecret`
     /// on the client like a one-off payment; the subscription turns `ACTIVE` when its first
-    /// invoice is paid. Idempotent per `idempotencyKey`, like payments.
+    /// invoice is paid. Idempotent per `idempotencyKey`, like payments. With `ephemeralKey:
+    /// true` the payload also carries `customerId` and a fresh `ephemeralKeySecret` for
+    /// PaymentSheet, at the mobile SDK's `stripeApiVersion` (the server's when omitted).
     async fn subscribe(
         &self,
         ctx: &Context<'_>,
         input: SubscribeInput,
         idempotency_key: String,
+        #[graphql(default = false)] ephemeral_key: bool,
+        stripe_api_version: Option<String>,
     ) -> Result<SubscribePayload, AppError> {
         let viewer = viewer_state(ctx).require()?;
         let payments = &ctx.data_unchecked::<SchemaDeps>().payments;
+        let asked =
+            CustomerAccessRequest::from_arguments(ephemeral_key, stripe_api_version.as_deref())?;
         let choice = PlanChoice {
             price_id: input.price_id,
             quantity: input.quantity,
         };
         let subscribed = payments.subscribe(viewer, choice, &idempotency_key).await?;
+        let (customer_id, ephemeral_key_secret) =
+            super::cards::customer_access(payments, viewer, asked).await?;
         Ok(SubscribePayload {
             subscription: BillingSubscription(subscribed.subscription),
             client_secret: subscribed.client_secret,
+            customer_id,
+            ephemeral_key_secret,
         })
     }
 

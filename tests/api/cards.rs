@@ -142,6 +142,16 @@ async fn stripe_stand_in() -> MockServer {
         "amount": 1999, "currency": "usd", "client_secret": "pi_M1_secret_m1" });
     let setup = json!({ "id": "seti_M1", "object": "setup_intent", "status": "requires_payment_method",
         "usage": "off_session", "client_secret": "seti_M1_secret_m1" });
+    let prices = json!({ "object": "list", "has_more": false, "data": [
+        { "id": "price_M1", "object": "price", "active": true, "product": "prod_M1",
+          "unit_amount": 900, "currency": "usd", "recurring": { "interval": "month", "interval_count": 1 } }
+    ] });
+    let subscription = json!({ "id": "sub_M1", "object": "subscription", "status": "incomplete",
+        "cancel_at_period_end": false,
+        "items": { "object": "list", "data": [{ "id": "si_M1", "price": { "id": "price_M1" }, "quantity": 1,
+            "current_period_end": 1_900_000_000 }] },
+        "latest_invoice": { "id": "in_M1", "object": "invoice", "amount_due": 900, "currency": "usd",
+            "status": "open", "confirmation_secret": { "client_secret": "pi_M2_secret_m2" } } });
     for (verb, route, body) in [
         (
             "POST",
@@ -152,6 +162,8 @@ async fn stripe_stand_in() -> MockServer {
         ("GET", "/v1/payment_intents/pi_M1", intent),
         ("POST", "/v1/setup_intents", setup.clone()),
         ("GET", "/v1/setup_intents/seti_M1", setup),
+        ("GET", "/v1/prices", prices),
+        ("POST", "/v1/subscriptions", subscription),
     ] {
         Mock::given(method(verb))
             .and(path(route))
@@ -428,4 +440,56 @@ async fn saving_and_listing_cards_needs_a_signed_in_user() {
         let body = app.graphql(query, vars).await;
         single_error(&body, "UNAUTHENTICATED");
     }
+}
+
+#[tokio::test]
+async fn subscribing_from_payment_sheet_gets_the_customer_and_a_fresh_ephemeral_key() {
+    const SUBSCRIBE: &str = "mutation($k: String!, $e: Boolean! = false, $v: String) {
+        subscribe(input: { priceId: \"price_M1\" }, idempotencyKey: $k, ephemeralKey: $e, stripeApiVersion: $v) {
+            clientSecret customerId ephemeralKeySecret subscription { id status } } }";
+    let stripe = stripe_stand_in().await;
+    let base = format!("{}/", stripe.uri());
+    let app = crate::payments::app(600_000, |s| {
+        s.stripe_secret_key = "sk_test_mobile".into();
+        s.stripe_api_base = base;
+    })
+    .await;
+    let ana = Client::sign_in(&app, "ana").await;
+
+    let first = ana
+        .gql(SUBSCRIBE, json!({ "k": "sub-1", "e": true, "v": "2024-06-20" }))
+        .await;
+    let created = &first["data"]["subscribe"];
+    assert_eq!(created["clientSecret"], "pi_M2_secret_m2", "{first}");
+    assert_eq!(created["customerId"], "cus_M1");
+    assert_eq!(created["ephemeralKeySecret"], "ek_test_stand_in_1");
+    assert_eq!(created["subscription"]["status"], "INCOMPLETE");
+    assert_eq!(key_versions(&stripe).await, ["2024-06-20"]);
+
+    // A replay is the same subscription with a new key; without the flag, no key at all.
+    let again = ana
+        .gql(SUBSCRIBE, json!({ "k": "sub-1", "e": true, "v": "2024-06-20" }))
+        .await;
+    let replayed = &again["data"]["subscribe"];
+    assert_eq!(replayed["subscription"], created["subscription"], "{again}");
+    assert_eq!(replayed["ephemeralKeySecret"], "ek_test_stand_in_2");
+    let plain = ana.gql(SUBSCRIBE, json!({ "k": "sub-1" })).await;
+    let plain = &plain["data"]["subscribe"];
+    assert_eq!(plain["subscription"], created["subscription"], "{plain}");
+    assert_eq!(
+        (&plain["customerId"], &plain["ephemeralKeySecret"]),
+        (&Value::Null, &Value::Null)
+    );
+    assert_eq!(
+        requests_to(&stripe, "POST", "/v1/subscriptions").await.len(),
+        1,
+        "one subscription for one key"
+    );
+
+    // A bad version is refused before anything is created.
+    let refused = ana
+        .gql(SUBSCRIBE, json!({ "k": "sub-2", "e": true, "v": "yesterday" }))
+        .await;
+    single_error(&refused, "BAD_USER_INPUT");
+    assert_eq!(requests_to(&stripe, "POST", "/v1/subscriptions").await.len(), 1);
 }
