@@ -52,6 +52,7 @@ pub struct QueryRoot(
     payments::PaymentsQuery,
     events::EventsQuery,
     relay::NodeQuery,
+    admin::AdminQuery,
 );
 
 /// The complete schema type served at `/graphql`.

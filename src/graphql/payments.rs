@@ -159,13 +159,18 @@ pub struct MetadataEntry {
     pub value: String,
 }
 
-/// What to charge.
+/// What to charge: `lineItems` from the catalog (the server computes the amount and
+/// currency), or `amount` and `currency` where the server allows client-chosen amounts
+/// (`PAYMENTS_ALLOW_CUSTOM_AMOUNT`; otherwise `CUSTOM_AMOUNT_NOT_ALLOWED`). Exactly one of the two.
 #[derive(InputObject)]
 pub struct PaymentIntentInput {
-    /// Minor units of `currency` (e.g. 1999 for USD 19.99, 500 for JPY 500).
-    pub amount: i64,
-    /// ISO-4217 code, e.g. `usd`.
-    pub currency: String,
+    /// Catalog prices (one-time, one currency) and quantities; up to 100 lines.
+    pub line_items: Option<Vec<LineItemInput>>,
+    /// Minor units of `currency` (e.g. 1999 for USD 19.99, 500 for JPY 500), when the server
+    /// allows client-chosen amounts.
+    pub amount: Option<i64>,
+    /// ISO-4217 code, e.g. `usd`; only with `amount`.
+    pub currency: Option<String>,
     /// Shown on statements and receipts.
     pub description: Option<String>,
     /// Up to 50 entries.
@@ -173,7 +178,7 @@ pub struct PaymentIntentInput {
     pub metadata: Vec<MetadataEntry>,
 }
 
-/// One line of a Checkout Session.
+/// One line of a payment or Checkout Session: a catalog price and how many.
 #[derive(InputObject)]
 pub struct LineItemInput {
     /// A Stripe price id (`price_...`).
@@ -422,6 +427,12 @@ impl PaymentsMutation {
             currency: input.currency,
             description: input.description,
             metadata,
+            line_items: input.line_items.map(|lines| {
+                lines
+                    .into_iter()
+                    .map(|l| (l.price_id, l.quantity))
+                    .collect()
+            }),
         };
         let created = payments
             .create_payment_intent(viewer, request, &idempotency_key)
@@ -496,13 +507,16 @@ impl PaymentsMutation {
         ))
     }
 
-    /// Refunds a paid payment: `amount` minor units, or everything left when omitted. Only
-    /// the payment's owner or an admin. Idempotent per `idempotencyKey`, like payments.
+    /// Refunds a paid payment: `amount` minor units, or everything left when omitted. Admins
+    /// always may; the payment's owner as the server's refund policy says (`REFUNDS_BY_OWNER`;
+    /// otherwise `REFUND_NOT_ALLOWED` with `extensions.reason`). `reason` (up to 500
+    /// characters) is kept in the refund audit. Idempotent per `idempotencyKey`, like payments.
     async fn refund_payment(
         &self,
         ctx: &Context<'_>,
         payment_id: ID,
         amount: Option<i64>,
+        reason: Option<String>,
         idempotency_key: String,
     ) -> Result<Refund, AppError> {
         let viewer = viewer_state(ctx).require()?;
@@ -510,7 +524,7 @@ impl PaymentsMutation {
         let id = self::payment_id(&payment_id, "paymentId")?;
         Ok(Refund(
             payments
-                .refund(viewer, id, amount, &idempotency_key)
+                .refund(viewer, id, amount, reason, &idempotency_key)
                 .await?,
         ))
     }

@@ -10,6 +10,8 @@ mod idempotency;
 mod intents;
 pub mod money;
 pub mod page;
+mod policy;
+mod pricing;
 mod queries;
 mod reads;
 mod refunds;
@@ -18,6 +20,7 @@ pub mod status;
 mod trace;
 mod validate;
 
+pub use policy::{OwnerRefunds, PaymentRules};
 pub use reads::PaymentReads;
 pub use service::{CreateCheckout, CreateIntent, CreatedCheckout, CreatedIntent, PaymentService};
 pub use status::PaymentStatus;
