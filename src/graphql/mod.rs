@@ -143,6 +143,10 @@ pub fn build_schema(
         loaders::RefundsLoader::new(deps.reads.clone()),
         tokio::spawn,
     );
+    let line_items = DataLoader::new(
+        loaders::LineItemsLoader::new(deps.reads.clone()),
+        tokio::spawn,
+    );
     let users = DataLoader::new(loaders::UsersLoader::new(deps.auth.clone()), tokio::spawn);
     let payments = DataLoader::new(
         loaders::PaymentsLoader::new(deps.reads.clone()),
@@ -153,6 +157,7 @@ pub fn build_schema(
         .data(deps)
         .data(identities)
         .data(refunds)
+        .data(line_items)
         .data(payments)
         .data(users)
         .finish()

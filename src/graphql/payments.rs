@@ -6,7 +6,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use uuid::Uuid;
 
 use super::kinds::{PaymentProvider, RefundStatus};
-use super::loaders::{RefundsLoader, UsersLoader};
+use super::loaders::{LineItemsLoader, RefundsLoader, UsersLoader};
 use super::types::{DateTime, User};
 use super::{SchemaDeps, cursor, viewer_state};
 use crate::auth::Viewer;
@@ -106,6 +106,23 @@ impl Payment {
             .collect())
     }
 
+    /// What was sold, at the prices charged, for a payment created from catalog `lineItems`;
+    /// empty for a client-chosen amount and for Checkout Sessions. Fulfil from this.
+    async fn line_items(&self, ctx: &Context<'_>) -> Result<Vec<PaymentLineItem>, AppError> {
+        let loader = ctx.data_unchecked::<DataLoader<LineItemsLoader>>();
+        Ok(loader
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|line| PaymentLineItem {
+                price_id: ID(line.price_id),
+                quantity: line.quantity,
+                unit_amount: line.unit_amount,
+            })
+            .collect())
+    }
+
     /// Created.
     async fn created_at(&self) -> DateTime {
         self.0.created_at.into()
@@ -115,6 +132,17 @@ impl Payment {
     async fn updated_at(&self) -> DateTime {
         self.0.updated_at.into()
     }
+}
+
+/// One line of a payment priced from the catalog.
+#[derive(SimpleObject)]
+pub struct PaymentLineItem {
+    /// The catalog price (`price_...`).
+    pub price_id: ID,
+    /// Units bought.
+    pub quantity: i64,
+    /// Minor units per unit, as charged.
+    pub unit_amount: i64,
 }
 
 /// A refund of (part of) a payment.

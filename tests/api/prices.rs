@@ -44,14 +44,16 @@ async fn line_items_are_priced_from_the_catalog_once_per_key() {
     single_error(&other, "IDEMPOTENCY_KEY_REUSED");
     assert_eq!(payment_count(&ada).await, 1);
 
-    let id: uuid::Uuid = payment["id"].as_str().unwrap().parse().unwrap();
-    let recorded = app.store.line_items_of(&[id]).await.unwrap();
+    let recorded = ada
+        .gql(
+            "query($id: ID!) { payment(id: $id) { lineItems { priceId quantity unitAmount } } }",
+            json!({ "id": payment["id"] }),
+        )
+        .await;
     assert_eq!(
-        recorded
-            .iter()
-            .map(|l| (l.price_id.as_str(), l.quantity, l.unit_amount))
-            .collect::<Vec<_>>(),
-        [("price_sandbox_coffee", 2, 1_800)]
+        recorded["data"]["payment"]["lineItems"],
+        json!([{ "priceId": "price_sandbox_coffee", "quantity": 2, "unitAmount": 1_800 }]),
+        "{recorded}"
     );
 
     let anonymous = app
