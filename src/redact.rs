@@ -108,6 +108,7 @@ mod tests {
             metadata: crate::domain::Metadata::default(),
             created_at: now,
             updated_at: now,
+            last_error: Default::default(),
         };
         assert_redacted(format!(
             "{:?}",

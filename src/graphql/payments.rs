@@ -123,6 +123,21 @@ impl Payment {
             .collect())
     }
 
+    /// Why the last attempt to pay failed, to show the payer; null when none failed or a later
+    /// one succeeded. Filled from the provider's failure reports (e.g. a card declined at
+    /// client-side confirmation).
+    async fn last_error(&self) -> Option<PaymentError> {
+        let error = &self.0.last_error;
+        (!error.is_empty()).then(|| PaymentError {
+            code: error.code.clone(),
+            decline_code: error.decline_code.clone(),
+            message: error
+                .message
+                .clone()
+                .unwrap_or_else(|| "The payment attempt failed.".into()),
+        })
+    }
+
     /// Created.
     async fn created_at(&self) -> DateTime {
         self.0.created_at.into()
@@ -143,6 +158,17 @@ pub struct PaymentLineItem {
     pub quantity: i64,
     /// Minor units per unit, as charged.
     pub unit_amount: i64,
+}
+
+/// Why a payment attempt failed.
+#[derive(SimpleObject)]
+pub struct PaymentError {
+    /// The provider's error code, e.g. `card_declined`, `expired_card`.
+    code: Option<String>,
+    /// The card network's reason when the card was declined, e.g. `insufficient_funds`.
+    decline_code: Option<String>,
+    /// What to tell the payer, safe to show as is (at most a couple of hundred characters).
+    message: String,
 }
 
 /// A refund of (part of) a payment.

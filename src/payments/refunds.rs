@@ -22,6 +22,12 @@ impl PaymentService {
         request: RefundRequest<'_>,
     ) -> Result<(RefundRow, StoredRefund), AppError> {
         let (user, amount, key) = (viewer.user_id, request.amount, request.key);
+        // Our copy may be behind a payment the provider has taken: ask it, once, then decide.
+        let payment = if super::refetch::may_be_paid_since(payment.status) {
+            self.refetched(payment).await?
+        } else {
+            payment
+        };
         let status = payment.status;
         if !status.is_paid() {
             return Err(AppError::Conflict(format!(

@@ -33,6 +33,7 @@ mod resilience_wire;
 mod shared_subscriptions;
 mod store_contract;
 mod stripe;
+mod stripe_retry;
 mod subscriptions;
 mod traces;
 mod trusted_documents;

@@ -168,6 +168,31 @@ pub trait PaymentProvider: Send + Sync {
     fn drive(&self, _intent: &SandboxIntent<'_>, _outcome: &SandboxOutcome) -> bool {
         false
     }
+
+    // Reading back
+
+    /// Where a PaymentIntent is now, read from the provider (a read, retried by the policy), for
+    /// deciding again when our copy may be behind its webhooks; `None` from providers whose
+    /// events are never late (the sandbox hands them over in-process) or when the provider
+    /// reports a status we do not know.
+    async fn retrieve_intent(
+        &self,
+        _intent_id: &str,
+    ) -> Result<Option<ProviderIntentState>, ProviderError> {
+        Ok(None)
+    }
+}
+
+/// A PaymentIntent's state as the provider reports it when asked (no client secret: this is
+/// read to decide, never handed out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderIntentState {
+    /// `pi_...`.
+    pub id: String,
+    /// Where the provider says the payment is.
+    pub status: PaymentStatus,
+    /// Why its last attempt failed, when one did.
+    pub failure: Option<PaymentFailure>,
 }
 
 /// A sandbox payment to drive.

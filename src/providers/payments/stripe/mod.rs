@@ -1,4 +1,5 @@
-//! The Stripe adapter: requests through async-stripe ([`client`], [`requests`]), Stripe's wire
+//! The Stripe adapter: requests described by async-stripe's builders and sent by us
+//! ([`client`], [`requests`]), Stripe's wire
 //! format and its conversion into the port's types ([`transformers`]), and its events
 //! ([`events`]).
 
@@ -12,9 +13,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::value::RawValue;
-use stripe::{Client, ClientBuilder, RequestStrategy, StripeRequest};
+use stripe::StripeRequest;
 use stripe_core::customer::CreateCustomer;
 use stripe_core::payment_intent::{CreatePaymentIntent, RetrievePaymentIntent};
 use stripe_core::refund::CreateRefund;
@@ -22,7 +23,7 @@ use stripe_core::refund::CreateRefund;
 use super::event::EventDecoder;
 use super::{
     CheckoutRequest, IntentRequest, PaymentProvider, ProviderCheckout, ProviderIntent,
-    ProviderPrice, ProviderRefund,
+    ProviderIntentState, ProviderPrice, ProviderRefund,
 };
 use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
 use requests::{CreateCheckoutSession, ListEvents, ListPrices};
@@ -32,7 +33,7 @@ pub use events::{EVENT_TYPES, StripeEvents};
 
 /// Stripe's API.
 pub struct StripeProvider {
-    client: Client,
+    transport: client::Transport,
     resilience: ResilientProvider,
 }
 
@@ -43,13 +44,12 @@ impl StripeProvider {
         api_base: Option<&str>,
         resilience: ResilientProvider,
     ) -> anyhow::Result<Self> {
-        let mut builder =
-            ClientBuilder::new(secret_key.expose_secret()).request_strategy(RequestStrategy::Once);
-        if let Some(base) = api_base {
-            builder = builder.url(base);
-        }
         Ok(Self {
-            client: builder.build()?,
+            transport: client::Transport::new(
+                crate::providers::http_client(),
+                secret_key,
+                api_base,
+            )?,
             resilience,
         })
     }
@@ -61,7 +61,7 @@ impl StripeProvider {
         request: &impl StripeRequest,
         key: Option<&str>,
     ) -> Result<T, ProviderError> {
-        client::send(&self.client, &self.resilience, operation, request, key).await
+        client::send(&self.transport, &self.resilience, operation, request, key).await
     }
 }
 
@@ -221,5 +221,19 @@ impl PaymentProvider for StripeProvider {
             )
             .await?;
         Ok(refund.into_provider(amount))
+    }
+
+    async fn retrieve_intent(
+        &self,
+        intent_id: &str,
+    ) -> Result<Option<ProviderIntentState>, ProviderError> {
+        let intent: PaymentIntent = self
+            .send(
+                Operation::read("payment_intents.retrieve"),
+                &RetrievePaymentIntent::new(intent_id.to_owned()),
+                None,
+            )
+            .await?;
+        Ok(intent.into_state())
     }
 }

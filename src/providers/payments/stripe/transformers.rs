@@ -11,7 +11,9 @@ use serde::de::IgnoredAny;
 
 use crate::domain::PaymentStatus;
 use crate::providers::payments::event::{PaymentFailure, ProviderEvent};
-use crate::providers::payments::{ProviderCheckout, ProviderIntent, ProviderPrice, ProviderRefund};
+use crate::providers::payments::{
+    ProviderCheckout, ProviderIntent, ProviderIntentState, ProviderPrice, ProviderRefund,
+};
 use crate::providers::resilience::ProviderError;
 
 /// A page of a list (`GET /v1/prices`, `GET /v1/events`).
@@ -107,12 +109,23 @@ pub(super) struct PaymentIntent {
     id: String,
     status: IntentStatus,
     client_secret: Option<String>,
+    #[serde(default)]
+    last_payment_error: Option<LastPaymentError>,
 }
 
 impl PaymentIntent {
     /// The client secret, which every PaymentIntent answer to its owner carries.
     pub fn client_secret(self) -> Result<String, ProviderError> {
         self.client_secret.ok_or_else(|| lacks("client_secret"))
+    }
+
+    /// Where the intent is, for deciding again; `None` for a status we do not know.
+    pub fn into_state(self) -> Option<ProviderIntentState> {
+        Some(ProviderIntentState {
+            status: PaymentStatus::try_from(self.status).ok()?,
+            failure: self.last_payment_error.map(PaymentFailure::from),
+            id: self.id,
+        })
     }
 }
 
