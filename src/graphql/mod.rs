@@ -4,6 +4,8 @@
 
 mod admin;
 mod auth;
+mod billing_portal;
+mod catalog;
 mod cookies;
 mod cursor;
 mod documents;
@@ -41,6 +43,7 @@ pub use sharing::{Replay, shared_subscription};
 pub struct MutationRoot(
     auth::AuthMutation,
     payments::PaymentsMutation,
+    billing_portal::BillingPortalMutation,
     admin::AdminMutation,
 );
 
@@ -50,6 +53,7 @@ pub struct MutationRoot(
 pub struct QueryRoot(
     query::CoreQuery,
     payments::PaymentsQuery,
+    catalog::CatalogQuery,
     events::EventsQuery,
     relay::NodeQuery,
     admin::AdminQuery,

@@ -41,6 +41,15 @@ impl User {
         self.0.name.as_deref()
     }
 
+    /// What the user's subscriptions grant (active, trialing and past-due ones): entitlement
+    /// keys from the plans' `entitlements` metadata, sorted, without duplicates. Gate features
+    /// on these. Only the user and admins may read it.
+    async fn entitlements(&self, ctx: &Context<'_>) -> Result<Vec<String>, AppError> {
+        let viewer = super::viewer_state(ctx).require()?;
+        let payments = &ctx.data_unchecked::<super::SchemaDeps>().payments;
+        payments.entitlements(viewer, self.0.id).await
+    }
+
     /// The provider accounts that sign this user in.
     async fn identities(&self, ctx: &Context<'_>) -> Result<Vec<Identity>, AppError> {
         let loader = ctx.data_unchecked::<DataLoader<IdentitiesLoader>>();

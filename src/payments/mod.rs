@@ -3,6 +3,7 @@
 //! See docs/payments.md.
 
 mod apply;
+pub mod catalog;
 mod change;
 mod checkout;
 mod errors;
@@ -12,6 +13,7 @@ mod intents;
 pub mod money;
 pub mod page;
 mod policy;
+mod portal;
 mod pricing;
 mod queries;
 mod reads;
@@ -23,6 +25,7 @@ mod trace;
 mod validate;
 
 pub use policy::{OwnerRefunds, PaymentRules};
+pub use portal::CreatedPortal;
 pub use reads::PaymentReads;
 pub use service::{CreateCheckout, CreateIntent, CreatedCheckout, CreatedIntent, PaymentService};
 pub use status::PaymentStatus;

@@ -17,7 +17,8 @@ pub(super) struct Priced {
     pub(super) lines: Vec<PaymentLine>,
 }
 
-/// Prices `items` (`(price id, quantity)`, already checked for shape) from `catalog`.
+/// Prices `items` (`(price id, quantity)`, already checked for shape) from `catalog`; an
+/// archived price is not for sale.
 pub(super) fn price(
     catalog: &[ProviderPrice],
     items: &[(String, u32)],
@@ -27,13 +28,12 @@ pub(super) fn price(
     let mut total: i64 = 0;
     let mut lines = Vec::with_capacity(items.len());
     for (position, (price_id, quantity)) in items.iter().enumerate() {
-        let price =
-            catalog
-                .iter()
-                .find(|p| &p.id == price_id)
-                .ok_or_else(|| AppError::PriceNotFound {
-                    price_id: price_id.clone(),
-                })?;
+        let price = catalog
+            .iter()
+            .find(|p| &p.id == price_id && p.active)
+            .ok_or_else(|| AppError::PriceNotFound {
+                price_id: price_id.clone(),
+            })?;
         if price.interval.is_some() {
             return Err(AppError::bad_input(
                 "input.lineItems.priceId",
@@ -91,6 +91,9 @@ mod tests {
             unit_amount: amount,
             currency: currency.into(),
             interval: interval.map(Into::into),
+            interval_count: interval.map(|_| 1),
+            active: id != "price_archived",
+            metadata: Default::default(),
         };
         vec![
             price("price_beans", 1_800, "usd", None),
@@ -98,6 +101,7 @@ mod tests {
             price("price_club", 2_500, "usd", Some("month")),
             price("price_euro", 900, "eur", None),
             price("price_huge", i64::MAX / 2, "usd", None),
+            price("price_archived", 500, "usd", None),
         ]
     }
 
@@ -130,6 +134,7 @@ mod tests {
     #[test]
     fn unknown_recurring_mixed_and_oversized_lines_are_refused() {
         assert_eq!(code(&[("price_gone", 1)]).0, ErrorCode::PriceNotFound);
+        assert_eq!(code(&[("price_archived", 1)]).0, ErrorCode::PriceNotFound);
         assert_eq!(
             code(&[("price_club", 1)]),
             (

@@ -86,7 +86,8 @@ pub struct ProviderCheckout {
     pub currency: String,
 }
 
-/// A price customers can buy.
+/// A price customers can buy (or could: archived prices are kept, because subscriptions to them
+/// still run and still grant what their metadata says).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderPrice {
     /// `price_...`.
@@ -99,6 +100,32 @@ pub struct ProviderPrice {
     pub currency: String,
     /// `month`, `year`... for subscriptions; `None` for one-time prices.
     pub interval: Option<String>,
+    /// How many `interval`s one billing period lasts (3 with `month` bills quarterly).
+    pub interval_count: Option<u32>,
+    /// Whether it can be bought now; archived prices are `false`.
+    pub active: bool,
+    /// The price's metadata merged over its product's: a key set on both reads the price's.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A customer-portal session to create.
+#[derive(Debug, Clone)]
+pub struct PortalRequest {
+    /// The provider's customer whose billing the portal manages.
+    pub customer: Option<String>,
+    /// Where the portal's "return" link goes (an allowed origin).
+    pub return_url: String,
+    /// Sent as `Idempotency-Key` on every attempt.
+    pub idempotency_key: String,
+}
+
+/// A customer-portal session as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderPortal {
+    /// `bps_...`.
+    pub id: String,
+    /// The short-lived page to send the customer to.
+    pub url: String,
 }
 
 /// A refund as the provider reports it.
@@ -144,7 +171,8 @@ pub trait PaymentProvider: Send + Sync {
         request: &CheckoutRequest,
     ) -> Result<Option<ProviderCheckout>, ProviderError>;
 
-    /// The active prices, for the catalog.
+    /// The prices, for the catalog: the active ones and the archived ones (subscriptions to an
+    /// archived price still grant its entitlements).
     async fn list_prices(&self) -> Result<Vec<ProviderPrice>, ProviderError>;
 
     /// Creates a PaymentIntent.
@@ -179,6 +207,17 @@ pub trait PaymentProvider: Send + Sync {
         &self,
         _intent_id: &str,
     ) -> Result<Option<ProviderIntentState>, ProviderError> {
+        Ok(None)
+    }
+
+    // Billing portal
+
+    /// Creates a customer-portal session (where customers manage their subscriptions, payment
+    /// methods and invoices); `None` when the provider has no portal.
+    async fn create_billing_portal(
+        &self,
+        _request: &PortalRequest,
+    ) -> Result<Option<ProviderPortal>, ProviderError> {
         Ok(None)
     }
 }

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod catalog;
 mod events;
 
 use async_trait::async_trait;
@@ -18,8 +19,8 @@ use tokio::sync::mpsc;
 
 use super::event::EventDecoder;
 use super::{
-    CheckoutRequest, IntentRequest, PaymentProvider, ProviderCheckout, ProviderIntent,
-    ProviderPrice, ProviderRefund, SandboxIntent, SandboxOutcome,
+    CheckoutRequest, IntentRequest, PaymentProvider, PortalRequest, ProviderCheckout,
+    ProviderIntent, ProviderPortal, ProviderPrice, ProviderRefund, SandboxIntent, SandboxOutcome,
 };
 use crate::domain::PaymentStatus;
 use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
@@ -99,18 +100,7 @@ impl PaymentProvider for SandboxProvider {
     }
 
     async fn list_prices(&self) -> Result<Vec<ProviderPrice>, ProviderError> {
-        // A small fixed catalog, so the quick start has something to show.
-        let price = |id: &str, product: &str, amount, interval: Option<&str>| ProviderPrice {
-            id: id.to_owned(),
-            product: Some(product.to_owned()),
-            unit_amount: amount,
-            currency: "usd".to_owned(),
-            interval: interval.map(str::to_owned),
-        };
-        Ok(vec![
-            price("price_sandbox_coffee", "Coffee beans", 1_800, None),
-            price("price_sandbox_club", "Coffee club", 2_500, Some("month")),
-        ])
+        Ok(catalog::prices())
     }
 
     async fn create_checkout(
@@ -227,6 +217,27 @@ impl PaymentProvider for SandboxProvider {
                         amount,
                         status: "succeeded".into(),
                     })
+                },
+            )
+            .await
+    }
+
+    // Billing portal
+
+    /// There is nothing to manage without Stripe, so the "portal" sends the customer straight
+    /// back: a Manage-billing button works end to end in development.
+    async fn create_billing_portal(
+        &self,
+        request: &PortalRequest,
+    ) -> Result<Option<ProviderPortal>, ProviderError> {
+        self.resilience
+            .call(
+                Operation::idempotent_write("billing_portal_sessions.create"),
+                |_| async {
+                    Ok(Some(ProviderPortal {
+                        id: format!("bps_sandbox_{}", uuid::Uuid::now_v7().simple()),
+                        url: request.return_url.clone(),
+                    }))
                 },
             )
             .await

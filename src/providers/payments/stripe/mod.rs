@@ -5,6 +5,7 @@
 
 mod client;
 mod events;
+mod portal;
 mod requests;
 mod transformers;
 
@@ -22,8 +23,8 @@ use stripe_core::refund::CreateRefund;
 
 use super::event::EventDecoder;
 use super::{
-    CheckoutRequest, IntentRequest, PaymentProvider, ProviderCheckout, ProviderIntent,
-    ProviderIntentState, ProviderPrice, ProviderRefund,
+    CheckoutRequest, IntentRequest, PaymentProvider, PortalRequest, ProviderCheckout,
+    ProviderIntent, ProviderIntentState, ProviderPortal, ProviderPrice, ProviderRefund,
 };
 use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
 use requests::{CreateCheckoutSession, ListEvents, ListPrices};
@@ -80,14 +81,23 @@ impl PaymentProvider for StripeProvider {
     }
 
     async fn list_prices(&self) -> Result<Vec<ProviderPrice>, ProviderError> {
-        let page: List<Price> = self
-            .send(Operation::read("prices.list"), &ListPrices, None)
-            .await?;
-        Ok(page
-            .data
-            .into_iter()
-            .filter_map(Price::into_catalog)
-            .collect())
+        let mut prices = Vec::new();
+        let mut starting_after: Option<String> = None;
+        // Ten pages of 100 bound one refresh; a catalog is far smaller.
+        for _ in 0..10 {
+            let request = ListPrices {
+                starting_after: starting_after.as_deref(),
+            };
+            let page: List<Price> = self
+                .send(Operation::read("prices.list"), &request, None)
+                .await?;
+            starting_after = page.data.last().and_then(Price::id).map(str::to_owned);
+            prices.extend(page.data.into_iter().filter_map(Price::into_catalog));
+            if !page.has_more || starting_after.is_none() {
+                break;
+            }
+        }
+        Ok(prices)
     }
 
     async fn create_checkout(
@@ -235,5 +245,21 @@ impl PaymentProvider for StripeProvider {
             )
             .await?;
         Ok(intent.into_state())
+    }
+
+    // Billing portal
+
+    async fn create_billing_portal(
+        &self,
+        request: &PortalRequest,
+    ) -> Result<Option<ProviderPortal>, ProviderError> {
+        let session: portal::PortalSession = self
+            .send(
+                Operation::idempotent_write("billing_portal_sessions.create"),
+                &portal::CreatePortalSession::of(request)?,
+                Some(&request.idempotency_key),
+            )
+            .await?;
+        session.try_into().map(Some)
     }
 }
