@@ -5,6 +5,7 @@
 mod admin;
 mod auth;
 mod billing_portal;
+mod cards;
 mod catalog;
 mod cookies;
 mod cursor;
@@ -45,6 +46,7 @@ pub struct MutationRoot(
     payments::PaymentsMutation,
     billing_portal::BillingPortalMutation,
     admin::AdminMutation,
+    cards::CardsMutation,
 );
 
 /// The root of every query: the parts of the API merged into one type.
@@ -57,6 +59,7 @@ pub struct QueryRoot(
     events::EventsQuery,
     relay::NodeQuery,
     admin::AdminQuery,
+    cards::CardsQuery,
 );
 
 /// The complete schema type served at `/graphql`.

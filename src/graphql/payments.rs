@@ -12,7 +12,7 @@ use super::{SchemaDeps, cursor, viewer_state};
 use crate::auth::Viewer;
 use crate::error::AppError;
 use crate::payments::page::{fetch_page, page_size};
-use crate::payments::{CreateCheckout, CreateIntent, PaymentStatus};
+use crate::payments::{CreateCheckout, CreateIntent, CustomerAccessRequest, PaymentStatus};
 use crate::providers::payments;
 use crate::store::{PaymentRow, RefundRow};
 
@@ -272,6 +272,12 @@ pub struct PaymentIntentPayload {
     pub payment_edge: Edge<String, Payment, EmptyFields>,
     /// Confirm the payment on the client with it (Stripe.js `confirmPayment`, PaymentSheet).
     pub client_secret: String,
+    /// The user's customer (`cus_...`) for PaymentSheet, with `ephemeralKey: true`; null
+    /// otherwise and with the sandbox, which has no customers.
+    pub customer_id: Option<String>,
+    /// A fresh ephemeral key for PaymentSheet, with `ephemeralKey: true`; null otherwise and
+    /// with the sandbox. Short-lived: a replay mints a new one.
+    pub ephemeral_key_secret: Option<String>,
 }
 
 /// A price customers can buy.
@@ -463,14 +469,22 @@ impl PaymentsMutation {
     /// Creates a PaymentIntent for the signed-in user. Send the same `idempotencyKey` when
     /// retrying (after a timeout, when back online): the payment is created once, and the same
     /// answer returns. A key reused for a different request fails with `IDEMPOTENCY_KEY_REUSED`.
+    /// With `ephemeralKey: true` the payload also carries `customerId` and
+    /// `ephemeralKeySecret` for PaymentSheet; `stripeApiVersion` is the mobile SDK's Stripe API
+    /// version (e.g. `2024-06-20`; the server's when omitted). Neither is part of the request
+    /// the key remembers: a replay mints a new ephemeral key.
     async fn create_payment_intent(
         &self,
         ctx: &Context<'_>,
         input: PaymentIntentInput,
         idempotency_key: String,
+        #[graphql(default = false)] ephemeral_key: bool,
+        stripe_api_version: Option<String>,
     ) -> Result<PaymentIntentPayload, AppError> {
         let viewer = viewer_state(ctx).require()?;
         let payments = &ctx.data_unchecked::<SchemaDeps>().payments;
+        let asked =
+            CustomerAccessRequest::from_arguments(ephemeral_key, stripe_api_version.as_deref())?;
         let metadata = input
             .metadata
             .into_iter()
@@ -491,10 +505,14 @@ impl PaymentsMutation {
         let created = payments
             .create_payment_intent(viewer, request, &idempotency_key)
             .await?;
+        let (customer_id, ephemeral_key_secret) =
+            super::cards::customer_access(payments, viewer, asked).await?;
         Ok(PaymentIntentPayload {
             payment_edge: payment_edge(&created.payment),
             payment: Payment(created.payment),
             client_secret: created.client_secret,
+            customer_id,
+            ephemeral_key_secret,
         })
     }
 

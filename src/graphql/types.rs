@@ -18,6 +18,9 @@ pub struct ServerInfo {
     pub environment: &'static str,
     /// The active payment provider: `stripe`, or `sandbox` when no Stripe key is configured.
     pub payment_provider: &'static str,
+    /// Stripe's publishable key (`pk_test_...` / `pk_live_...`) for Stripe.js, the Payment
+    /// Element and PaymentSheet, so apps need not hard-code it; null with the sandbox.
+    pub stripe_publishable_key: Option<String>,
 }
 
 /// A person who signs in through one or more identity providers.

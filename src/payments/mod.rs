@@ -3,6 +3,7 @@
 //! See docs/payments.md.
 
 mod apply;
+mod cards;
 pub mod catalog;
 mod change;
 mod checkout;
@@ -24,6 +25,7 @@ pub mod status;
 mod trace;
 mod validate;
 
+pub use cards::{ApiVersion, CreateSetup, CreatedSetup, CustomerAccess, CustomerAccessRequest};
 pub use policy::{OwnerRefunds, PaymentRules};
 pub use portal::CreatedPortal;
 pub use reads::PaymentReads;

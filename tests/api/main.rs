@@ -9,6 +9,7 @@ mod auth_support;
 mod auth_tokens;
 mod billing_portal;
 mod browser;
+mod cards;
 mod catalog;
 mod checkout;
 mod cli;

@@ -2,6 +2,7 @@
 //! providers tell us ([`event::ProviderEvent`]), both in our own types. Each adapter (Stripe, and
 //! a keyless sandbox that behaves like it) owns its wire format and converts at this seam.
 
+mod cards;
 pub mod event;
 mod sandbox;
 mod stripe;
@@ -14,6 +15,7 @@ use async_trait::async_trait;
 use super::resilience::{ProviderError, ResilientProvider};
 use crate::domain::PaymentStatus;
 
+pub use cards::{EphemeralKey, ProviderSetupIntent, SavedCard, SetupRequest, UNKNOWN_API_VERSION};
 pub use event::{
     DecodeError, EventDecoder, EventDecoders, EventHeader, PaymentFailure, ProviderEvent,
 };
@@ -219,6 +221,49 @@ pub trait PaymentProvider: Send + Sync {
         _request: &PortalRequest,
     ) -> Result<Option<ProviderPortal>, ProviderError> {
         Ok(None)
+    }
+
+    // Saved cards and mobile
+
+    /// The publishable key clients use to talk to the provider directly (Stripe.js,
+    /// PaymentSheet); `None` from providers without one.
+    fn publishable_key(&self) -> Option<&str> {
+        None
+    }
+
+    /// Mints an ephemeral key giving a mobile SDK access to `customer`, for the SDK's
+    /// `api_version` (the provider's default when `None`); `None` from providers without
+    /// customers. Every call mints a new key: they expire, so none is kept.
+    async fn create_ephemeral_key(
+        &self,
+        _customer: &str,
+        _api_version: Option<&str>,
+    ) -> Result<Option<EphemeralKey>, ProviderError> {
+        Ok(None)
+    }
+
+    /// Creates a SetupIntent to save a card for off-session use; `None` from providers that
+    /// cannot save cards.
+    async fn create_setup_intent(
+        &self,
+        _request: &SetupRequest,
+    ) -> Result<Option<ProviderSetupIntent>, ProviderError> {
+        Ok(None)
+    }
+
+    /// The client secret of an existing SetupIntent, fetched when an idempotent create is
+    /// replayed (the secret is never stored).
+    async fn setup_intent_secret(&self, setup_intent_id: &str) -> Result<String, ProviderError> {
+        Err(ProviderError::Permanent {
+            status: None,
+            code: None,
+            message: format!("{} has no SetupIntent {setup_intent_id}", self.name()),
+        })
+    }
+
+    /// The cards saved for `customer`, newest first.
+    async fn list_cards(&self, _customer: &str) -> Result<Vec<SavedCard>, ProviderError> {
+        Ok(Vec::new())
     }
 }
 

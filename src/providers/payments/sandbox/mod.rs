@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod cards;
 mod catalog;
 mod events;
 
@@ -20,7 +21,8 @@ use tokio::sync::mpsc;
 use super::event::EventDecoder;
 use super::{
     CheckoutRequest, IntentRequest, PaymentProvider, PortalRequest, ProviderCheckout,
-    ProviderIntent, ProviderPortal, ProviderPrice, ProviderRefund, SandboxIntent, SandboxOutcome,
+    ProviderIntent, ProviderPortal, ProviderPrice, ProviderRefund, ProviderSetupIntent,
+    SandboxIntent, SandboxOutcome, SetupRequest,
 };
 use crate::domain::PaymentStatus;
 use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
@@ -240,6 +242,35 @@ impl PaymentProvider for SandboxProvider {
                     }))
                 },
             )
+            .await
+    }
+
+    // Saved cards and mobile
+
+    async fn create_setup_intent(
+        &self,
+        _request: &SetupRequest,
+    ) -> Result<Option<ProviderSetupIntent>, ProviderError> {
+        self.resilience
+            .call(
+                Operation::idempotent_write("setup_intents.create"),
+                |_| async { Ok(Some(self.new_setup_intent())) },
+            )
+            .await
+    }
+
+    async fn setup_intent_secret(&self, setup_intent_id: &str) -> Result<String, ProviderError> {
+        if !Self::is_setup_intent(setup_intent_id) {
+            return Err(ProviderError::Permanent {
+                status: Some(404),
+                code: None,
+                message: format!("no sandbox SetupIntent {setup_intent_id}"),
+            });
+        }
+        self.resilience
+            .call(Operation::read("setup_intents.retrieve"), |_| async {
+                Ok(self.secret_of(setup_intent_id))
+            })
             .await
     }
 }

@@ -58,11 +58,13 @@ impl Transport {
         })
     }
 
-    /// One attempt: sends `request`, answers its body on a 2xx, or the failure classified once.
+    /// One attempt: sends `request` (in API `version`, this transport's when `None`), answers
+    /// its body on a 2xx, or the failure classified once.
     async fn attempt(
         &self,
         request: RequestBuilder,
         key: Option<&IdempotencyKey>,
+        version: Option<&str>,
         timeout: Duration,
     ) -> Result<Bytes, ProviderError> {
         let mut url = format!("{}v1{}", self.base, request.path);
@@ -79,7 +81,7 @@ impl Transport {
             .http
             .request(method, url)
             .bearer_auth(self.secret.expose_secret())
-            .header("stripe-version", &self.version)
+            .header("stripe-version", version.unwrap_or(&self.version))
             .timeout(timeout);
         if let Some(key) = key {
             builder = builder.header("idempotency-key", key.as_str());
@@ -111,6 +113,19 @@ pub(super) async fn send<T: DeserializeOwned + Send>(
     request: &impl StripeRequest,
     key: Option<&str>,
 ) -> Result<T, ProviderError> {
+    send_at_version(transport, resilience, operation, request, key, None).await
+}
+
+/// [`send`] in API `version` instead of the transport's: an ephemeral key must be minted for
+/// the version of the mobile SDK that will use it.
+pub(super) async fn send_at_version<T: DeserializeOwned + Send>(
+    transport: &Transport,
+    resilience: &ResilientProvider,
+    operation: Operation,
+    request: &impl StripeRequest,
+    key: Option<&str>,
+    version: Option<&str>,
+) -> Result<T, ProviderError> {
     let key = key
         .map(|key| {
             IdempotencyKey::new(key).map_err(|e| ProviderError::Permanent {
@@ -125,7 +140,9 @@ pub(super) async fn send<T: DeserializeOwned + Send>(
             let request = request.build();
             let key = key.as_ref();
             async move {
-                let body = transport.attempt(request, key, attempt.timeout()).await?;
+                let body = transport
+                    .attempt(request, key, version, attempt.timeout())
+                    .await?;
                 serde_json::from_slice(&body).map_err(|e| ProviderError::Permanent {
                     status: None,
                     code: None,

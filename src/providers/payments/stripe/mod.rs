@@ -3,6 +3,7 @@
 //! format and its conversion into the port's types ([`transformers`]), and its events
 //! ([`events`]).
 
+mod cards;
 mod client;
 mod events;
 mod portal;
@@ -23,8 +24,9 @@ use stripe_core::refund::CreateRefund;
 
 use super::event::EventDecoder;
 use super::{
-    CheckoutRequest, IntentRequest, PaymentProvider, PortalRequest, ProviderCheckout,
+    CheckoutRequest, EphemeralKey, IntentRequest, PaymentProvider, PortalRequest, ProviderCheckout,
     ProviderIntent, ProviderIntentState, ProviderPortal, ProviderPrice, ProviderRefund,
+    ProviderSetupIntent, SavedCard, SetupRequest,
 };
 use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
 use requests::{CreateCheckoutSession, ListEvents, ListPrices};
@@ -36,6 +38,7 @@ pub use events::{EVENT_TYPES, StripeEvents};
 pub struct StripeProvider {
     transport: client::Transport,
     resilience: ResilientProvider,
+    publishable_key: Option<String>,
 }
 
 impl StripeProvider {
@@ -52,7 +55,15 @@ impl StripeProvider {
                 api_base,
             )?,
             resilience,
+            publishable_key: None,
         })
+    }
+
+    /// The same provider, telling clients `key` (`pk_...`) through
+    /// [`PaymentProvider::publishable_key`].
+    pub fn with_publishable_key(mut self, key: Option<String>) -> Self {
+        self.publishable_key = key;
+        self
     }
 
     /// Sends a request through the policy stack and reads its answer as `T`.
@@ -261,5 +272,72 @@ impl PaymentProvider for StripeProvider {
             )
             .await?;
         session.try_into().map(Some)
+    }
+
+    // Saved cards and mobile
+
+    fn publishable_key(&self) -> Option<&str> {
+        self.publishable_key.as_deref()
+    }
+
+    async fn create_ephemeral_key(
+        &self,
+        customer: &str,
+        api_version: Option<&str>,
+    ) -> Result<Option<EphemeralKey>, ProviderError> {
+        // A fresh key per call: a retried attempt mints one key, a new call (a replay) another.
+        let idempotency_key = uuid::Uuid::new_v4().to_string();
+        let key: cards::WireEphemeralKey = client::send_at_version(
+            &self.transport,
+            &self.resilience,
+            Operation::idempotent_write("ephemeral_keys.create"),
+            &cards::CreateEphemeralKey(customer),
+            Some(&idempotency_key),
+            // Without the SDK's version, the one this client speaks.
+            api_version,
+        )
+        .await
+        .map_err(cards::unknown_version)?;
+        key.try_into().map(Some)
+    }
+
+    async fn create_setup_intent(
+        &self,
+        request: &SetupRequest,
+    ) -> Result<Option<ProviderSetupIntent>, ProviderError> {
+        let intent: cards::SetupIntent = self
+            .send(
+                Operation::idempotent_write("setup_intents.create"),
+                &cards::CreateSetupIntent(request),
+                Some(&request.idempotency_key),
+            )
+            .await?;
+        intent.try_into().map(Some)
+    }
+
+    async fn setup_intent_secret(&self, setup_intent_id: &str) -> Result<String, ProviderError> {
+        let intent: cards::SetupIntent = self
+            .send(
+                Operation::read("setup_intents.retrieve"),
+                &cards::RetrieveSetupIntent(setup_intent_id),
+                None,
+            )
+            .await?;
+        ProviderSetupIntent::try_from(intent).map(|intent| intent.client_secret)
+    }
+
+    async fn list_cards(&self, customer: &str) -> Result<Vec<SavedCard>, ProviderError> {
+        let page: List<cards::PaymentMethod> = self
+            .send(
+                Operation::read("payment_methods.list"),
+                &cards::ListCards(customer),
+                None,
+            )
+            .await?;
+        Ok(page
+            .data
+            .into_iter()
+            .filter_map(cards::PaymentMethod::into_card)
+            .collect())
     }
 }
