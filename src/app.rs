@@ -109,14 +109,17 @@ impl App {
             None => payment_provider(&config, &mut registry, sandbox_events)?,
         };
         let decoders = built_in_decoders().with(payment_provider.events());
-        let payments = Arc::new(PaymentService::new(
-            store.clone(),
-            payment_provider.clone(),
-            bus.clone(),
-            decoders.clone(),
-            config.allowed_origins.clone(),
-            config.payments.catalog_ttl,
-        ));
+        let payments = Arc::new(
+            PaymentService::new(
+                store.clone(),
+                payment_provider.clone(),
+                bus.clone(),
+                decoders.clone(),
+                config.allowed_origins.clone(),
+                config.payments.catalog_ttl,
+            )
+            .with_rules(config.payments.rules),
+        );
         let providers = Arc::new(registry);
         let wake = Arc::new(Notify::new());
         let sandbox_secret: SecretString =

@@ -27,6 +27,12 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     /// The card or payment method was declined.
     PaymentDeclined,
+    /// A client-chosen amount, where this server prices payments from its catalog only.
+    CustomAmountNotAllowed,
+    /// A line item names a price the catalog does not hold.
+    PriceNotFound,
+    /// The refund policy does not let this viewer refund this payment (now).
+    RefundNotAllowed,
     /// A provider (Stripe, an identity provider) is down or its circuit is open; retry later.
     ProviderUnavailable,
     /// Too many requests; retry later.
@@ -46,6 +52,9 @@ impl ErrorCode {
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             ErrorCode::PaymentDeclined => "PAYMENT_DECLINED",
+            ErrorCode::CustomAmountNotAllowed => "CUSTOM_AMOUNT_NOT_ALLOWED",
+            ErrorCode::PriceNotFound => "PRICE_NOT_FOUND",
+            ErrorCode::RefundNotAllowed => "REFUND_NOT_ALLOWED",
             ErrorCode::ProviderUnavailable => "PROVIDER_UNAVAILABLE",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::Internal => "INTERNAL",
@@ -57,8 +66,10 @@ impl ErrorCode {
         match self {
             ErrorCode::BadUserInput => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
-            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::Forbidden
+            | ErrorCode::CustomAmountNotAllowed
+            | ErrorCode::RefundNotAllowed => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound | ErrorCode::PriceNotFound => StatusCode::NOT_FOUND,
             ErrorCode::Conflict | ErrorCode::IdempotencyKeyReused => StatusCode::CONFLICT,
             ErrorCode::PaymentDeclined => StatusCode::PAYMENT_REQUIRED,
             ErrorCode::ProviderUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -138,6 +149,27 @@ pub enum AppError {
         /// The provider's decline code, e.g. `insufficient_funds`.
         decline_code: Option<String>,
     },
+    /// `CUSTOM_AMOUNT_NOT_ALLOWED`: `PAYMENTS_ALLOW_CUSTOM_AMOUNT` is off, so payments are
+    /// priced from the catalog (`lineItems`) only.
+    #[error(
+        "this server prices payments from its catalog: send lineItems instead of amount and currency"
+    )]
+    CustomAmountNotAllowed,
+    /// `PRICE_NOT_FOUND` with `extensions.field`: the catalog holds no such price (it may have
+    /// been archived; read `catalog` again).
+    #[error("no price {price_id:?} in the catalog; read catalog again for the current prices")]
+    PriceNotFound {
+        /// The price asked for.
+        price_id: String,
+    },
+    /// `REFUND_NOT_ALLOWED` with `extensions.reason` and the reason in words.
+    #[error("{message}")]
+    RefundNotAllowed {
+        /// Why, for machines: `OWNER_REFUNDS_OFF` or `REFUND_WINDOW_PASSED`.
+        reason: &'static str,
+        /// Why, for people.
+        message: String,
+    },
     /// `PROVIDER_UNAVAILABLE` with `retryAfterSeconds`.
     #[error("{provider} is unavailable right now; try again later")]
     ProviderUnavailable {
@@ -189,6 +221,9 @@ impl AppError {
             AppError::Conflict(_) => ErrorCode::Conflict,
             AppError::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
             AppError::PaymentDeclined { .. } => ErrorCode::PaymentDeclined,
+            AppError::CustomAmountNotAllowed => ErrorCode::CustomAmountNotAllowed,
+            AppError::PriceNotFound { .. } => ErrorCode::PriceNotFound,
+            AppError::RefundNotAllowed { .. } => ErrorCode::RefundNotAllowed,
             AppError::ProviderUnavailable { .. } => ErrorCode::ProviderUnavailable,
             AppError::RateLimited { .. } => ErrorCode::RateLimited,
             AppError::Internal(_) => ErrorCode::Internal,
@@ -226,6 +261,13 @@ impl From<AppError> for async_graphql::Error {
         }
         if let AppError::Unauthenticated { reason, .. } = &err {
             extensions.set("reason", reason.as_str());
+        }
+        if let AppError::RefundNotAllowed { reason, .. } = &err {
+            extensions.set("reason", *reason);
+        }
+        if let AppError::PriceNotFound { price_id } = &err {
+            extensions.set("field", "input.lineItems.priceId");
+            extensions.set("priceId", price_id.as_str());
         }
         if let AppError::PaymentDeclined {
             decline_code: Some(code),

@@ -314,6 +314,23 @@ pub struct Settings {
     )]
     pub reconcile_lookback_hours: String,
 
+    /// Let clients choose the amount of `createPaymentIntent` (`amount` and `currency`) instead of
+    /// pricing `lineItems` from the catalog: `true`, `false`, or `auto` (on in development, off in
+    /// production, where fulfilment must not trust a client's price).
+    #[arg(
+        long,
+        global = true,
+        env = "PAYMENTS_ALLOW_CUSTOM_AMOUNT",
+        default_value = "auto"
+    )]
+    pub payments_allow_custom_amount: String,
+
+    /// When a payment's owner may refund it: `off`, `always`, a window in hours after the payment
+    /// was paid (e.g. `72`), or `auto` (`always` in development, `off` in production). Admins
+    /// always may.
+    #[arg(long, global = true, env = "REFUNDS_BY_OWNER", default_value = "auto")]
+    pub refunds_by_owner: String,
+
     /// `true` lets production run the built-in sandbox, which marks payments succeeded without
     /// charging anyone (a demo deployment). Without it, production needs STRIPE_SECRET_KEY.
     #[arg(long, global = true, env = "PAYMENTS_SANDBOX", default_value = "false")]

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cli;
 pub mod limits;
 mod parse;
+pub mod payment_rules;
 pub mod production;
 pub mod resilience;
 mod stripe_keys;
@@ -82,6 +83,9 @@ pub struct PaymentsConfig {
     pub sandbox_step: Duration,
     /// How long the price catalog is fresh.
     pub catalog_ttl: Duration,
+    /// Client-chosen amounts and owner refunds (`PAYMENTS_ALLOW_CUSTOM_AMOUNT`,
+    /// `REFUNDS_BY_OWNER`).
+    pub rules: crate::payments::PaymentRules,
 }
 
 /// The validated configuration of one server process.
@@ -256,6 +260,7 @@ impl Config {
                 &s.sandbox_step_ms,
                 1..=600_000,
             )?),
+            rules: payment_rules::parse(&s, app_env)?,
         };
         let payments_sandbox = parse_bool_or_auto("PAYMENTS_SANDBOX", &s.payments_sandbox, false)?;
         let config = Config {

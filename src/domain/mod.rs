@@ -4,6 +4,7 @@
 //! was, so no migration is involved); services decide with them; the GraphQL layer wraps them.
 //! Nothing here performs I/O or depends on another module of the crate.
 
+mod audit;
 mod event;
 mod inbox;
 mod login;
@@ -14,6 +15,7 @@ mod refund;
 mod subscription;
 mod text;
 
+pub use audit::{RefundActor, RefundOutcome};
 pub use event::PaymentEventKind;
 pub use inbox::InboxStatus;
 pub use login::LoginKind;

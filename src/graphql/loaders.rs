@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::auth::AuthService;
 use crate::error::AppError;
 use crate::payments::PaymentReads;
-use crate::store::{Identity, PaymentRow, RefundRow, User};
+use crate::store::{Identity, PaymentLine, PaymentRow, RefundRow, User};
 
 /// Loads the identities of many users at once.
 pub struct IdentitiesLoader {
@@ -57,6 +57,31 @@ impl Loader<Uuid> for RefundsLoader {
     async fn load(&self, payment_ids: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
         let mut by_payment: HashMap<Uuid, Vec<RefundRow>> = HashMap::new();
         for row in self.reads.refunds_of(payment_ids).await? {
+            by_payment.entry(row.payment_id).or_default().push(row);
+        }
+        Ok(by_payment)
+    }
+}
+
+/// Loads the line items of many payments at once.
+pub struct LineItemsLoader {
+    reads: Arc<PaymentReads>,
+}
+
+impl LineItemsLoader {
+    /// A loader reading through `reads`.
+    pub fn new(reads: Arc<PaymentReads>) -> Self {
+        Self { reads }
+    }
+}
+
+impl Loader<Uuid> for LineItemsLoader {
+    type Value = Vec<PaymentLine>;
+    type Error = AppError;
+
+    async fn load(&self, payment_ids: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let mut by_payment: HashMap<Uuid, Vec<PaymentLine>> = HashMap::new();
+        for row in self.reads.line_items_of(payment_ids).await? {
             by_payment.entry(row.payment_id).or_default().push(row);
         }
         Ok(by_payment)

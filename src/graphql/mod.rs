@@ -61,6 +61,7 @@ pub struct QueryRoot(
     events::EventsQuery,
     relay::NodeQuery,
     billing::BillingQuery,
+    admin::AdminQuery,
     cards::CardsQuery,
 );
 
@@ -152,6 +153,10 @@ pub fn build_schema(
         loaders::RefundsLoader::new(deps.reads.clone()),
         tokio::spawn,
     );
+    let line_items = DataLoader::new(
+        loaders::LineItemsLoader::new(deps.reads.clone()),
+        tokio::spawn,
+    );
     let users = DataLoader::new(loaders::UsersLoader::new(deps.auth.clone()), tokio::spawn);
     let payments = DataLoader::new(
         loaders::PaymentsLoader::new(deps.reads.clone()),
@@ -162,6 +167,7 @@ pub fn build_schema(
         .data(deps)
         .data(identities)
         .data(refunds)
+        .data(line_items)
         .data(payments)
         .data(users)
         .finish()

@@ -6,7 +6,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use uuid::Uuid;
 
 use super::kinds::{PaymentProvider, RefundStatus};
-use super::loaders::{RefundsLoader, UsersLoader};
+use super::loaders::{LineItemsLoader, RefundsLoader, UsersLoader};
 use super::types::{DateTime, User};
 use super::{SchemaDeps, cursor, viewer_state};
 use crate::auth::Viewer;
@@ -106,6 +106,23 @@ impl Payment {
             .collect())
     }
 
+    /// What was sold, at the prices charged, for a payment created from catalog `lineItems`;
+    /// empty for a client-chosen amount and for Checkout Sessions. Fulfil from this.
+    async fn line_items(&self, ctx: &Context<'_>) -> Result<Vec<PaymentLineItem>, AppError> {
+        let loader = ctx.data_unchecked::<DataLoader<LineItemsLoader>>();
+        Ok(loader
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|line| PaymentLineItem {
+                price_id: ID(line.price_id),
+                quantity: line.quantity,
+                unit_amount: line.unit_amount,
+            })
+            .collect())
+    }
+
     /// Why the last attempt to pay failed, to show the payer; null when none failed or a later
     /// one succeeded. Filled from the provider's failure reports (e.g. a card declined at
     /// client-side confirmation).
@@ -130,6 +147,17 @@ impl Payment {
     async fn updated_at(&self) -> DateTime {
         self.0.updated_at.into()
     }
+}
+
+/// One line of a payment priced from the catalog.
+#[derive(SimpleObject)]
+pub struct PaymentLineItem {
+    /// The catalog price (`price_...`).
+    pub price_id: ID,
+    /// Units bought.
+    pub quantity: i64,
+    /// Minor units per unit, as charged.
+    pub unit_amount: i64,
 }
 
 /// Why a payment attempt failed.
@@ -185,13 +213,18 @@ pub struct MetadataEntry {
     pub value: String,
 }
 
-/// What to charge.
+/// What to charge: `lineItems` from the catalog (the server computes the amount and
+/// currency), or `amount` and `currency` where the server allows client-chosen amounts
+/// (`PAYMENTS_ALLOW_CUSTOM_AMOUNT`; otherwise `CUSTOM_AMOUNT_NOT_ALLOWED`). Exactly one of the two.
 #[derive(InputObject)]
 pub struct PaymentIntentInput {
-    /// Minor units of `currency` (e.g. 1999 for USD 19.99, 500 for JPY 500).
-    pub amount: i64,
-    /// ISO-4217 code, e.g. `usd`.
-    pub currency: String,
+    /// Catalog prices (one-time, one currency) and quantities; up to 100 lines.
+    pub line_items: Option<Vec<LineItemInput>>,
+    /// Minor units of `currency` (e.g. 1999 for USD 19.99, 500 for JPY 500), when the server
+    /// allows client-chosen amounts.
+    pub amount: Option<i64>,
+    /// ISO-4217 code, e.g. `usd`; only with `amount`.
+    pub currency: Option<String>,
     /// Shown on statements and receipts.
     pub description: Option<String>,
     /// Up to 50 entries.
@@ -199,7 +232,7 @@ pub struct PaymentIntentInput {
     pub metadata: Vec<MetadataEntry>,
 }
 
-/// One line of a Checkout Session.
+/// One line of a payment or Checkout Session: a catalog price and how many.
 #[derive(InputObject)]
 pub struct LineItemInput {
     /// A Stripe price id (`price_...`).
@@ -462,6 +495,12 @@ impl PaymentsMutation {
             currency: input.currency,
             description: input.description,
             metadata,
+            line_items: input.line_items.map(|lines| {
+                lines
+                    .into_iter()
+                    .map(|l| (l.price_id, l.quantity))
+                    .collect()
+            }),
         };
         let created = payments
             .create_payment_intent(viewer, request, &idempotency_key)
@@ -540,13 +579,16 @@ impl PaymentsMutation {
         ))
     }
 
-    /// Refunds a paid payment: `amount` minor units, or everything left when omitted. Only
-    /// the payment's owner or an admin. Idempotent per `idempotencyKey`, like payments.
+    /// Refunds a paid payment: `amount` minor units, or everything left when omitted. Admins
+    /// always may; the payment's owner as the server's refund policy says (`REFUNDS_BY_OWNER`;
+    /// otherwise `REFUND_NOT_ALLOWED` with `extensions.reason`). `reason` (up to 500
+    /// characters) is kept in the refund audit. Idempotent per `idempotencyKey`, like payments.
     async fn refund_payment(
         &self,
         ctx: &Context<'_>,
         payment_id: ID,
         amount: Option<i64>,
+        reason: Option<String>,
         idempotency_key: String,
     ) -> Result<Refund, AppError> {
         let viewer = viewer_state(ctx).require()?;
@@ -554,7 +596,7 @@ impl PaymentsMutation {
         let id = self::payment_id(&payment_id, "paymentId")?;
         Ok(Refund(
             payments
-                .refund(viewer, id, amount, &idempotency_key)
+                .refund(viewer, id, amount, reason, &idempotency_key)
                 .await?,
         ))
     }

@@ -5,12 +5,13 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::idempotency::provider_key;
+use super::pricing;
 use super::service::{CREATE, CreateIntent, CreatedIntent, StoredIntent};
 use super::{PaymentService, PaymentStatus};
 use crate::domain::Metadata;
 use crate::error::AppError;
 use crate::providers::payments::IntentRequest;
-use crate::store::PaymentRow;
+use crate::store::{PaymentLine, PaymentRow};
 
 impl PaymentService {
     pub(super) async fn create_fresh(
@@ -19,11 +20,12 @@ impl PaymentService {
         input: &CreateIntent,
         key: &str,
     ) -> Result<(CreatedIntent, StoredIntent), AppError> {
+        let (amount, currency, lines) = self.price_intent(input).await?;
         let customer = self.customer_of(user).await?;
         let request = IntentRequest {
             customer,
-            amount: input.amount,
-            currency: input.currency.clone(),
+            amount,
+            currency: currency.clone(),
             description: input.description.clone(),
             metadata: input.metadata.clone(),
             idempotency_key: provider_key(user, CREATE, key),
@@ -33,16 +35,10 @@ impl PaymentService {
             .create_intent(&request)
             .await
             .map_err(|e| self.provider_error(e))?;
-        let mut payment = self.new_payment(
-            user,
-            &intent.id,
-            intent.status,
-            input.amount,
-            &input.currency,
-        );
+        let mut payment = self.new_payment(user, &intent.id, intent.status, amount, &currency);
         payment.description = input.description.clone();
         payment.metadata = input.metadata.clone().into();
-        self.record_payment(&payment).await?;
+        self.record_priced_payment(&payment, lines).await?;
         tracing::info!(payment_id = %payment.id, provider_payment_id = %intent.id, "payment intent created");
         let stored = StoredIntent {
             payment_id: payment.id,
@@ -52,6 +48,43 @@ impl PaymentService {
             client_secret: intent.client_secret,
         };
         Ok((created, stored))
+    }
+
+    /// What the payment charges: the catalog's prices of its line items, or the client's
+    /// amount (which the rules were checked to allow).
+    async fn price_intent(
+        &self,
+        input: &CreateIntent,
+    ) -> Result<(i64, String, Vec<PaymentLine>), AppError> {
+        match (input.amount, &input.currency, &input.line_items) {
+            (Some(amount), Some(currency), None) => Ok((amount, currency.clone(), Vec::new())),
+            (None, None, Some(items)) => {
+                let priced = pricing::price(&self.catalog().await?, items)?;
+                Ok((priced.amount, priced.currency, priced.lines))
+            }
+            _ => Err(AppError::internal(anyhow::anyhow!(
+                "createPaymentIntent input was not validated"
+            ))),
+        }
+    }
+
+    /// Records a new payment with the line items it was priced from (none for a custom
+    /// amount), and announces it.
+    async fn record_priced_payment(
+        &self,
+        payment: &PaymentRow,
+        mut lines: Vec<PaymentLine>,
+    ) -> Result<(), AppError> {
+        if lines.is_empty() {
+            return self.record_payment(payment).await;
+        }
+        for line in &mut lines {
+            line.payment_id = payment.id;
+        }
+        let event = self.store.insert_priced_payment(payment, &lines).await?;
+        self.remember_trace(payment.id).await;
+        self.announce(&event).await;
+        Ok(())
     }
 
     pub(super) async fn replay_intent(

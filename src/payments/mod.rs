@@ -13,7 +13,9 @@ mod idempotency;
 mod intents;
 pub mod money;
 pub mod page;
+mod policy;
 mod portal;
+mod pricing;
 mod queries;
 mod reads;
 mod refetch;
@@ -25,6 +27,7 @@ mod trace;
 mod validate;
 
 pub use cards::{ApiVersion, CreateSetup, CreatedSetup, CustomerAccess, CustomerAccessRequest};
+pub use policy::{OwnerRefunds, PaymentRules};
 pub use portal::CreatedPortal;
 pub use reads::PaymentReads;
 pub use service::{CreateCheckout, CreateIntent, CreatedCheckout, CreatedIntent, PaymentService};

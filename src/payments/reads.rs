@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::auth::Viewer;
 use crate::error::AppError;
 use crate::events::{EventBus, EventStream, Start, feed};
-use crate::store::{EventScope, PaymentEventRow, PaymentRow, RefundRow, Store};
+use crate::store::{EventScope, PaymentEventRow, PaymentLine, PaymentRow, RefundRow, Store};
 
 /// Read-side queries over payments and their events.
 pub struct PaymentReads {
@@ -65,5 +65,11 @@ impl PaymentReads {
     /// The refunds of many payments, for a loader resolving payments already shown.
     pub async fn refunds_of(&self, payment_ids: &[Uuid]) -> Result<Vec<RefundRow>, AppError> {
         Ok(self.store.refunds_of(payment_ids).await?)
+    }
+
+    /// The line items of many payments priced from the catalog, for a loader resolving
+    /// payments already shown.
+    pub async fn line_items_of(&self, payment_ids: &[Uuid]) -> Result<Vec<PaymentLine>, AppError> {
+        Ok(self.store.line_items_of(payment_ids).await?)
     }
 }

@@ -1,5 +1,6 @@
-//! Refunds: the fresh and replayed halves of `refundPayment`, and recording a refund on its
-//! payment through the compare-and-swap loop.
+//! Refunds: the fresh and replayed halves of `refundPayment` (the refund policy and the audit
+//! entry come before the provider is asked), and recording a refund on its payment through the
+//! compare-and-swap loop.
 
 use chrono::Utc;
 use uuid::Uuid;
@@ -7,19 +8,20 @@ use uuid::Uuid;
 use super::PaymentService;
 use super::change::{refund_status, until_settled};
 use super::idempotency::provider_key;
-use super::service::{REFUND, StoredRefund};
-use crate::domain::{PaymentEventKind, RefundStatus};
+use super::service::{REFUND, RefundRequest, StoredRefund};
+use crate::auth::Viewer;
+use crate::domain::{PaymentEventKind, RefundOutcome, RefundStatus};
 use crate::error::AppError;
-use crate::store::{PaymentChange, PaymentRow, RefundRow};
+use crate::store::{PaymentChange, PaymentRow, RefundAuditRow, RefundRow};
 
 impl PaymentService {
     pub(super) async fn refund_fresh(
         &self,
-        user: Uuid,
+        viewer: &Viewer,
         payment: PaymentRow,
-        amount: Option<i64>,
-        key: &str,
+        request: RefundRequest<'_>,
     ) -> Result<(RefundRow, StoredRefund), AppError> {
+        let (user, amount, key) = (viewer.user_id, request.amount, request.key);
         // Our copy may be behind a payment the provider has taken: ask it, once, then decide.
         let payment = if super::refetch::may_be_paid_since(payment.status) {
             self.refetched(payment).await?
@@ -41,7 +43,10 @@ impl PaymentService {
                 format!("refund between 1 and {left} (what is left to refund)"),
             ));
         }
-        let refund = self
+        let audit = self
+            .audit_refund(viewer, &payment, amount, request.reason)
+            .await?;
+        let refund = match self
             .provider
             .refund(
                 &payment.provider_payment_id,
@@ -49,7 +54,15 @@ impl PaymentService {
                 &provider_key(user, REFUND, key),
             )
             .await
-            .map_err(|e| self.provider_error(e))?;
+        {
+            Ok(refund) => refund,
+            Err(err) => {
+                if let Err(store) = self.store.fail_refund_audit(audit).await {
+                    tracing::warn!(error = %store, audit_id = %audit, "refund audit left as requested");
+                }
+                return Err(self.provider_error(err));
+            }
+        };
         let row = RefundRow {
             id: Uuid::now_v7(),
             payment_id: payment.id,
@@ -58,10 +71,45 @@ impl PaymentService {
             status: RefundStatus::from(refund.status.as_str()),
             created_at: Utc::now(),
         };
-        self.store.insert_refund(&row).await?;
+        self.store.insert_audited_refund(&row, audit).await?;
         self.record_refund(payment.id, row.amount).await?;
         let stored = StoredRefund { refund_id: row.id };
         Ok((row, stored))
+    }
+
+    /// Applies the refund policy to `viewer` and, if it passes, records the request in the
+    /// refund audit before the provider is asked. Returns the audit entry's id.
+    async fn audit_refund(
+        &self,
+        viewer: &Viewer,
+        payment: &PaymentRow,
+        amount: i64,
+        reason: Option<String>,
+    ) -> Result<Uuid, AppError> {
+        let now = Utc::now();
+        // A payment whose log does not say when it was paid counts from its creation, which
+        // only shortens the window.
+        let paid_at = self
+            .store
+            .payment_paid_at(payment.id)
+            .await?
+            .unwrap_or(payment.created_at);
+        let actor = self.rules.refund_actor(viewer, paid_at, now).inspect_err(|_| {
+            tracing::info!(payment_id = %payment.id, user_id = %viewer.user_id, "refund refused by policy");
+        })?;
+        let entry = RefundAuditRow {
+            id: Uuid::now_v7(),
+            payment_id: payment.id,
+            refund_id: None,
+            actor_user_id: viewer.user_id,
+            actor_role: actor,
+            amount,
+            reason,
+            requested_at: now,
+            outcome: RefundOutcome::Requested,
+        };
+        self.store.begin_refund_audit(&entry).await?;
+        Ok(entry.id)
     }
 
     pub(super) async fn replay_refund(

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::errors::provider_error;
 use super::idempotency::{check_key, fingerprint};
+use super::policy::PaymentRules;
 use super::validate;
 use crate::auth::Viewer;
 use crate::error::AppError;
@@ -16,19 +17,26 @@ use crate::events::EventBus;
 use crate::providers::cache::Cached;
 use crate::providers::payments::{EventDecoders, PaymentProvider, ProviderPrice};
 use crate::providers::resilience::ProviderError;
-use crate::store::{LoggedEvent, PaymentRow, RefundRow, Store};
+use crate::store::{LoggedEvent, PaymentRow, RefundAuditRow, RefundRow, Store};
 
-/// Input of `createPaymentIntent`.
+/// Input of `createPaymentIntent`: exactly one of `amount` (with `currency`) or `line_items`.
+/// Serialised as the idempotency fingerprint; fields left out when absent, so a custom-amount
+/// request fingerprints as it did before line items existed.
 #[derive(Debug, Clone, Serialize)]
 pub struct CreateIntent {
-    /// Minor units.
-    pub amount: i64,
-    /// ISO-4217 code.
-    pub currency: String,
+    /// Minor units, chosen by the client (only with `PAYMENTS_ALLOW_CUSTOM_AMOUNT`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
+    /// ISO-4217 code, with `amount`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
     /// Statement/receipt description.
     pub description: Option<String>,
     /// Client metadata.
     pub metadata: BTreeMap<String, String>,
+    /// `(price id, quantity)` pairs priced from the catalog.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line_items: Option<Vec<(String, u32)>>,
 }
 
 /// A created (or replayed) PaymentIntent.
@@ -77,6 +85,16 @@ pub(super) struct StoredCheckout {
     pub(super) url: String,
 }
 
+/// A refund as asked for, after its reason was checked.
+pub(super) struct RefundRequest<'a> {
+    /// Minor units; everything left when `None`.
+    pub(super) amount: Option<i64>,
+    /// Why, for the audit.
+    pub(super) reason: Option<String>,
+    /// The client's idempotency key.
+    pub(super) key: &'a str,
+}
+
 /// What an idempotent refund stores to replay.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct StoredRefund {
@@ -92,6 +110,7 @@ pub struct PaymentService {
     pub(super) decoders: EventDecoders,
     pub(super) allowed_origins: Vec<String>,
     catalog: Cached<Vec<ProviderPrice>>,
+    pub(super) rules: PaymentRules,
 }
 
 pub(super) const CREATE: &str = "payment_intents.create";
@@ -118,7 +137,15 @@ impl PaymentService {
             decoders,
             allowed_origins,
             catalog: Cached::new(catalog_ttl),
+            rules: PaymentRules::DEVELOPMENT,
         }
+    }
+
+    /// The same service under the operator's `rules` (custom amounts, owner refunds); a new
+    /// service follows [`PaymentRules::DEVELOPMENT`].
+    pub fn with_rules(mut self, rules: PaymentRules) -> Self {
+        self.rules = rules;
+        self
     }
 
     /// The active prices, cached for the configured TTL and served from the cache while the
@@ -143,7 +170,8 @@ impl PaymentService {
         self.provider.name()
     }
 
-    /// Creates a PaymentIntent once per idempotency key.
+    /// Creates a PaymentIntent once per idempotency key, priced from the catalog (line items)
+    /// or, where the rules allow it, for the client's amount.
     pub async fn create_payment_intent(
         &self,
         viewer: &Viewer,
@@ -152,6 +180,10 @@ impl PaymentService {
     ) -> Result<CreatedIntent, AppError> {
         check_key(key)?;
         let input = validate::intent(input)?;
+        if input.amount.is_some() && !self.rules.allow_custom_amount {
+            tracing::info!(user_id = %viewer.user_id, "custom amount refused");
+            return Err(AppError::CustomAmountNotAllowed);
+        }
         let user = viewer.user_id;
         self.idempotent(
             user,
@@ -185,29 +217,53 @@ impl PaymentService {
         .await
     }
 
-    /// Refunds `amount` (everything left when `None`) of a paid payment, once per key.
+    /// Refunds `amount` (everything left when `None`) of a paid payment, once per key, if the
+    /// refund policy lets the viewer; every request that passes is audited with its `reason`.
     pub async fn refund(
         &self,
         viewer: &Viewer,
         payment_id: Uuid,
         amount: Option<i64>,
+        reason: Option<String>,
         key: &str,
     ) -> Result<RefundRow, AppError> {
         check_key(key)?;
+        let reason = validate::refund_reason(reason)?;
         let payment = self
             .visible_payment(viewer, payment_id)
             .await?
             .ok_or(AppError::NotFound("payment"))?;
         let user = viewer.user_id;
+        // Without a reason the fingerprint is what it was before reasons existed.
+        let fingerprint = match &reason {
+            None => fingerprint(&(payment_id, amount)),
+            Some(reason) => fingerprint(&(payment_id, amount, reason)),
+        };
+        let request = RefundRequest {
+            amount,
+            reason,
+            key,
+        };
         self.idempotent(
             user,
             REFUND,
             key,
-            &fingerprint(&(payment_id, amount)),
-            self.refund_fresh(user, payment, amount, key),
+            &fingerprint,
+            self.refund_fresh(viewer, payment, request),
             |stored| self.replay_refund(payment_id, stored),
         )
         .await
+    }
+
+    /// Every refund request made for a payment that passed the refund policy, oldest first.
+    /// Admins only.
+    pub async fn refund_audit(
+        &self,
+        viewer: &Viewer,
+        payment_id: Uuid,
+    ) -> Result<Vec<RefundAuditRow>, AppError> {
+        viewer.require_admin()?;
+        Ok(self.store.refund_audit_of(payment_id).await?)
     }
 
     pub(super) async fn announce(&self, event: &LoggedEvent) {

@@ -11,6 +11,7 @@ mod error;
 mod idempotency;
 mod inbox;
 mod inbox_log;
+mod line_items;
 mod logins;
 mod models;
 mod notice;
@@ -18,6 +19,7 @@ mod payment_changes;
 mod payment_events;
 mod payments;
 mod postgres;
+mod refund_audit;
 mod refunds;
 mod retention;
 mod sessions;
@@ -38,11 +40,13 @@ pub use dialect::{Dialect, SqlStore};
 pub use error::StoreError;
 pub use idempotency::IdempotencyRepo;
 pub use inbox::WebhookRepo;
+pub use line_items::LineItemRepo;
 pub use logins::LoginRepo;
 pub use models::{
     BatchStep, EventPage, EventScope, IdempotencyStart, Identity, InboxEvent, InboxStats,
     LoggedEvent, LoginAttempt, NewIdentity, NewInboxEvent, NewPaymentEvent, NewUser, PaymentChange,
-    PaymentEventRow, PaymentRow, RefundRow, Rotation, Session, StepAction, StepResult, User,
+    PaymentEventRow, PaymentLine, PaymentRow, RefundAuditRow, RefundRow, Rotation, Session,
+    StepAction, StepResult, User,
 };
 #[cfg(test)]
 pub(crate) use notice::logged as logged_event_for_tests;
@@ -51,6 +55,7 @@ pub use payment_changes::PaymentChangeRepo;
 pub use payment_events::PaymentEventRepo;
 pub use payments::PaymentRepo;
 pub use postgres::PgStore;
+pub use refund_audit::RefundAuditRepo;
 pub use refunds::RefundRepo;
 pub use retention::{PURGE_INTERVAL, Purged, RetentionRepo, run_retention};
 pub use sessions::SessionRepo;
@@ -80,6 +85,8 @@ pub trait Database:
     + PaymentChangeRepo
     + IdempotencyRepo
     + RefundRepo
+    + RefundAuditRepo
+    + LineItemRepo
     + RetentionRepo
     + TraceRepo
     + SubscriptionRepo

@@ -94,32 +94,9 @@ where
 {
     async fn insert_payment(&self, p: &PaymentRow) -> Result<LoggedEvent, StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(INSERT_PAYMENT)
-            .bind(p.id)
-            .bind(p.user_id)
-            .bind(p.provider.as_str())
-            .bind(p.provider_payment_id.as_str())
-            .bind(p.status)
-            .bind(p.amount)
-            .bind(p.currency.as_str())
-            .bind(p.amount_refunded)
-            .bind(p.description.clone())
-            .bind(p.metadata.clone())
-            .bind(p.created_at)
-            .bind(p.updated_at)
-            .execute(&mut *tx)
-            .await?;
-        let event = NewPaymentEvent {
-            payment_id: p.id,
-            user_id: p.user_id,
-            kind: PaymentEventKind::Created,
-            status: p.status,
-            amount_refunded: p.amount_refunded,
-            source_event_id: None,
-        };
-        let mut logged = DB::append_events(&mut *tx, &[event], p.created_at).await?;
+        let logged = insert_payment_in::<DB>(&mut *tx, p).await?;
         tx.commit().await?;
-        Ok(logged.remove(0))
+        Ok(logged)
     }
 
     async fn payment_by_id(&self, id: Uuid) -> Result<Option<PaymentRow>, StoreError> {
@@ -204,4 +181,48 @@ where
             .fetch_one(&self.pool)
             .await?)
     }
+}
+
+/// Inserts a payment and its first event (occurring at its `created_at`) on `conn`, inside the
+/// caller's transaction.
+pub(super) async fn insert_payment_in<DB>(
+    conn: &mut DB::Connection,
+    p: &PaymentRow,
+) -> Result<LoggedEvent, StoreError>
+where
+    DB: EventLog,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> PaymentStatus: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Metadata: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> DateTime<Utc>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(INSERT_PAYMENT)
+        .bind(p.id)
+        .bind(p.user_id)
+        .bind(p.provider.as_str())
+        .bind(p.provider_payment_id.as_str())
+        .bind(p.status)
+        .bind(p.amount)
+        .bind(p.currency.as_str())
+        .bind(p.amount_refunded)
+        .bind(p.description.clone())
+        .bind(p.metadata.clone())
+        .bind(p.created_at)
+        .bind(p.updated_at)
+        .execute(&mut *conn)
+        .await?;
+    let event = NewPaymentEvent {
+        payment_id: p.id,
+        user_id: p.user_id,
+        kind: PaymentEventKind::Created,
+        status: p.status,
+        amount_refunded: p.amount_refunded,
+        source_event_id: None,
+    };
+    let mut logged = DB::append_events(&mut *conn, &[event], p.created_at).await?;
+    Ok(logged.remove(0))
 }

@@ -920,3 +920,137 @@ async fn a_last_error_is_written_with_its_change_and_only_then(store: Store) {
 async fn last_error_of(store: &Store, id: uuid::Uuid) -> switchboard::domain::PaymentError {
     store.payment_by_id(id).await.unwrap().unwrap().last_error
 }
+
+contract!(priced_payments_keep_their_lines_and_refunds_their_audit);
+async fn priced_payments_keep_their_lines_and_refunds_their_audit(store: Store) {
+    use chrono::{Duration, TimeZone, Utc};
+    use switchboard::domain::{PaymentEventKind, PaymentStatus, RefundActor, RefundOutcome};
+    use switchboard::store::{PaymentChange, PaymentLine, PaymentRow, RefundAuditRow, RefundRow};
+    let owner = store
+        .create_user(alice(), identity("dev", "audited"), Utc::now())
+        .await
+        .unwrap()
+        .id;
+    let created = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+    let payment = PaymentRow {
+        id: uuid::Uuid::now_v7(),
+        user_id: owner,
+        provider: "sandbox".into(),
+        provider_payment_id: format!("pi_{}", uuid::Uuid::now_v7().simple()),
+        status: PaymentStatus::RequiresPaymentMethod,
+        amount: 4_550,
+        currency: "usd".into(),
+        amount_refunded: 0,
+        description: None,
+        metadata: Default::default(),
+        created_at: created,
+        updated_at: created,
+        last_error: Default::default(),
+    };
+    let line = |position: i64, price: &str, quantity: i64, unit_amount: i64| PaymentLine {
+        payment_id: payment.id,
+        position,
+        price_id: price.into(),
+        quantity,
+        unit_amount,
+    };
+    let lines = [
+        line(0, "price_beans", 2, 1_800),
+        line(1, "price_mug", 1, 950),
+    ];
+    store.insert_priced_payment(&payment, &lines).await.unwrap();
+    assert_eq!(
+        store.payment_by_id(payment.id).await.unwrap(),
+        Some(payment.clone())
+    );
+    assert_eq!(store.line_items_of(&[payment.id]).await.unwrap(), lines);
+    assert!(store.line_items_of(&[owner]).await.unwrap().is_empty());
+
+    // Not paid yet: the log says nothing. Paid later: the window counts from then.
+    assert_eq!(store.payment_paid_at(payment.id).await.unwrap(), None);
+    let paid = created + Duration::hours(5);
+    let change = PaymentChange {
+        payment_id: payment.id,
+        user_id: owner,
+        from_status: PaymentStatus::RequiresPaymentMethod,
+        from_refunded: 0,
+        status: PaymentStatus::Succeeded,
+        amount_refunded: 0,
+        kind: PaymentEventKind::Provider("payment_intent.succeeded".into()),
+        source_event_id: None,
+    };
+    store
+        .apply_payment_change(&change, paid)
+        .await
+        .unwrap()
+        .unwrap();
+    let refunded_change = PaymentChange {
+        from_status: PaymentStatus::Succeeded,
+        status: PaymentStatus::PartiallyRefunded,
+        amount_refunded: 100,
+        kind: PaymentEventKind::Refund,
+        ..change
+    };
+    store
+        .apply_payment_change(&refunded_change, paid + Duration::hours(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.payment_paid_at(payment.id).await.unwrap(), Some(paid));
+
+    let entry = |amount: i64, at: chrono::DateTime<Utc>| RefundAuditRow {
+        id: uuid::Uuid::now_v7(),
+        payment_id: payment.id,
+        refund_id: None,
+        actor_user_id: owner,
+        actor_role: RefundActor::Owner,
+        amount,
+        reason: Some("arrived broken".into()),
+        requested_at: at,
+        outcome: RefundOutcome::Requested,
+    };
+    let done = entry(100, paid + Duration::hours(1));
+    let failed = RefundAuditRow {
+        actor_role: RefundActor::Admin,
+        reason: None,
+        ..entry(200, paid + Duration::hours(2))
+    };
+    store.begin_refund_audit(&done).await.unwrap();
+    store.begin_refund_audit(&failed).await.unwrap();
+    let refund = RefundRow {
+        id: uuid::Uuid::now_v7(),
+        payment_id: payment.id,
+        provider_refund_id: format!("re_{}", uuid::Uuid::now_v7().simple()),
+        amount: 100,
+        status: "succeeded".into(),
+        created_at: paid + Duration::hours(1),
+    };
+    store.insert_audited_refund(&refund, done.id).await.unwrap();
+    store.fail_refund_audit(failed.id).await.unwrap();
+    // A completed entry stays completed.
+    store.fail_refund_audit(done.id).await.unwrap();
+    let audit = store.refund_audit_of(payment.id).await.unwrap();
+    assert_eq!(
+        audit,
+        [
+            RefundAuditRow {
+                refund_id: Some(refund.id),
+                outcome: RefundOutcome::Refunded,
+                ..done
+            },
+            RefundAuditRow {
+                outcome: RefundOutcome::Failed,
+                ..failed
+            },
+        ]
+    );
+    assert_eq!(
+        store
+            .refund_by_id(refund.id)
+            .await
+            .unwrap()
+            .map(|r| r.amount),
+        Some(100)
+    );
+    assert!(store.refund_audit_of(owner).await.unwrap().is_empty());
+}

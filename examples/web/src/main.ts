@@ -111,18 +111,19 @@ async function showCatalog() {
     const buy = document.createElement('button');
     buy.textContent = 'Buy';
     buy.className = 'buy';
-    buy.onclick = () => buyPrice(price.product ?? price.id, price.unitAmount, price.currency);
+    buy.onclick = () => buyPrice(price.product ?? price.id, price.id);
     li.append(buy);
     list.append(li);
   }
 }
 
-async function buyPrice(product: string, amount: number, currency: string) {
+async function buyPrice(product: string, priceId: string) {
   clearError();
-  // `manual`: the sandbox waits for the Pay button instead of paying on its own.
+  // The server prices the line from its catalog. `manual`: the sandbox waits for the Pay button
+  // instead of paying on its own.
   const created = await transport.client
     .mutation(CreatePaymentMutation, {
-      input: { amount, currency, description: `${product} (manual)` },
+      input: { lineItems: [{ priceId, quantity: 1 }], description: `${product} (manual)` },
       idempotencyKey: crypto.randomUUID(),
     })
     .toPromise();

@@ -4,6 +4,14 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** One line of a payment or Checkout Session: a catalog price and how many. */
+export type LineItemInput = {
+  /** A Stripe price id (`price_...`). */
+  priceId: string;
+  /** From 1 to 999. */
+  quantity: number;
+};
+
 /** One metadata entry. */
 export type MetadataEntryInput = {
   /** 1-40 characters. */
@@ -23,14 +31,23 @@ export type PaymentEventKind =
   /** A refund was recorded. */
   | 'REFUND';
 
-/** What to charge. */
+/**
+ * What to charge: `lineItems` from the catalog (the server computes the amount and
+ * currency), or `amount` and `currency` where the server allows client-chosen amounts
+ * (`PAYMENTS_ALLOW_CUSTOM_AMOUNT`; otherwise `CUSTOM_AMOUNT_NOT_ALLOWED`). Exactly one of the two.
+ */
 export type PaymentIntentInput = {
-  /** Minor units of `currency` (e.g. 1999 for USD 19.99, 500 for JPY 500). */
-  amount: number;
-  /** ISO-4217 code, e.g. `usd`. */
-  currency: string;
+  /**
+   * Minor units of `currency` (e.g. 1999 for USD 19.99, 500 for JPY 500), when the server
+   * allows client-chosen amounts.
+   */
+  amount?: number | null | undefined;
+  /** ISO-4217 code, e.g. `usd`; only with `amount`. */
+  currency?: string | null | undefined;
   /** Shown on statements and receipts. */
   description?: string | null | undefined;
+  /** Catalog prices (one-time, one currency) and quantities; up to 100 lines. */
+  lineItems?: Array<LineItemInput> | null | undefined;
   /** Up to 50 entries. */
   metadata?: Array<MetadataEntryInput>;
 };
