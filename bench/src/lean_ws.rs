@@ -17,7 +17,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use mio::net::TcpStream as MioStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use serde_json::{Value, json};
@@ -71,7 +71,9 @@ pub async fn subscribe(
     buffered.drain(..head_end);
 
     let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } });
-    stream.write_all(&client_frame(TEXT, init.to_string().as_bytes())).await?;
+    stream
+        .write_all(&client_frame(TEXT, init.to_string().as_bytes()))
+        .await?;
     let ack = loop {
         if let Some(frame) = Frame::parse(&buffered)? {
             let payload = buffered[frame.payload.clone()].to_vec();
@@ -86,7 +88,9 @@ pub async fn subscribe(
         String::from_utf8_lossy(&ack)
     );
     let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } });
-    stream.write_all(&client_frame(TEXT, subscribe.to_string().as_bytes())).await?;
+    stream
+        .write_all(&client_frame(TEXT, subscribe.to_string().as_bytes()))
+        .await?;
     Ok(Subscribed {
         stream: stream.into_std()?,
         buffered,
@@ -266,8 +270,11 @@ fn receive(
                         partial: Vec::new(),
                         first: true,
                     };
-                    poll.registry()
-                        .register(&mut socket.stream, Token(index), Interest::READABLE)?;
+                    poll.registry().register(
+                        &mut socket.stream,
+                        Token(index),
+                        Interest::READABLE,
+                    )?;
                     // What arrived with the `connection_ack` is handled like any later read.
                     if !subscribed.buffered.is_empty() {
                         let arrived = Instant::now();
@@ -291,6 +298,18 @@ fn receive(
 /// The socket was closed, or spoke something this client does not.
 struct Closed;
 
+/// The server sent a close frame.
+#[derive(Debug)]
+struct ClosedByServer;
+
+impl std::fmt::Display for ClosedByServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("closed by the server")
+    }
+}
+
+impl std::error::Error for ClosedByServer {}
+
 /// Reads what a ready socket holds. A read shorter than the buffer drained the socket (as tokio
 /// also assumes): the next data to arrive raises a new readiness event.
 fn read_ready(
@@ -309,7 +328,10 @@ fn read_ready(
         };
         let arrived = Instant::now();
         let report = |err: anyhow::Error| {
-            eprintln!("fan-out subscriber {index}: {err:#}");
+            // A close frame is how every socket ends when the server stops.
+            if err.downcast_ref::<ClosedByServer>().is_none() {
+                eprintln!("fan-out subscriber {index}: {err:#}");
+            }
             Closed
         };
         let Socket {
@@ -345,24 +367,22 @@ fn frames(
     let mut used = 0;
     let mut pongs = Vec::new();
     while let Some(frame) = Frame::parse(&bytes[used..])? {
-        ensure!(frame.fin, "fragmented messages are not expected from the server");
+        ensure!(
+            frame.fin,
+            "fragmented messages are not expected from the server"
+        );
         let payload = &bytes[used..][frame.payload.clone()];
         match frame.opcode {
             TEXT if is_next(payload) => {
                 on_next(index, arrived, *first);
                 *first = false;
             }
-            TEXT => {
-                if payload.starts_with(br#"{"type":"error""#) {
-                    eprintln!(
-                        "subscription error: {}",
-                        String::from_utf8_lossy(payload)
-                    );
-                }
+            TEXT if payload.starts_with(br#"{"type":"error""#) => {
+                eprintln!("subscription error: {}", String::from_utf8_lossy(payload));
             }
             // The server closes sockets that do not answer its keepalive pings.
             PING => pongs.push(client_frame(PONG, payload)),
-            CLOSE => bail!("closed by the server"),
+            CLOSE => return Err(ClosedByServer.into()),
             _ => {}
         }
         used += frame.len;

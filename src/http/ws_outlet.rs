@@ -161,16 +161,16 @@ where
         text: &Utf8Bytes,
         live: impl Fn() -> bool,
     ) -> Offered {
-        if let Ok(mut sink) = self.sink.try_lock() {
-            if lock(&self.queue).is_empty() {
-                if !live() {
-                    return Offered::Dropped;
-                }
-                match self.write_now(&mut sink, text) {
-                    Some(true) => return Offered::Written,
-                    Some(false) => return Offered::Dropped,
-                    None => {}
-                }
+        if let Ok(mut sink) = self.sink.try_lock()
+            && lock(&self.queue).is_empty()
+        {
+            if !live() {
+                return Offered::Dropped;
+            }
+            match self.write_now(&mut sink, text) {
+                Some(true) => return Offered::Written,
+                Some(false) => return Offered::Dropped,
+                None => {}
             }
         }
         let mut queue = lock(&self.queue);
@@ -205,7 +205,11 @@ where
             Poll::Ready(Err(_)) => return Some(false),
             Poll::Pending => return None,
         }
-        if sink.as_mut().start_send(Message::Text(text.clone())).is_err() {
+        if sink
+            .as_mut()
+            .start_send(Message::Text(text.clone()))
+            .is_err()
+        {
             return Some(false);
         }
         // Pending leaves the rest with the sink, which wakes the socket's task to finish it.
@@ -347,7 +351,10 @@ mod tests {
         offer(&outlet, "a");
         // Consume the notice of the queued delivery; the sink's wake-up must give another.
         assert!(outlet.wanted().now_or_never().is_some());
-        let waiting = lock(&socket.0).waiting.take().expect("the sink kept a waker");
+        let waiting = lock(&socket.0)
+            .waiting
+            .take()
+            .expect("the sink kept a waker");
         waiting.wake();
         assert!(outlet.wanted().now_or_never().is_some());
     }

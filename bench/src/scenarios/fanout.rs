@@ -105,7 +105,8 @@ pub async fn run(launcher: &Launcher, plan: &Plan<'_>) -> anyhow::Result<Vec<Fan
     let receiver = match plan.client {
         Client::Lean => {
             let board = board.clone();
-            let on_next = Arc::new(move |index, arrived, first| board.record(index, arrived, first));
+            let on_next =
+                Arc::new(move |index, arrived, first| board.record(index, arrived, first));
             Some(Receiver::start(on_next)?)
         }
         Client::Tungstenite => None,
