@@ -9,7 +9,9 @@ mod inbox;
 mod login;
 mod metadata;
 mod payment;
+mod payment_error;
 mod refund;
+mod subscription;
 mod text;
 
 pub use event::PaymentEventKind;
@@ -17,4 +19,6 @@ pub use inbox::InboxStatus;
 pub use login::LoginKind;
 pub use metadata::Metadata;
 pub use payment::{PaymentStatus, UnknownStatus};
+pub use payment_error::PaymentError;
 pub use refund::RefundStatus;
+pub use subscription::{SubscriptionStatus, UnknownSubscriptionStatus};

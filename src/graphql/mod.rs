@@ -4,6 +4,10 @@
 
 mod admin;
 mod auth;
+mod billing;
+mod billing_portal;
+mod cards;
+mod catalog;
 mod cookies;
 mod cursor;
 mod documents;
@@ -41,7 +45,10 @@ pub use sharing::{Replay, shared_subscription};
 pub struct MutationRoot(
     auth::AuthMutation,
     payments::PaymentsMutation,
+    billing_portal::BillingPortalMutation,
     admin::AdminMutation,
+    billing::BillingMutation,
+    cards::CardsMutation,
 );
 
 /// The root of every query: the parts of the API merged into one type.
@@ -50,8 +57,11 @@ pub struct MutationRoot(
 pub struct QueryRoot(
     query::CoreQuery,
     payments::PaymentsQuery,
+    catalog::CatalogQuery,
     events::EventsQuery,
     relay::NodeQuery,
+    billing::BillingQuery,
+    cards::CardsQuery,
 );
 
 /// The complete schema type served at `/graphql`.

@@ -12,8 +12,9 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 
 use super::change::{refund_status, until_settled};
+use super::failure;
 use super::{PaymentService, PaymentStatus};
-use crate::domain::PaymentEventKind;
+use crate::domain::{PaymentError, PaymentEventKind};
 use crate::providers::payments::ProviderEvent;
 use crate::store::{
     BatchStep, InboxEvent, InboxStatus, PaymentChange, PaymentRow, StepAction, StepResult,
@@ -32,7 +33,31 @@ enum Decision {
 #[async_trait]
 impl EventHandler for PaymentService {
     async fn apply_batch(&self, events: &[InboxEvent]) -> Result<Vec<Outcome>, StoreError> {
-        let outcomes = until_settled(events.iter().collect(), |open| self.apply_once(open)).await?;
+        // Subscription and invoice events go to the subscriptions' own rule, one by one.
+        let mut billing = Vec::new();
+        let mut payments = Vec::new();
+        for (index, event) in events.iter().enumerate() {
+            match self
+                .decoders
+                .decode(&event.source, event.payload.as_bytes())
+            {
+                Ok(decoded) if decoded.provider_subscription_id().is_some() => {
+                    billing.push((index, event, decoded))
+                }
+                _ => payments.push((index, event)),
+            }
+        }
+        let mut outcomes: Vec<Option<Outcome>> = events.iter().map(|_| None).collect();
+        let settled = until_settled(payments.iter().map(|(_, e)| *e).collect(), |open| {
+            self.apply_once(open)
+        })
+        .await?;
+        for ((index, _), outcome) in payments.iter().zip(settled) {
+            outcomes[*index] = Some(outcome.unwrap_or(Outcome::Failed(ApplyError::Contended)));
+        }
+        for (index, event, decoded) in billing {
+            outcomes[index] = Some(self.apply_subscription_event(event, &decoded).await?);
+        }
         Ok(outcomes
             .into_iter()
             .map(|o| o.unwrap_or(Outcome::Failed(ApplyError::Contended)))
@@ -127,7 +152,11 @@ fn decide(
         // The creating request may not have recorded it yet; the inbox retries.
         return Decision::Failed(ApplyError::NotRecordedYet(id.to_owned()));
     };
-    let change = match change_for(payment, &decoded, event) {
+    let source = Source {
+        event_type: &event.event_type,
+        event_id: Some(event.event_id.as_str()),
+    };
+    let (change, last_error) = match change_for(payment, &decoded, source) {
         Ok(Some(change)) => change,
         Ok(None) => {
             return finish(
@@ -141,11 +170,15 @@ fn decide(
     };
     payment.status = change.status;
     payment.amount_refunded = change.amount_refunded;
+    if let Some(error) = &last_error {
+        payment.last_error = error.clone();
+    }
     Decision::Step(
         BatchStep {
             inbox_seq: Some(event.seq),
             payment_id: Some(payment.id),
             action: StepAction::Change(change),
+            last_error,
         },
         Applied::Changed,
     )
@@ -161,23 +194,47 @@ fn finish(
         inbox_seq: Some(event.seq),
         payment_id,
         action: StepAction::Finish(status),
+        last_error: None,
     };
     Decision::Step(step, applied)
 }
 
-/// The change `decoded` makes to `payment`, or `None` when it changes nothing.
-fn change_for(
+/// Where a report about a payment came from: an inbox event, or a read-back of the payment
+/// from the provider (which has no event id).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Source<'a> {
+    /// The event type logged with the change (`payment_intent.succeeded`).
+    pub(super) event_type: &'a str,
+    /// The provider's event id, when the report was an event.
+    pub(super) event_id: Option<&'a str>,
+}
+
+/// The change `decoded` makes to `payment` with the payment's last error afterwards (`None`:
+/// unchanged), or `None` when it changes nothing. Webhooks and read-backs both decide here.
+pub(super) fn change_for(
     payment: &PaymentRow,
     decoded: &ProviderEvent,
-    event: &InboxEvent,
-) -> Result<Option<PaymentChange>, ApplyError> {
+    source: Source<'_>,
+) -> Result<Option<(PaymentChange, Option<PaymentError>)>, ApplyError> {
     let current = payment.status;
-    let provider_kind = PaymentEventKind::Provider(event.event_type.clone());
-    let (status, amount_refunded, kind) = match decoded {
-        ProviderEvent::IntentStatus { status, .. } => match current.transition(*status) {
-            Some(next) => (next, payment.amount_refunded, provider_kind),
-            None => return Ok(None),
-        },
+    let provider_kind = PaymentEventKind::Provider(source.event_type.to_owned());
+    let stored_error = &payment.last_error;
+    let (status, amount_refunded, kind, last_error) = match decoded {
+        ProviderEvent::IntentStatus {
+            status, failure, ..
+        } => {
+            let next = current.transition(*status);
+            // A report the rule refuses as stale says nothing about the last error either.
+            if next.is_none() && *status != current {
+                return Ok(None);
+            }
+            let after = next.unwrap_or(current);
+            let last_error = failure::after_report(after, failure.as_ref(), stored_error);
+            if next.is_none() && last_error.is_none() {
+                return Ok(None);
+            }
+            (after, payment.amount_refunded, provider_kind, last_error)
+        }
         ProviderEvent::CheckoutCompleted { paid, .. } => {
             // A completed checkout whose money is still on its way is processing.
             let reported = if *paid {
@@ -186,7 +243,12 @@ fn change_for(
                 PaymentStatus::Processing
             };
             match current.transition(reported) {
-                Some(next) => (next, payment.amount_refunded, provider_kind),
+                Some(next) => (
+                    next,
+                    payment.amount_refunded,
+                    provider_kind,
+                    failure::after_report(next, None, stored_error),
+                ),
                 None => return Ok(None),
             }
         }
@@ -202,11 +264,15 @@ fn change_for(
                 refund_status(payment.amount, refunded),
                 refunded,
                 PaymentEventKind::Refund,
+                None,
             )
         }
-        ProviderEvent::Ignored => return Ok(None),
+        // Subscription events are routed to the subscriptions' rule before this.
+        ProviderEvent::Ignored
+        | ProviderEvent::SubscriptionChanged { .. }
+        | ProviderEvent::InvoiceChanged { .. } => return Ok(None),
     };
-    Ok(Some(PaymentChange {
+    let change = PaymentChange {
         payment_id: payment.id,
         user_id: payment.user_id,
         from_status: payment.status,
@@ -214,6 +280,7 @@ fn change_for(
         status,
         amount_refunded,
         kind,
-        source_event_id: Some(event.event_id.clone()),
-    }))
+        source_event_id: source.event_id.map(str::to_owned),
+    };
+    Ok(Some((change, last_error)))
 }

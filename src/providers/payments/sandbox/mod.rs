@@ -11,6 +11,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod billing;
+mod cards;
+mod catalog;
 mod events;
 
 use async_trait::async_trait;
@@ -18,8 +21,10 @@ use tokio::sync::mpsc;
 
 use super::event::EventDecoder;
 use super::{
-    CheckoutRequest, IntentRequest, PaymentProvider, ProviderCheckout, ProviderIntent,
-    ProviderPrice, ProviderRefund, SandboxIntent, SandboxOutcome,
+    CheckoutRequest, IntentRequest, PaymentProvider, PortalRequest, ProviderCheckout,
+    ProviderIntent, ProviderPortal, ProviderPrice, ProviderRefund, ProviderSetupIntent,
+    ProviderSubscription, SandboxIntent, SandboxOutcome, SetupRequest, SubscriptionRequest,
+    SubscriptionUpdate,
 };
 use crate::domain::PaymentStatus;
 use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
@@ -45,6 +50,8 @@ pub struct SandboxProvider {
     secret_salt: String,
     /// Scripts still running, by intent id, so a driven payment's script stops.
     scripts: Arc<Mutex<HashMap<String, tokio::task::AbortHandle>>>,
+    /// Subscriptions, in memory.
+    billing: billing::SandboxBilling,
 }
 
 impl SandboxProvider {
@@ -60,6 +67,7 @@ impl SandboxProvider {
             step,
             secret_salt: uuid::Uuid::new_v4().simple().to_string(),
             scripts: Arc::default(),
+            billing: billing::SandboxBilling::default(),
         }
     }
 
@@ -99,18 +107,7 @@ impl PaymentProvider for SandboxProvider {
     }
 
     async fn list_prices(&self) -> Result<Vec<ProviderPrice>, ProviderError> {
-        // A small fixed catalog, so the quick start has something to show.
-        let price = |id: &str, product: &str, amount, interval: Option<&str>| ProviderPrice {
-            id: id.to_owned(),
-            product: Some(product.to_owned()),
-            unit_amount: amount,
-            currency: "usd".to_owned(),
-            interval: interval.map(str::to_owned),
-        };
-        Ok(vec![
-            price("price_sandbox_coffee", "Coffee beans", 1_800, None),
-            price("price_sandbox_club", "Coffee club", 2_500, Some("month")),
-        ])
+        Ok(catalog::prices())
     }
 
     async fn create_checkout(
@@ -229,6 +226,111 @@ impl PaymentProvider for SandboxProvider {
                     })
                 },
             )
+            .await
+    }
+
+    // Billing
+
+    async fn create_subscription(
+        &self,
+        request: &SubscriptionRequest,
+    ) -> Result<ProviderSubscription, ProviderError> {
+        // Its invoice is priced from the sandbox's own catalog.
+        let prices = self.list_prices().await?;
+        self.resilience
+            .call(
+                Operation::idempotent_write("subscriptions.create"),
+                |_| async { self.billing.create(request, &prices) },
+            )
+            .await
+    }
+
+    async fn retrieve_subscription(
+        &self,
+        subscription_id: &str,
+    ) -> Result<ProviderSubscription, ProviderError> {
+        self.resilience
+            .call(Operation::read("subscriptions.retrieve"), |_| async {
+                self.billing.get(subscription_id)
+            })
+            .await
+    }
+
+    async fn update_subscription(
+        &self,
+        subscription_id: &str,
+        update: &SubscriptionUpdate,
+        _idempotency_key: &str,
+    ) -> Result<ProviderSubscription, ProviderError> {
+        let prices = self.list_prices().await?;
+        self.resilience
+            .call(
+                Operation::idempotent_write("subscriptions.update"),
+                |_| async { self.billing.update(subscription_id, update, &prices) },
+            )
+            .await
+    }
+
+    async fn cancel_subscription_now(
+        &self,
+        subscription_id: &str,
+        _idempotency_key: &str,
+    ) -> Result<ProviderSubscription, ProviderError> {
+        self.resilience
+            .call(
+                Operation::idempotent_write("subscriptions.cancel"),
+                |_| async { self.billing.cancel_now(subscription_id) },
+            )
+            .await
+    }
+
+    // Billing portal
+
+    /// There is nothing to manage without Stripe, so the "portal" sends the customer straight
+    /// back: a Manage-billing button works end to end in development.
+    async fn create_billing_portal(
+        &self,
+        request: &PortalRequest,
+    ) -> Result<Option<ProviderPortal>, ProviderError> {
+        self.resilience
+            .call(
+                Operation::idempotent_write("billing_portal_sessions.create"),
+                |_| async {
+                    Ok(Some(ProviderPortal {
+                        id: format!("bps_sandbox_{}", uuid::Uuid::now_v7().simple()),
+                        url: request.return_url.clone(),
+                    }))
+                },
+            )
+            .await
+    }
+
+    // Saved cards and mobile
+
+    async fn create_setup_intent(
+        &self,
+        _request: &SetupRequest,
+    ) -> Result<Option<ProviderSetupIntent>, ProviderError> {
+        self.resilience
+            .call(
+                Operation::idempotent_write("setup_intents.create"),
+                |_| async { Ok(Some(self.new_setup_intent())) },
+            )
+            .await
+    }
+
+    async fn setup_intent_secret(&self, setup_intent_id: &str) -> Result<String, ProviderError> {
+        if !Self::is_setup_intent(setup_intent_id) {
+            return Err(ProviderError::Permanent {
+                status: Some(404),
+                code: None,
+                message: format!("no sandbox SetupIntent {setup_intent_id}"),
+            });
+        }
+        self.resilience
+            .call(Operation::read("setup_intents.retrieve"), |_| async {
+                Ok(self.secret_of(setup_intent_id))
+            })
             .await
     }
 }
