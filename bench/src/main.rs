@@ -4,6 +4,7 @@
 
 mod api;
 mod ceiling;
+mod lean_ws;
 mod load;
 mod report;
 mod results;
@@ -59,6 +60,20 @@ struct Cli {
     /// Subscriber counts of the fan-out scenario, ascending.
     #[arg(long, value_delimiter = ',', default_value = "1000,5000,10000")]
     subscribers: Vec<usize>,
+    /// How the fan-out scenario's subscribers receive: `lean` (one thread on one epoll, the
+    /// least CPU taken from the server) or `tungstenite` (a task per socket, as before).
+    #[arg(long, value_enum, default_value = "lean")]
+    fanout_client: scenarios::fanout::Client,
+    /// Shell command run just before each fan-out event (`{pid}`: the server's process id),
+    /// e.g. `callgrind_control -z {pid}`.
+    #[arg(long)]
+    before_event: Option<String>,
+    /// Shell command run once every subscriber has the event, e.g. `callgrind_control -d {pid}`.
+    #[arg(long)]
+    after_event: Option<String>,
+    /// Seconds a started server may take to become ready (raise it under valgrind).
+    #[arg(long, default_value_t = 30)]
+    ready_timeout: u64,
     /// Fixed webhook rate, events per second.
     #[arg(long, default_value_t = 500)]
     rate: u64,
@@ -129,6 +144,7 @@ async fn main() -> anyhow::Result<()> {
         binary: binary.canonicalize()?,
         work_dir: std::env::temp_dir().join("switchboard-bench"),
         postgres: cli.postgres.clone(),
+        ready_timeout: std::time::Duration::from_secs(cli.ready_timeout),
     };
     let mut results = Results {
         label: cli.label.clone(),
@@ -145,7 +161,13 @@ async fn main() -> anyhow::Result<()> {
                 .await?;
     }
     if wants(Scenario::Fanout) {
-        results.fanout = scenarios::fanout::run(&launcher, &cli.subscribers).await?;
+        let plan = scenarios::fanout::Plan {
+            levels: &cli.subscribers,
+            client: cli.fanout_client,
+            before_event: cli.before_event.as_deref(),
+            after_event: cli.after_event.as_deref(),
+        };
+        results.fanout = scenarios::fanout::run(&launcher, &plan).await?;
     }
     if wants(Scenario::Ingest) {
         let plan = IngestPlan {

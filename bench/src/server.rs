@@ -41,6 +41,8 @@ pub struct Launcher {
     pub work_dir: PathBuf,
     /// `postgres://user@host:port` of a server where the harness may create databases.
     pub postgres: String,
+    /// How long a server may take to answer `/health/ready` (longer under valgrind).
+    pub ready_timeout: Duration,
 }
 
 /// A running server.
@@ -116,7 +118,7 @@ impl Launcher {
             startup: Duration::ZERO,
             database_url: database_url.to_owned(),
         };
-        server.wait_ready(started, dir).await?;
+        server.wait_ready(started, dir, self.ready_timeout).await?;
         Ok(server)
     }
 }
@@ -139,9 +141,23 @@ impl Server {
         cpu_ms(pid)
     }
 
-    async fn wait_ready(&mut self, started: Instant, dir: &Path) -> anyhow::Result<()> {
+    /// Runs `command` with `sh -c`, `{pid}` replaced by the server's process id.
+    pub async fn run_hook(&self, command: &str) -> anyhow::Result<()> {
+        let pid = self.child.id().context("server has exited")?;
+        let command = command.replace("{pid}", &pid.to_string());
+        let status = Command::new("sh").args(["-c", &command]).status().await?;
+        anyhow::ensure!(status.success(), "`{command}` failed: {status}");
+        Ok(())
+    }
+
+    async fn wait_ready(
+        &mut self,
+        started: Instant,
+        dir: &Path,
+        limit: Duration,
+    ) -> anyhow::Result<()> {
         let url = format!("{}/health/ready", self.base());
-        let deadline = started + Duration::from_secs(30);
+        let deadline = started + limit;
         let client = reqwest::Client::new();
         loop {
             if let Ok(response) = client.get(&url).send().await
@@ -158,7 +174,8 @@ impl Server {
             }
             if Instant::now() > deadline {
                 bail!(
-                    "server not ready after 30 s; see {}",
+                    "server not ready after {} s; see {}",
+                    limit.as_secs(),
                     dir.join("server.log").display()
                 );
             }

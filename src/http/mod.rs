@@ -10,6 +10,7 @@ mod request_metrics;
 mod webhooks;
 mod ws;
 mod ws_guard;
+mod ws_outlet;
 mod ws_shared;
 
 use std::sync::Arc;

@@ -27,7 +27,7 @@ use async_graphql::http::{
 };
 use axum::Extension;
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -39,7 +39,8 @@ use super::graphql::TrustedExecutor;
 use super::graphql::trusted::{Sender, sender_of_init};
 use super::request_id::CurrentRequestId;
 use super::ws_guard::{Admission, Guard, operation_lagged};
-use super::ws_shared::{Delivery, DeliveryKind, Origin, Taken, complete_text, message_text};
+use super::ws_outlet::{Delivery, DeliveryKind, Outlet};
+use super::ws_shared::{Origin, Taken, complete_text};
 use crate::auth::viewer::bearer_token;
 use crate::auth::{Credentials, ViewerState, WatchedSocket};
 use crate::error::AppError;
@@ -167,8 +168,14 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
     } = connection;
     let _open = crate::telemetry::stages::OpenSocket::open();
     let limits = state.sockets.limits().clone();
-    let (mut sink, stream) = socket.split();
-    let guard = Arc::new(Guard::new(limits.max_subscriptions_per_socket));
+    let (sink, stream) = socket.split();
+    let legacy = protocol == WebSocketProtocols::SubscriptionsTransportWS;
+    // Everything this task sends goes through the outlet, which shared executions also write to.
+    let outlet = Arc::new(Outlet::new(sink, legacy));
+    let guard = Arc::new(Guard::new(
+        limits.max_subscriptions_per_socket,
+        outlet.clone(),
+    ));
     // Cancelled when the socket's session ends (logout, refresh-token reuse, expiry).
     let session_ended = CancellationToken::new();
     let stop = {
@@ -297,11 +304,11 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
                 None => break,
             },
             reply = guard.next_reply() => Message::Text(reply.into()),
-            delivery = guard.shares.inbox.next() => {
-                let Some(text) = delivery_text(&guard, protocol, delivery) else {
-                    continue;
-                };
-                Message::Text(text.into())
+            () = outlet.wanted() => {
+                if outlet.drain(|delivery| delivery_text(&guard, delivery)).await.is_err() {
+                    return;
+                }
+                continue;
             }
             () = &mut init_deadline, if !guard.initialised.load(Ordering::Acquire) => {
                 guard.close_with(CLOSE_INIT_TIMEOUT, "Connection initialisation timeout");
@@ -315,7 +322,7 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
                 Message::Ping(Default::default())
             }
         };
-        if sink.send(message).await.is_err() {
+        if outlet.send(message).await.is_err() {
             return;
         }
     }
@@ -331,10 +338,10 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
         None
     };
     if let Some(farewell) = farewell {
-        let _ = sink.send(farewell).await;
+        let _ = outlet.send(farewell).await;
     }
     session_ended.cancel();
-    let _ = sink.close().await;
+    let _ = outlet.close().await;
 }
 
 /// The schema behind the document policy, as every operation on a socket runs.
@@ -376,23 +383,19 @@ impl Share {
     }
 }
 
-/// The text of a shared delivery, or `None` for one whose operation the client completed.
-fn delivery_text(
-    guard: &Guard,
-    protocol: WebSocketProtocols,
-    delivery: Delivery,
-) -> Option<String> {
+/// The text of a queued shared delivery, or `None` for one whose operation the client
+/// completed.
+fn delivery_text(guard: &Guard, delivery: Delivery) -> Option<Utf8Bytes> {
     if !guard.shares.accepts(&delivery) {
         return None;
     }
     if !matches!(delivery.kind, DeliveryKind::Next(_)) {
         guard.finished(&delivery.operation_id);
     }
-    let legacy = protocol == WebSocketProtocols::SubscriptionsTransportWS;
-    Some(match &delivery.kind {
-        DeliveryKind::Next(payload) => message_text(legacy, &delivery.operation_id, payload),
-        DeliveryKind::Complete => complete_text(&delivery.operation_id),
-        DeliveryKind::Lagged => operation_lagged(&delivery.operation_id),
+    Some(match delivery.kind {
+        DeliveryKind::Next(text) => text,
+        DeliveryKind::Complete => complete_text(&delivery.operation_id).into(),
+        DeliveryKind::Lagged => operation_lagged(&delivery.operation_id).into(),
     })
 }
 

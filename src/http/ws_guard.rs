@@ -4,12 +4,13 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::AtomicBool;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::ws_outlet::Outlet;
 use super::ws_shared::SocketShares;
 use crate::error::ErrorCode;
 use crate::sync::lock;
@@ -47,8 +48,8 @@ pub struct Guard {
 pub const REPLIES_QUEUED: usize = 1024;
 
 impl Guard {
-    /// A guard for a socket allowed `max_running` operations at once.
-    pub fn new(max_running: usize) -> Guard {
+    /// A guard for a socket allowed `max_running` operations at once, written through `outlet`.
+    pub fn new(max_running: usize, outlet: Arc<Outlet>) -> Guard {
         Guard {
             running: Mutex::default(),
             max_running,
@@ -59,7 +60,7 @@ impl Guard {
             replies: Mutex::default(),
             reply_queued: Notify::new(),
             reply_sent: Notify::new(),
-            shares: SocketShares::default(),
+            shares: SocketShares::new(outlet),
         }
     }
 

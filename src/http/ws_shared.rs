@@ -1,7 +1,9 @@
 //! Shared subscription execution (decision 0020): a live subscription runs once per document,
 //! variables and viewer, and its serialised responses fan out to every socket that subscribed
 //! with the same key. Ten thousand sockets watching one payment cost one execution and one
-//! serialisation per event; each socket only wraps the shared payload in its own message.
+//! serialisation per event, and one encoding of the message per operation id; the message is
+//! written straight into every idle socket ([`super::ws_outlet`]), by a few delivering tasks
+//! rather than by ten thousand socket tasks woken one by one.
 //!
 //! Authorization stays per subscriber: the key holds the viewer's user id and admin flag, so
 //! only subscribers who would be shown exactly the same responses share them
@@ -9,27 +11,29 @@
 //!
 //! [`Execution::push`] is the one place where a response reaches its subscribers.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use async_graphql::http::ClientMessage;
 use async_graphql::{Data, Executor, Request, Response};
+use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use super::graphql::TrustedExecutor;
 use super::graphql::trusted::Sender;
+use super::ws_outlet::{Delivery, DeliveryKind, Offered, Outlet};
 use crate::auth::Viewer;
 use crate::graphql::{Replay, shared_subscription};
 use crate::sync::lock;
 
-/// Deliveries one socket may hold unsent before its shared operations are ended as lagging.
-pub const INBOX_LIMIT: usize = 1024;
+/// Members one delivering task writes to. A large fan-out is split between tasks so that every
+/// worker thread takes part; each task writes to many sockets, so waking it costs little.
+const MEMBERS_PER_TASK: usize = 512;
 
 /// Who may share an execution: the same document, operation, variables and viewer rights, sent
 /// by the same kind of sender (the document policy exempts GraphiQL while it is enabled).
@@ -75,16 +79,21 @@ struct Execution {
 
 #[derive(Default)]
 struct ExecutionState {
-    members: HashMap<u64, Member>,
+    members: HashMap<u64, Arc<Member>>,
     /// The latest payload, for joiners owed [`Replay::Latest`].
     latest: Option<Arc<str>>,
     /// The execution finished; joiners start a new one.
     ended: bool,
 }
 
+/// One socket's operation in an execution.
 struct Member {
-    inbox: Arc<Inbox>,
+    serial: u64,
+    outlet: Arc<Outlet>,
     operation_id: Arc<str>,
+    /// Cleared when the socket leaves (its [`Membership`] is dropped), before the socket can
+    /// acknowledge a `complete`.
+    live: AtomicBool,
 }
 
 /// What the socket needs to start an execution on its viewer's behalf.
@@ -100,20 +109,20 @@ pub struct Origin {
 /// A socket's place in an execution; leaving (dropping it) stops the execution with its last
 /// member.
 pub struct Membership {
-    serial: u64,
+    member: Arc<Member>,
     execution: Arc<Execution>,
     executions: Arc<SharedExecutions>,
 }
 
 impl SharedExecutions {
-    /// Joins (or starts) the shared execution of `request`, delivering to `inbox` under
+    /// Joins (or starts) the shared execution of `request`, delivering to `outlet` under
     /// `operation_id`. `None` when the request must run alone, or when `admit` refuses a joiner
     /// (a rate limit): the caller then hands the request to the ordinary path.
     pub fn join(
         self: &Arc<Self>,
         request: Request,
         operation_id: &str,
-        inbox: &Arc<Inbox>,
+        outlet: &Arc<Outlet>,
         signed_in: &SignedIn,
         origin: impl FnOnce() -> Origin,
         admit: impl FnOnce() -> bool,
@@ -146,29 +155,27 @@ impl SharedExecutions {
                 execution
             }
         };
-        let serial = self.next_member.fetch_add(1, Ordering::Relaxed);
-        let operation_id: Arc<str> = operation_id.into();
+        let member = Arc::new(Member {
+            serial: self.next_member.fetch_add(1, Ordering::Relaxed),
+            outlet: outlet.clone(),
+            operation_id: operation_id.into(),
+            live: AtomicBool::new(true),
+        });
         {
             let mut state = lock(&execution.state);
             if let (Replay::Latest, Some(latest)) = (execution.replay, &state.latest) {
-                inbox.push(Delivery {
-                    serial,
-                    operation_id: operation_id.clone(),
-                    kind: DeliveryKind::Next(latest.clone()),
+                let text = message_text(outlet.legacy, operation_id, latest);
+                outlet.queue(Delivery {
+                    serial: member.serial,
+                    operation_id: member.operation_id.clone(),
+                    kind: DeliveryKind::Next(text.into()),
                 });
             }
-            let inbox = inbox.clone();
-            state.members.insert(
-                serial,
-                Member {
-                    inbox,
-                    operation_id,
-                },
-            );
+            state.members.insert(member.serial, member.clone());
         }
         drop(running);
         Some(Membership {
-            serial,
+            member,
             execution,
             executions: self.clone(),
         })
@@ -188,9 +195,12 @@ impl SharedExecutions {
 
 impl Drop for Membership {
     fn drop(&mut self) {
+        // First: a delivering task that reads this while holding the socket's write half has
+        // written its `next` before the socket's `complete` can be sent.
+        self.member.live.store(false, Ordering::Release);
         let mut running = lock(&self.executions.running);
         let mut state = lock(&self.execution.state);
-        state.members.remove(&self.serial);
+        state.members.remove(&self.member.serial);
         if state.members.is_empty() && !state.ended {
             state.ended = true;
             self.execution.idle.cancel();
@@ -216,7 +226,9 @@ async fn run(
             response = responses.next() => response,
         };
         match response {
-            Some(response) => execution.push(&response),
+            // Unconstrained: writing to thousands of sockets in one go must not run out of
+            // tokio's per-task budget and see sockets as busy that are not.
+            Some(response) => tokio::task::unconstrained(execution.push(&response)).await,
             None => {
                 execution.finish();
                 if let Some(executions) = executions.upgrade() {
@@ -229,8 +241,9 @@ async fn run(
 }
 
 impl Execution {
-    /// Serialises `response` once and hands it to every member.
-    fn push(&self, response: &Response) {
+    /// Serialises `response` once and delivers it to every member, returning once each has it
+    /// written or queued (so the next response cannot overtake it).
+    async fn push(&self, response: &Response) {
         let payload: Arc<str> = match serde_json::to_string(response) {
             Ok(payload) => payload.into(),
             Err(err) => {
@@ -238,23 +251,34 @@ impl Execution {
                 return;
             }
         };
-        let mut state = lock(&self.state);
-        state.latest = Some(payload.clone());
+        // Written without the lock held: members may join and leave meanwhile.
+        let members: Arc<[Arc<Member>]> = {
+            let mut state = lock(&self.state);
+            state.latest = Some(payload.clone());
+            state.members.values().cloned().collect()
+        };
+        let first = members.len().min(MEMBERS_PER_TASK);
+        let helpers: Vec<_> = (first..members.len())
+            .step_by(MEMBERS_PER_TASK)
+            .map(|start| {
+                let (members, payload) = (members.clone(), payload.clone());
+                let end = (start + MEMBERS_PER_TASK).min(members.len());
+                tokio::spawn(tokio::task::unconstrained(async move {
+                    deliver(&members[start..end], &payload)
+                }))
+            })
+            .collect();
+        let mut lagged = deliver(&members[..first], &payload);
+        for helper in helpers {
+            lagged.extend(helper.await.unwrap_or_default());
+        }
         // A member whose socket stopped reading is ended rather than queued without bound.
-        state.members.retain(|&serial, member| {
-            let kind = if member.inbox.len() < INBOX_LIMIT {
-                DeliveryKind::Next(payload.clone())
-            } else {
-                DeliveryKind::Lagged
-            };
-            let keep = matches!(kind, DeliveryKind::Next(_));
-            member.inbox.push(Delivery {
-                serial,
-                operation_id: member.operation_id.clone(),
-                kind,
-            });
-            keep
-        });
+        if !lagged.is_empty() {
+            let mut state = lock(&self.state);
+            for serial in lagged {
+                state.members.remove(&serial);
+            }
+        }
     }
 
     /// Tells every member that the operation completed.
@@ -262,79 +286,64 @@ impl Execution {
         let mut state = lock(&self.state);
         state.ended = true;
         for (serial, member) in state.members.drain() {
-            member.inbox.push(Delivery {
+            member.outlet.queue(Delivery {
                 serial,
-                operation_id: member.operation_id,
+                operation_id: member.operation_id.clone(),
                 kind: DeliveryKind::Complete,
             });
         }
     }
 }
 
-/// One message for one of a socket's shared operations.
-#[derive(Debug)]
-pub struct Delivery {
-    /// The membership it is for: a stale delivery for an operation id since reused is dropped.
-    pub serial: u64,
-    /// The client's id of the operation.
-    pub operation_id: Arc<str>,
-    /// What happened.
-    pub kind: DeliveryKind,
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum DeliveryKind {
-    /// A response, serialised.
-    Next(Arc<str>),
-    /// The execution ended.
-    Complete,
-    /// The socket fell [`INBOX_LIMIT`] deliveries behind; the operation is ended.
-    Lagged,
-}
-
-/// A socket's deliveries from shared executions, in order. The queue allocates only when used.
-#[derive(Default)]
-pub struct Inbox {
-    queue: Mutex<VecDeque<Delivery>>,
-    ready: Notify,
-}
-
-impl Inbox {
-    fn push(&self, delivery: Delivery) {
-        lock(&self.queue).push_back(delivery);
-        self.ready.notify_one();
-    }
-
-    fn len(&self) -> usize {
-        lock(&self.queue).len()
-    }
-
-    /// The next delivery, once there is one.
-    pub async fn next(&self) -> Delivery {
-        loop {
-            let next = {
-                let mut queue = lock(&self.queue);
-                let next = queue.pop_front();
-                if next.is_some() && !queue.is_empty() {
-                    // More are waiting: the next call must not wait for another notice.
-                    self.ready.notify_one();
-                }
-                next
-            };
-            if let Some(delivery) = next {
-                return delivery;
-            }
-            self.ready.notified().await;
+/// Offers the response `payload` to `members`; returns the serials of those that lagged.
+fn deliver(members: &[Arc<Member>], payload: &str) -> Vec<u64> {
+    let mut messages = Messages::of(payload);
+    let mut lagged = Vec::new();
+    for member in members {
+        let Member {
+            serial,
+            outlet,
+            operation_id,
+            live,
+        } = &**member;
+        let text = messages.next(outlet.legacy, operation_id);
+        let live = || live.load(Ordering::Acquire);
+        if outlet.offer(*serial, operation_id, text, live) == Offered::Lagged {
+            lagged.push(*serial);
         }
     }
+    lagged
 }
 
-/// A socket's side of shared executions: its inbox, its viewer once `connection_init` signed
+/// The messages carrying one response, encoded once per protocol and operation id: the
+/// sockets whose clients chose the same id (most clients number from 1) share one buffer.
+struct Messages<'a> {
+    payload: &'a str,
+    /// By protocol (`graphql-transport-ws`, legacy `graphql-ws`), then operation id.
+    built: [HashMap<Arc<str>, Utf8Bytes>; 2],
+}
+
+impl<'a> Messages<'a> {
+    fn of(payload: &'a str) -> Self {
+        Messages {
+            payload,
+            built: Default::default(),
+        }
+    }
+
+    fn next(&mut self, legacy: bool, operation_id: &Arc<str>) -> &Utf8Bytes {
+        let payload = self.payload;
+        self.built[usize::from(legacy)]
+            .entry(operation_id.clone())
+            .or_insert_with(|| message_text(legacy, operation_id, payload).into())
+    }
+}
+
+/// A socket's side of shared executions: its outlet, its viewer once `connection_init` signed
 /// it in, and the operations it runs through a shared execution, by id.
-#[derive(Default)]
 pub struct SocketShares {
     /// Where the executions deliver to this socket.
-    pub inbox: Arc<Inbox>,
+    pub outlet: Arc<Outlet>,
     signed_in: OnceLock<SignedIn>,
     operations: Mutex<HashMap<String, Membership>>,
 }
@@ -356,6 +365,15 @@ pub enum Taken {
 }
 
 impl SocketShares {
+    /// The shares of the socket written through `outlet`.
+    pub fn new(outlet: Arc<Outlet>) -> SocketShares {
+        SocketShares {
+            outlet,
+            signed_in: OnceLock::new(),
+            operations: Mutex::default(),
+        }
+    }
+
     /// Remembers who `connection_init` signed in, and through what; only signed-in sockets
     /// share.
     pub fn signed_in(&self, viewer: &Viewer, sender: Sender) {
@@ -380,7 +398,7 @@ impl SocketShares {
         match serde_json::from_slice::<ClientMessage>(message) {
             Ok(ClientMessage::Start { id, payload }) => {
                 let (origin, admit) = (|| origin(viewer, signed_in.sender), || admit(viewer));
-                match executions.join(payload, &id, &self.inbox, signed_in, origin, admit) {
+                match executions.join(payload, &id, &self.outlet, signed_in, origin, admit) {
                     Some(membership) => {
                         lock(&self.operations).insert(id, membership);
                         Taken::Yes
@@ -406,7 +424,7 @@ impl SocketShares {
         let mut operations = lock(&self.operations);
         let current = operations
             .get(&*delivery.operation_id)
-            .is_some_and(|membership| membership.serial == delivery.serial);
+            .is_some_and(|membership| membership.member.serial == delivery.serial);
         let ended = current && !matches!(delivery.kind, DeliveryKind::Next(_));
         let removed = ended.then(|| operations.remove(&*delivery.operation_id));
         drop(operations);
@@ -454,19 +472,18 @@ mod tests {
         assert_eq!(complete_text("7"), r#"{"type":"complete","id":"7"}"#);
     }
 
-    #[tokio::test]
-    async fn an_inbox_hands_out_deliveries_in_order() {
-        let inbox = Inbox::default();
-        for serial in 0..3 {
-            inbox.push(Delivery {
-                serial,
-                operation_id: "1".into(),
-                kind: DeliveryKind::Complete,
-            });
-        }
-        for serial in 0..3 {
-            assert_eq!(inbox.next().await.serial, serial);
-        }
-        assert_eq!(inbox.len(), 0);
+    #[test]
+    fn a_response_is_encoded_once_per_protocol_and_operation_id() {
+        let payload = r#"{"data":{"x":1}}"#;
+        let mut messages = Messages::of(payload);
+        let first = messages.next(false, &"1".into()).clone();
+        assert_eq!(first.as_str(), message_text(false, "1", payload));
+        // Another socket's operation "1": the same buffer, not a copy.
+        let again = messages.next(false, &"1".into()).clone();
+        assert_eq!(first.as_str().as_ptr(), again.as_str().as_ptr());
+        let legacy = messages.next(true, &"1".into()).as_str().to_owned();
+        assert_eq!(legacy, message_text(true, "1", payload));
+        let other = messages.next(false, &"2".into()).as_str().to_owned();
+        assert_eq!(other, message_text(false, "2", payload));
     }
 }

@@ -9,14 +9,39 @@ use futures_util::{StreamExt, TryStreamExt};
 use serde_json::json;
 
 use crate::api::{Api, intent_event, post_webhook, refund_event};
+use crate::lean_ws::{self, Receiver};
 use crate::results::FanoutPoint;
 use crate::server::{Backend, Launcher};
-use crate::ws::{OnNext, subscribe};
+use crate::ws::{self, OnNext};
 
 const SUBSCRIPTION: &str = "subscription($id: ID!) { paymentUpdated(paymentId: $id) { cursor kind status amountRefunded } }";
 
 /// Sockets opened at the same time while connecting.
 const CONNECT_PARALLEL: usize = 128;
+
+/// How the harness's subscribers receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Client {
+    /// All sockets read by one thread waiting on one epoll, frames parsed by hand
+    /// ([`crate::lean_ws`]): the least CPU taken from the server on the same cores.
+    Lean,
+    /// A tokio task per socket reading through tokio-tungstenite (as before).
+    Tungstenite,
+}
+
+/// How a fan-out run is driven.
+pub struct Plan<'a> {
+    /// Subscriber counts, ascending; one round each.
+    pub levels: &'a [usize],
+    /// How the subscribers receive.
+    pub client: Client,
+    /// Shell commands run just before each round's event is posted and just after every
+    /// subscriber has it (`{pid}` is replaced by the server's process id), e.g.
+    /// `callgrind_control -z {pid}` and `callgrind_control -d {pid}` to count only the delivery.
+    pub before_event: Option<&'a str>,
+    /// See `before_event`.
+    pub after_event: Option<&'a str>,
+}
 
 /// Arrival times of the current round, one slot per subscriber.
 struct Board {
@@ -28,22 +53,25 @@ struct Board {
 }
 
 impl Board {
+    /// Notes subscriber `index`'s `next` message, arrived at `arrived`.
+    fn record(&self, index: usize, arrived: Instant, first: bool) {
+        if first {
+            // The current state, sent on subscribing: this subscriber is live.
+            self.ready.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let nanos = (arrived - self.epoch).as_nanos() as u64;
+        if self.arrivals[index]
+            .compare_exchange(0, nanos, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.received.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     fn on_next(self: &Arc<Self>, index: usize) -> OnNext {
         let board = self.clone();
-        Arc::new(move |_, arrived, first| {
-            if first {
-                // The current state, sent on subscribing: this subscriber is live.
-                board.ready.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            let nanos = (arrived - board.epoch).as_nanos() as u64;
-            if board.arrivals[index]
-                .compare_exchange(0, nanos, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-            {
-                board.received.fetch_add(1, Ordering::Relaxed);
-            }
-        })
+        Arc::new(move |_, arrived, first| board.record(index, arrived, first))
     }
 
     fn reset(&self) {
@@ -54,8 +82,9 @@ impl Board {
     }
 }
 
-/// Runs one round per entry of `levels` (ascending), adding subscribers between rounds.
-pub async fn run(launcher: &Launcher, levels: &[usize]) -> anyhow::Result<Vec<FanoutPoint>> {
+/// Runs one round per entry of `plan.levels` (ascending), adding subscribers between rounds.
+pub async fn run(launcher: &Launcher, plan: &Plan<'_>) -> anyhow::Result<Vec<FanoutPoint>> {
+    let levels = plan.levels;
     let largest = levels.iter().copied().max().unwrap_or(0);
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let server = launcher.start(Backend::Sqlite, "fanout").await?;
@@ -73,6 +102,15 @@ pub async fn run(launcher: &Launcher, levels: &[usize]) -> anyhow::Result<Vec<Fa
         ready: AtomicUsize::new(0),
     });
     let ws_url = format!("ws://{}/graphql/ws", server.addr);
+    let receiver = match plan.client {
+        Client::Lean => {
+            let board = board.clone();
+            let on_next =
+                Arc::new(move |index, arrived, first| board.record(index, arrived, first));
+            Some(Receiver::start(on_next)?)
+        }
+        Client::Tungstenite => None,
+    };
     let baseline_kib = server.rss_kib()?;
     let webhooks = reqwest::Client::new();
     let mut open = 0;
@@ -82,9 +120,19 @@ pub async fn run(launcher: &Launcher, levels: &[usize]) -> anyhow::Result<Vec<Fa
         futures_util::stream::iter(open..level)
             .map(|index| {
                 let (ws_url, token, board) = (&ws_url, &token, &board);
+                let (addr, receiver) = (server.addr, receiver.as_ref());
                 let variables = json!({ "id": payment_id });
                 async move {
-                    subscribe(ws_url, token, SUBSCRIPTION, variables, board.on_next(index)).await
+                    match receiver {
+                        Some(receiver) => receiver.add(
+                            index,
+                            lean_ws::subscribe(addr, token, SUBSCRIPTION, variables).await?,
+                        ),
+                        None => {
+                            let on_next = board.on_next(index);
+                            ws::subscribe(ws_url, token, SUBSCRIPTION, variables, on_next).await
+                        }
+                    }
                 }
             })
             .buffer_unordered(CONNECT_PARALLEL)
@@ -108,6 +156,9 @@ pub async fn run(launcher: &Launcher, levels: &[usize]) -> anyhow::Result<Vec<Fa
         } else {
             refund_event(&event_id, &intent, round as i64)
         };
+        if let Some(command) = plan.before_event {
+            server.run_hook(command).await?;
+        }
         let cpu_before = server.cpu_ms()?;
         let sent = Instant::now();
         post_webhook(
@@ -121,6 +172,9 @@ pub async fn run(launcher: &Launcher, levels: &[usize]) -> anyhow::Result<Vec<Fa
         })
         .await;
         let server_cpu_ms = server.cpu_ms()? - cpu_before;
+        if let Some(command) = plan.after_event {
+            server.run_hook(command).await?;
+        }
         let sent_nanos = (sent - board.epoch).as_nanos() as u64;
         let mut latencies: Vec<f64> = board.arrivals[..level]
             .iter()
@@ -157,6 +211,7 @@ pub async fn run(launcher: &Launcher, levels: &[usize]) -> anyhow::Result<Vec<Fa
         points.push(point);
     }
     server.stop().await;
+    drop(receiver);
     Ok(points)
 }
 
