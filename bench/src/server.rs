@@ -41,6 +41,8 @@ pub struct Launcher {
     pub work_dir: PathBuf,
     /// `postgres://user@host:port` of a server where the harness may create databases.
     pub postgres: String,
+    /// A program and its arguments that run the server (e.g. valgrind); empty to run it as is.
+    pub wrapper: Vec<String>,
 }
 
 /// A running server.
@@ -80,7 +82,15 @@ impl Launcher {
         let addr = free_loopback_port()?;
         let log = std::fs::File::create(dir.join("server.log"))?;
         let started = Instant::now();
-        let child = Command::new(&self.binary)
+        let mut command = match self.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(&self.binary);
+                command
+            }
+            None => Command::new(&self.binary),
+        };
+        let child = command
             .current_dir(dir)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -116,7 +126,9 @@ impl Launcher {
             startup: Duration::ZERO,
             database_url: database_url.to_owned(),
         };
-        server.wait_ready(started, dir).await?;
+        // Under valgrind the server starts tens of times slower.
+        let patience = if self.wrapper.is_empty() { 30 } else { 300 };
+        server.wait_ready(started, dir, patience).await?;
         Ok(server)
     }
 }
@@ -139,9 +151,14 @@ impl Server {
         cpu_ms(pid)
     }
 
-    async fn wait_ready(&mut self, started: Instant, dir: &Path) -> anyhow::Result<()> {
+    /// The server's process id.
+    pub fn pid(&self) -> anyhow::Result<u32> {
+        self.child.id().context("server has exited")
+    }
+
+    async fn wait_ready(&mut self, started: Instant, dir: &Path, seconds: u64) -> anyhow::Result<()> {
         let url = format!("{}/health/ready", self.base());
-        let deadline = started + Duration::from_secs(30);
+        let deadline = started + Duration::from_secs(seconds);
         let client = reqwest::Client::new();
         loop {
             if let Ok(response) = client.get(&url).send().await
@@ -158,7 +175,7 @@ impl Server {
             }
             if Instant::now() > deadline {
                 bail!(
-                    "server not ready after 30 s; see {}",
+                    "server not ready after {seconds} s; see {}",
                     dir.join("server.log").display()
                 );
             }
