@@ -92,7 +92,16 @@ async fn server(launcher: &Launcher, target: &str, plan: &Plan) -> anyhow::Resul
     let query = if target == "me" { ME } else { PAGE };
     api.graphql(Some(&token), query, json!({})).await?;
     let headers = vec![("authorization", format!("Bearer {token}"))];
-    let point = measure(server.addr, server.pid()?, query, headers, target, &prefix, plan).await;
+    let point = measure(
+        server.addr,
+        server.pid()?,
+        query,
+        headers,
+        target,
+        &prefix,
+        plan,
+    )
+    .await;
     server.stop().await;
     point
 }
@@ -149,7 +158,10 @@ async fn measure(
     control(pid, &["-z"]).await?;
     let (ok, failed) = fixed_count(addr, plan.connections, per_connection, factory).await?;
     control(pid, &["-d"]).await?;
-    anyhow::ensure!(failed == 0, "{target}: {failed} requests failed under callgrind");
+    anyhow::ensure!(
+        failed == 0,
+        "{target}: {failed} requests failed under callgrind"
+    );
     let dump = latest_dump(prefix)?;
     let instructions = totals(&dump)?;
     Ok(CallgrindPoint {
@@ -182,7 +194,10 @@ fn fresh_prefix(out: &Path, target: &str) -> anyhow::Result<PathBuf> {
             std::fs::remove_file(entry.path())?;
         }
     }
-    Ok(out.join(name).canonicalize().unwrap_or_else(|_| out.join(&name)))
+    Ok(out
+        .join(name)
+        .canonicalize()
+        .unwrap_or_else(|_| out.join(&name)))
 }
 
 /// The newest dump written beside `prefix` (callgrind names them `<prefix>.<n>`).

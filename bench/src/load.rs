@@ -225,7 +225,9 @@ async fn scheduled_loop(
         }
         if ok {
             result.ok += 1;
-            result.latency.saturating_record(micros(Instant::now() - due));
+            result
+                .latency
+                .saturating_record(micros(Instant::now() - due));
         } else {
             result.errors += 1;
             if sender.ready().await.is_err() {

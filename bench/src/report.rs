@@ -121,7 +121,9 @@ fn print_ratios(points: &[ReadPoint]) {
             .map(|p| p.throughput)
             .fold(f64::NAN, f64::max)
     };
-    println!("\n| run | me / plain at each connection count | best me / best plain | best payments req/s |");
+    println!(
+        "\n| run | me / plain at each connection count | best me / best plain | best payments req/s |"
+    );
     println!("|---:|---|---:|---:|");
     let mut ratios = Vec::new();
     for run in 0..runs {
@@ -153,9 +155,7 @@ fn print_ratios(points: &[ReadPoint]) {
 pub fn fraction_of(points: &[ReadPoint], point: &ReadPoint, reference: &str) -> Option<f64> {
     points
         .iter()
-        .find(|p| {
-            p.target == reference && p.connections == point.connections && p.run == point.run
-        })
+        .find(|p| p.target == reference && p.connections == point.connections && p.run == point.run)
         .map(|reference| point.throughput / reference.throughput)
 }
 
@@ -179,7 +179,10 @@ pub fn print_callgrind(points: &[crate::callgrind::CallgrindPoint]) {
             .map(|p| p.instructions_per_request)
     };
     if let (Some(me), Some(plain)) = (of("me"), of("plain")) {
-        println!("\nme costs {:.2}× the instructions of plain async-graphql", me / plain);
+        println!(
+            "\nme costs {:.2}× the instructions of plain async-graphql",
+            me / plain
+        );
     }
 }
 

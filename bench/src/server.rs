@@ -156,7 +156,12 @@ impl Server {
         self.child.id().context("server has exited")
     }
 
-    async fn wait_ready(&mut self, started: Instant, dir: &Path, seconds: u64) -> anyhow::Result<()> {
+    async fn wait_ready(
+        &mut self,
+        started: Instant,
+        dir: &Path,
+        seconds: u64,
+    ) -> anyhow::Result<()> {
         let url = format!("{}/health/ready", self.base());
         let deadline = started + Duration::from_secs(seconds);
         let client = reqwest::Client::new();

@@ -75,7 +75,10 @@ pub async fn run(
     );
     let reference = Api::new(format!("http://{}", plain.addr));
     let plain_me = reference.graphql(None, ME, json!({})).await?;
-    anyhow::ensure!(plain_me["me"]["id"].is_string(), "plain returned {plain_me}");
+    anyhow::ensure!(
+        plain_me["me"]["id"].is_string(),
+        "plain returned {plain_me}"
+    );
 
     let auth = vec![("authorization", format!("Bearer {token}"))];
     let targets = [
