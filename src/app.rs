@@ -328,7 +328,10 @@ fn payment_provider(
     Ok(match &config.payments.stripe_secret_key {
         Some(key) => {
             let base = config.payments.stripe_api_base.as_ref().map(Url::as_str);
-            Arc::new(StripeProvider::new(key, base, resilience)?)
+            Arc::new(
+                StripeProvider::new(key, base, resilience)?
+                    .with_publishable_key(config.payments.stripe_publishable_key.clone()),
+            )
         }
         None => Arc::new(SandboxProvider::new(
             resilience,

@@ -33,7 +33,7 @@ mod tests {
     use crate::auth::{Credentials, IssuedSession};
     use crate::config::Settings;
     use crate::providers::identity::{AuthorizationRequest, CodeExchange};
-    use crate::providers::payments::ProviderIntent;
+    use crate::providers::payments::{EphemeralKey, ProviderIntent, ProviderSetupIntent};
     use crate::store::{LoginAttempt, PaymentRow, Session, User};
 
     const CANARY: &str = "canary-5ecret-value";
@@ -95,6 +95,16 @@ mod tests {
             client_secret: CANARY.into(),
         };
         assert_redacted(format!("{intent:?}"));
+        let setup = ProviderSetupIntent {
+            id: "seti_1".into(),
+            client_secret: CANARY.into(),
+        };
+        assert_redacted(format!("{setup:?}"));
+        let key = EphemeralKey {
+            secret: CANARY.to_owned().into(),
+            expires: Some(1),
+        };
+        assert_redacted(format!("{key:?}"));
         let payment = PaymentRow {
             id: Uuid::now_v7(),
             user_id: Uuid::now_v7(),
@@ -108,6 +118,7 @@ mod tests {
             metadata: crate::domain::Metadata::default(),
             created_at: now,
             updated_at: now,
+            last_error: Default::default(),
         };
         assert_redacted(format!(
             "{:?}",

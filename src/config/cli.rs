@@ -270,6 +270,17 @@ pub struct Settings {
     #[arg(long, global = true, env = "STRIPE_API_BASE", default_value = "")]
     pub stripe_api_base: String,
 
+    /// Stripe publishable key (`pk_test_...` or `pk_live_...`, the same mode as the secret key),
+    /// served as `serverInfo.stripePublishableKey` for Stripe.js and PaymentSheet. Required in
+    /// production with Stripe.
+    #[arg(
+        long,
+        global = true,
+        env = "STRIPE_PUBLISHABLE_KEY",
+        default_value = ""
+    )]
+    pub stripe_publishable_key: String,
+
     /// Seconds the price catalog is cached (it is served from the cache while Stripe is down).
     #[arg(
         long,

@@ -10,6 +10,7 @@ pub mod limits;
 mod parse;
 pub mod production;
 pub mod resilience;
+mod stripe_keys;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -75,6 +76,8 @@ pub struct PaymentsConfig {
     pub stripe_secret_key: Option<SecretString>,
     /// Stripe API base URL override.
     pub stripe_api_base: Option<Url>,
+    /// Stripe publishable key, for clients; same mode (test/live) as the secret key.
+    pub stripe_publishable_key: Option<String>,
     /// Time between the sandbox provider's steps.
     pub sandbox_step: Duration,
     /// How long the price catalog is fresh.
@@ -237,9 +240,12 @@ impl Config {
                 ConfigError::new("STRIPE_API_BASE", format!("{raw:?} is not a URL ({e})"))
             })?),
         };
+        let stripe_publishable_key =
+            stripe_keys::publishable_key(&s.stripe_publishable_key, stripe_secret_key)?;
         let payments = PaymentsConfig {
             stripe_secret_key: stripe_secret_key.map(SecretString::from),
             stripe_api_base,
+            stripe_publishable_key,
             catalog_ttl: Duration::from_secs(parse_number(
                 "CATALOG_TTL_SECONDS",
                 &s.catalog_ttl_seconds,
@@ -440,16 +446,28 @@ mod tests {
         s.payments_sandbox = "false".into();
         s.stripe_secret_key = "sk_live_x".into();
         s.stripe_webhook_secrets = "whsec_x".into();
+        s.stripe_publishable_key = "pk_live_x".into();
     }
 
     #[test]
     fn production_refuses_each_unsafe_setting_in_one_line() {
         type Change = fn(&mut Settings);
-        let cases: [(&str, Change); 10] = [
+        let cases: [(&str, Change); 12] = [
             ("STRIPE_SECRET_KEY: required in production", |s| {
                 production(s);
                 s.payments_sandbox = "false".into();
             }),
+            ("STRIPE_PUBLISHABLE_KEY: required in production", |s| {
+                production_with_stripe(s);
+                s.stripe_publishable_key = String::new();
+            }),
+            (
+                "STRIPE_PUBLISHABLE_KEY: a test key while STRIPE_SECRET_KEY is a live key",
+                |s| {
+                    production_with_stripe(s);
+                    s.stripe_publishable_key = "pk_test_x".into();
+                },
+            ),
             ("STRIPE_WEBHOOK_SECRETS: required in production", |s| {
                 production_with_stripe(s);
                 s.stripe_webhook_secrets = String::new();

@@ -54,6 +54,12 @@ pub fn check_production(config: &Config, payments_sandbox: bool) -> Result<(), C
              set the whsec_... secret of the webhook endpoint from the Stripe dashboard",
         ));
     }
+    if stripe && config.payments.stripe_publishable_key.is_none() {
+        return Err(ConfigError::new(
+            "STRIPE_PUBLISHABLE_KEY",
+            "required in production with STRIPE_SECRET_KEY: web and mobile apps read it from              serverInfo.stripePublishableKey; set the pk_live_... key from the Stripe dashboard",
+        ));
+    }
     for (kid, secret) in &config.auth.sessions.signing_keys {
         if !looks_random(&key_material(secret.expose_secret())) {
             return Err(ConfigError::new(

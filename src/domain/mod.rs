@@ -9,6 +9,7 @@ mod inbox;
 mod login;
 mod metadata;
 mod payment;
+mod payment_error;
 mod refund;
 mod text;
 
@@ -17,4 +18,5 @@ pub use inbox::InboxStatus;
 pub use login::LoginKind;
 pub use metadata::Metadata;
 pub use payment::{PaymentStatus, UnknownStatus};
+pub use payment_error::PaymentError;
 pub use refund::RefundStatus;

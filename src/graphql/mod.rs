@@ -4,6 +4,9 @@
 
 mod admin;
 mod auth;
+mod billing_portal;
+mod cards;
+mod catalog;
 mod cookies;
 mod cursor;
 mod documents;
@@ -42,7 +45,9 @@ pub use sharing::{Replay, shared_subscription};
 pub struct MutationRoot(
     auth::AuthMutation,
     payments::PaymentsMutation,
+    billing_portal::BillingPortalMutation,
     admin::AdminMutation,
+    cards::CardsMutation,
 );
 
 /// The root of every query: the parts of the API merged into one type.
@@ -51,8 +56,10 @@ pub struct MutationRoot(
 pub struct QueryRoot(
     query::CoreQuery,
     payments::PaymentsQuery,
+    catalog::CatalogQuery,
     events::EventsQuery,
     relay::NodeQuery,
+    cards::CardsQuery,
 );
 
 /// The complete schema type served at `/graphql`.

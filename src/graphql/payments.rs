@@ -12,7 +12,7 @@ use super::{SchemaDeps, cursor, viewer_state};
 use crate::auth::Viewer;
 use crate::error::AppError;
 use crate::payments::page::{fetch_page, page_size};
-use crate::payments::{CreateCheckout, CreateIntent, PaymentStatus};
+use crate::payments::{CreateCheckout, CreateIntent, CustomerAccessRequest, PaymentStatus};
 use crate::providers::payments;
 use crate::store::{PaymentRow, RefundRow};
 
@@ -106,6 +106,21 @@ impl Payment {
             .collect())
     }
 
+    /// Why the last attempt to pay failed, to show the payer; null when none failed or a later
+    /// one succeeded. Filled from the provider's failure reports (e.g. a card declined at
+    /// client-side confirmation).
+    async fn last_error(&self) -> Option<PaymentError> {
+        let error = &self.0.last_error;
+        (!error.is_empty()).then(|| PaymentError {
+            code: error.code.clone(),
+            decline_code: error.decline_code.clone(),
+            message: error
+                .message
+                .clone()
+                .unwrap_or_else(|| "The payment attempt failed.".into()),
+        })
+    }
+
     /// Created.
     async fn created_at(&self) -> DateTime {
         self.0.created_at.into()
@@ -115,6 +130,17 @@ impl Payment {
     async fn updated_at(&self) -> DateTime {
         self.0.updated_at.into()
     }
+}
+
+/// Why a payment attempt failed.
+#[derive(SimpleObject)]
+pub struct PaymentError {
+    /// The provider's error code, e.g. `card_declined`, `expired_card`.
+    code: Option<String>,
+    /// The card network's reason when the card was declined, e.g. `insufficient_funds`.
+    decline_code: Option<String>,
+    /// What to tell the payer, safe to show as is (at most a couple of hundred characters).
+    message: String,
 }
 
 /// A refund of (part of) a payment.
@@ -213,6 +239,12 @@ pub struct PaymentIntentPayload {
     pub payment_edge: Edge<String, Payment, EmptyFields>,
     /// Confirm the payment on the client with it (Stripe.js `confirmPayment`, PaymentSheet).
     pub client_secret: String,
+    /// The user's customer (`cus_...`) for PaymentSheet, with `ephemeralKey: true`; null
+    /// otherwise and with the sandbox, which has no customers.
+    pub customer_id: Option<String>,
+    /// A fresh ephemeral key for PaymentSheet, with `ephemeralKey: true`; null otherwise and
+    /// with the sandbox. Short-lived: a replay mints a new one.
+    pub ephemeral_key_secret: Option<String>,
 }
 
 /// A price customers can buy.
@@ -404,14 +436,22 @@ impl PaymentsMutation {
     /// Creates a PaymentIntent for the signed-in user. Send the same `idempotencyKey` when
     /// retrying (after a timeout, when back online): the payment is created once, and the same
     /// answer returns. A key reused for a different request fails with `IDEMPOTENCY_KEY_REUSED`.
+    /// With `ephemeralKey: true` the payload also carries `customerId` and
+    /// `ephemeralKeySecret` for PaymentSheet; `stripeApiVersion` is the mobile SDK's Stripe API
+    /// version (e.g. `2024-06-20`; the server's when omitted). Neither is part of the request
+    /// the key remembers: a replay mints a new ephemeral key.
     async fn create_payment_intent(
         &self,
         ctx: &Context<'_>,
         input: PaymentIntentInput,
         idempotency_key: String,
+        #[graphql(default = false)] ephemeral_key: bool,
+        stripe_api_version: Option<String>,
     ) -> Result<PaymentIntentPayload, AppError> {
         let viewer = viewer_state(ctx).require()?;
         let payments = &ctx.data_unchecked::<SchemaDeps>().payments;
+        let asked =
+            CustomerAccessRequest::from_arguments(ephemeral_key, stripe_api_version.as_deref())?;
         let metadata = input
             .metadata
             .into_iter()
@@ -426,10 +466,14 @@ impl PaymentsMutation {
         let created = payments
             .create_payment_intent(viewer, request, &idempotency_key)
             .await?;
+        let (customer_id, ephemeral_key_secret) =
+            super::cards::customer_access(payments, viewer, asked).await?;
         Ok(PaymentIntentPayload {
             payment_edge: payment_edge(&created.payment),
             payment: Payment(created.payment),
             client_secret: created.client_secret,
+            customer_id,
+            ephemeral_key_secret,
         })
     }
 

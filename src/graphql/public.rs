@@ -11,6 +11,7 @@ const PUBLIC_ROOT_FIELDS: &[&str] = &[
     "serverInfo",
     "loginProviders",
     "catalog",
+    "plans",
     "__typename",
     "__schema",
     "__type",
@@ -67,7 +68,9 @@ mod tests {
 
     #[test]
     fn only_queries_of_public_root_fields_are_public() {
-        assert!(public("{ serverInfo { version } catalog { id } }"));
+        assert!(public(
+            "{ serverInfo { version } catalog { id } plans { id } }"
+        ));
         assert!(public(
             "query { ...F } fragment F on Query { loginProviders { name } }"
         ));

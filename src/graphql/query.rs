@@ -61,6 +61,7 @@ impl CoreQuery {
                 "development"
             },
             payment_provider: deps.payments.provider_name(),
+            stripe_publishable_key: deps.payments.publishable_key().map(str::to_owned),
         }
     }
 }

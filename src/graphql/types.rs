@@ -18,6 +18,9 @@ pub struct ServerInfo {
     pub environment: &'static str,
     /// The active payment provider: `stripe`, or `sandbox` when no Stripe key is configured.
     pub payment_provider: &'static str,
+    /// Stripe's publishable key (`pk_test_...` / `pk_live_...`) for Stripe.js, the Payment
+    /// Element and PaymentSheet, so apps need not hard-code it; null with the sandbox.
+    pub stripe_publishable_key: Option<String>,
 }
 
 /// A person who signs in through one or more identity providers.
@@ -39,6 +42,15 @@ impl User {
     /// Display name.
     async fn name(&self) -> Option<&str> {
         self.0.name.as_deref()
+    }
+
+    /// What the user's subscriptions grant (active, trialing and past-due ones): entitlement
+    /// keys from the plans' `entitlements` metadata, sorted, without duplicates. Gate features
+    /// on these. Only the user and admins may read it.
+    async fn entitlements(&self, ctx: &Context<'_>) -> Result<Vec<String>, AppError> {
+        let viewer = super::viewer_state(ctx).require()?;
+        let payments = &ctx.data_unchecked::<super::SchemaDeps>().payments;
+        payments.entitlements(viewer, self.0.id).await
     }
 
     /// The provider accounts that sign this user in.

@@ -12,8 +12,9 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 
 use super::change::{refund_status, until_settled};
+use super::failure;
 use super::{PaymentService, PaymentStatus};
-use crate::domain::PaymentEventKind;
+use crate::domain::{PaymentError, PaymentEventKind};
 use crate::providers::payments::ProviderEvent;
 use crate::store::{
     BatchStep, InboxEvent, InboxStatus, PaymentChange, PaymentRow, StepAction, StepResult,
@@ -127,7 +128,11 @@ fn decide(
         // The creating request may not have recorded it yet; the inbox retries.
         return Decision::Failed(ApplyError::NotRecordedYet(id.to_owned()));
     };
-    let change = match change_for(payment, &decoded, event) {
+    let source = Source {
+        event_type: &event.event_type,
+        event_id: Some(event.event_id.as_str()),
+    };
+    let (change, last_error) = match change_for(payment, &decoded, source) {
         Ok(Some(change)) => change,
         Ok(None) => {
             return finish(
@@ -141,11 +146,15 @@ fn decide(
     };
     payment.status = change.status;
     payment.amount_refunded = change.amount_refunded;
+    if let Some(error) = &last_error {
+        payment.last_error = error.clone();
+    }
     Decision::Step(
         BatchStep {
             inbox_seq: Some(event.seq),
             payment_id: Some(payment.id),
             action: StepAction::Change(change),
+            last_error,
         },
         Applied::Changed,
     )
@@ -161,23 +170,47 @@ fn finish(
         inbox_seq: Some(event.seq),
         payment_id,
         action: StepAction::Finish(status),
+        last_error: None,
     };
     Decision::Step(step, applied)
 }
 
-/// The change `decoded` makes to `payment`, or `None` when it changes nothing.
-fn change_for(
+/// Where a report about a payment came from: an inbox event, or a read-back of the payment
+/// from the provider (which has no event id).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Source<'a> {
+    /// The event type logged with the change (`payment_intent.succeeded`).
+    pub(super) event_type: &'a str,
+    /// The provider's event id, when the report was an event.
+    pub(super) event_id: Option<&'a str>,
+}
+
+/// The change `decoded` makes to `payment` with the payment's last error afterwards (`None`:
+/// unchanged), or `None` when it changes nothing. Webhooks and read-backs both decide here.
+pub(super) fn change_for(
     payment: &PaymentRow,
     decoded: &ProviderEvent,
-    event: &InboxEvent,
-) -> Result<Option<PaymentChange>, ApplyError> {
+    source: Source<'_>,
+) -> Result<Option<(PaymentChange, Option<PaymentError>)>, ApplyError> {
     let current = payment.status;
-    let provider_kind = PaymentEventKind::Provider(event.event_type.clone());
-    let (status, amount_refunded, kind) = match decoded {
-        ProviderEvent::IntentStatus { status, .. } => match current.transition(*status) {
-            Some(next) => (next, payment.amount_refunded, provider_kind),
-            None => return Ok(None),
-        },
+    let provider_kind = PaymentEventKind::Provider(source.event_type.to_owned());
+    let stored_error = &payment.last_error;
+    let (status, amount_refunded, kind, last_error) = match decoded {
+        ProviderEvent::IntentStatus {
+            status, failure, ..
+        } => {
+            let next = current.transition(*status);
+            // A report the rule refuses as stale says nothing about the last error either.
+            if next.is_none() && *status != current {
+                return Ok(None);
+            }
+            let after = next.unwrap_or(current);
+            let last_error = failure::after_report(after, failure.as_ref(), stored_error);
+            if next.is_none() && last_error.is_none() {
+                return Ok(None);
+            }
+            (after, payment.amount_refunded, provider_kind, last_error)
+        }
         ProviderEvent::CheckoutCompleted { paid, .. } => {
             // A completed checkout whose money is still on its way is processing.
             let reported = if *paid {
@@ -186,7 +219,12 @@ fn change_for(
                 PaymentStatus::Processing
             };
             match current.transition(reported) {
-                Some(next) => (next, payment.amount_refunded, provider_kind),
+                Some(next) => (
+                    next,
+                    payment.amount_refunded,
+                    provider_kind,
+                    failure::after_report(next, None, stored_error),
+                ),
                 None => return Ok(None),
             }
         }
@@ -202,11 +240,12 @@ fn change_for(
                 refund_status(payment.amount, refunded),
                 refunded,
                 PaymentEventKind::Refund,
+                None,
             )
         }
         ProviderEvent::Ignored => return Ok(None),
     };
-    Ok(Some(PaymentChange {
+    let change = PaymentChange {
         payment_id: payment.id,
         user_id: payment.user_id,
         from_status: payment.status,
@@ -214,6 +253,7 @@ fn change_for(
         status,
         amount_refunded,
         kind,
-        source_event_id: Some(event.event_id.clone()),
-    }))
+        source_event_id: source.event_id.map(str::to_owned),
+    };
+    Ok(Some((change, last_error)))
 }

@@ -93,6 +93,7 @@ impl PaymentService {
             metadata: Metadata::default(),
             created_at: now,
             updated_at: now,
+            last_error: Default::default(),
         }
     }
 

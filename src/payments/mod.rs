@@ -3,21 +3,28 @@
 //! See docs/payments.md.
 
 mod apply;
+mod cards;
+pub mod catalog;
 mod change;
 mod checkout;
 mod errors;
+mod failure;
 mod idempotency;
 mod intents;
 pub mod money;
 pub mod page;
+mod portal;
 mod queries;
 mod reads;
+mod refetch;
 mod refunds;
 mod service;
 pub mod status;
 mod trace;
 mod validate;
 
+pub use cards::{ApiVersion, CreateSetup, CreatedSetup, CustomerAccess, CustomerAccessRequest};
+pub use portal::CreatedPortal;
 pub use reads::PaymentReads;
 pub use service::{CreateCheckout, CreateIntent, CreatedCheckout, CreatedIntent, PaymentService};
 pub use status::PaymentStatus;

@@ -20,6 +20,12 @@ impl PaymentService {
         amount: Option<i64>,
         key: &str,
     ) -> Result<(RefundRow, StoredRefund), AppError> {
+        // Our copy may be behind a payment the provider has taken: ask it, once, then decide.
+        let payment = if super::refetch::may_be_paid_since(payment.status) {
+            self.refetched(payment).await?
+        } else {
+            payment
+        };
         let status = payment.status;
         if !status.is_paid() {
             return Err(AppError::Conflict(format!(

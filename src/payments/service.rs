@@ -90,13 +90,14 @@ pub struct PaymentService {
     pub(super) bus: Arc<EventBus>,
     /// Reads the inbox's events, by source.
     pub(super) decoders: EventDecoders,
-    allowed_origins: Vec<String>,
+    pub(super) allowed_origins: Vec<String>,
     catalog: Cached<Vec<ProviderPrice>>,
 }
 
 pub(super) const CREATE: &str = "payment_intents.create";
 pub(super) const REFUND: &str = "refunds.create";
 pub(super) const CHECKOUT: &str = "checkout_sessions.create";
+pub(super) const PORTAL: &str = "billing_portal_sessions.create";
 
 impl PaymentService {
     /// A service charging through `provider`, announcing changes on `bus`, and applying inbox
@@ -123,6 +124,14 @@ impl PaymentService {
     /// The active prices, cached for the configured TTL and served from the cache while the
     /// provider is unavailable.
     pub async fn catalog(&self) -> Result<Arc<Vec<ProviderPrice>>, AppError> {
+        let prices = self.all_prices().await?;
+        Ok(Arc::new(
+            prices.iter().filter(|p| p.active).cloned().collect(),
+        ))
+    }
+
+    /// Every price the provider lists, archived ones too, from the same cache.
+    pub(super) async fn all_prices(&self) -> Result<Arc<Vec<ProviderPrice>>, AppError> {
         self.catalog
             .get_or_fetch(|| self.provider.list_prices())
             .await

@@ -15,7 +15,7 @@ use super::{
     BatchStep, InboxStatus, LoggedEvent, NewPaymentEvent, PaymentChange, StepAction, StepResult,
     StoreError,
 };
-use crate::domain::PaymentStatus;
+use crate::domain::{PaymentError, PaymentStatus};
 
 /// Guarded, logged changes to payments.
 #[async_trait]
@@ -55,6 +55,7 @@ where
     for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> PaymentStatus: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> DateTime<Utc>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'r> (Uuid,): FromRow<'r, DB::Row>,
 {
     async fn apply_payment_change(
@@ -66,6 +67,7 @@ where
             inbox_seq: None,
             payment_id: Some(change.payment_id),
             action: StepAction::Change(change.clone()),
+            last_error: None,
         };
         Ok(match self.apply_steps(&[step], now).await?.pop() {
             Some(StepResult::Changed(logged)) => Some(logged),
@@ -98,6 +100,7 @@ where
             .filter(|id| !changed.contains(id))
             .collect();
         let mut results = Vec::with_capacity(steps.len());
+        let mut errors: Vec<(Uuid, &PaymentError)> = Vec::new();
         let mut events = Vec::new();
         let mut finished: Vec<(i64, InboxStatus)> = Vec::new();
         for (index, step) in steps.iter().enumerate() {
@@ -112,6 +115,9 @@ where
             let status = match &step.action {
                 StepAction::Change(change) => {
                     events.push((index, new_event(change)));
+                    if let Some(error) = &step.last_error {
+                        errors.push((change.payment_id, error));
+                    }
                     InboxStatus::Applied
                 }
                 StepAction::Finish(status) => *status,
@@ -121,6 +127,7 @@ where
             }
             results.push(StepResult::Finished);
         }
+        set_last_errors(&mut *tx, &errors).await?;
         DB::finish_inbox_events(&mut *tx, &finished, now).await?;
         let new: Vec<_> = events.iter().map(|(_, event)| event.clone()).collect();
         let logged = DB::append_events(&mut *tx, &new, now).await?;
@@ -187,6 +194,39 @@ where
     query.push(CHANGE_PAYMENTS_WHERE);
     let changed: Vec<Uuid> = query.build_query_scalar().fetch_all(conn).await?;
     Ok(changed.into_iter().collect())
+}
+
+/// Writes each payment's last error, the latest of `errors` winning: one statement per
+/// payment, and only failures and successes carry one.
+async fn set_last_errors<DB>(
+    conn: &mut DB::Connection,
+    errors: &[(Uuid, &PaymentError)],
+) -> Result<(), StoreError>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut latest: Vec<(Uuid, &PaymentError)> = Vec::new();
+    for (payment, error) in errors {
+        match latest.iter_mut().find(|(p, _)| p == payment) {
+            Some(entry) => entry.1 = error,
+            None => latest.push((*payment, error)),
+        }
+    }
+    for (payment, error) in latest {
+        let mut query = QueryBuilder::<DB>::new("UPDATE payments SET last_error_code = ");
+        query.push_bind(error.code.clone());
+        query.push(", last_error_decline_code = ");
+        query.push_bind(error.decline_code.clone());
+        query.push(", last_error_message = ");
+        query.push_bind(error.message.clone());
+        query.push(" WHERE id = ");
+        query.push_bind(payment);
+        query.build().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// The event logging `change`.

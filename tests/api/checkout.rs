@@ -209,7 +209,7 @@ async fn the_sandbox_has_a_small_catalog() {
     let body = app.graphql(CATALOG, json!({})).await;
     assert_eq!(
         body["data"]["catalog"].as_array().map(Vec::len),
-        Some(2),
+        Some(4),
         "{body}"
     );
 }

@@ -122,6 +122,7 @@ fn production_refuses_each_unsafe_setting_with_one_line() {
     let stripe = [
         ("STRIPE_SECRET_KEY", "sk_live_x"),
         ("STRIPE_WEBHOOK_SECRETS", "whsec_x"),
+        ("STRIPE_PUBLISHABLE_KEY", "pk_live_x"),
     ];
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
         (
@@ -131,6 +132,19 @@ fn production_refuses_each_unsafe_setting_with_one_line() {
         (
             [&production[..], &[("STRIPE_SECRET_KEY", "sk_live_x")]].concat(),
             "STRIPE_WEBHOOK_SECRETS: required in production",
+        ),
+        (
+            [&production[..], &stripe[..2]].concat(),
+            "STRIPE_PUBLISHABLE_KEY: required in production",
+        ),
+        (
+            [
+                &production[..],
+                &stripe[..2],
+                &[("STRIPE_PUBLISHABLE_KEY", "pk_test_x")],
+            ]
+            .concat(),
+            "STRIPE_PUBLISHABLE_KEY: a test key while STRIPE_SECRET_KEY is a live key",
         ),
         (
             [

@@ -257,6 +257,7 @@ async fn payments(store: &Store, owner: Uuid, prefix: &str, count: usize) -> Vec
                 metadata: Default::default(),
                 created_at: now,
                 updated_at: now,
+                last_error: Default::default(),
             })
             .await
             .unwrap();

@@ -72,6 +72,33 @@ impl<'a> Client<'a> {
         }
     }
 
+    /// The payment's `lastError` (null when it has none).
+    pub async fn last_error(&self, id: &Value) -> Value {
+        let body = self
+            .gql(
+                "query($id: ID!) { payment(id: $id) { lastError { code declineCode message } } }",
+                json!({ "id": id }),
+            )
+            .await;
+        body["data"]["payment"]["lastError"].clone()
+    }
+
+    /// Polls until the payment has a `lastError`, and returns it.
+    pub async fn until_last_error(&self, id: &Value) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let error = self.last_error(id).await;
+            if error.is_object() {
+                return error;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no lastError yet: {error}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn event_kinds(&self) -> Vec<String> {
         let body = self
             .gql(
@@ -271,6 +298,56 @@ async fn a_declined_sandbox_payment_reopens() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(erin.payment(&id).await["status"], "REQUIRES_PAYMENT_METHOD");
+    assert_eq!(
+        erin.last_error(&id).await,
+        json!({ "code": "card_declined", "declineCode": "generic_decline",
+            "message": "The card was declined. Try another card or contact the bank." })
+    );
+}
+
+#[tokio::test]
+async fn a_decline_is_shown_until_a_later_attempt_succeeds() {
+    let app = app(30, |_| {}).await;
+    let ida = Client::sign_in(&app, "ida").await;
+    let body = ida
+        .create(
+            json!({ "amount": 1000, "currency": "usd", "description": "manual" }),
+            "m",
+        )
+        .await;
+    let id = body["data"]["createPaymentIntent"]["payment"]["id"].clone();
+    assert_eq!(ida.last_error(&id).await, Value::Null, "nothing failed yet");
+    let confirm = "mutation($id: ID!, $o: SandboxOutcome!, $d: String) { sandboxConfirmPayment(paymentId: $id, outcome: $o, declineCode: $d) { id } }";
+
+    let declined = ida
+        .gql(
+            confirm,
+            json!({ "id": id, "o": "DECLINE", "d": "insufficient_funds" }),
+        )
+        .await;
+    single_error(&declined, "PAYMENT_DECLINED");
+    let error = ida.until_last_error(&id).await;
+    assert_eq!(
+        error,
+        json!({ "code": "card_declined", "declineCode": "insufficient_funds",
+            "message": "The card has insufficient funds. Try another card." })
+    );
+    // The failure is a change subscribers hear of, though the status stays the same.
+    assert_eq!(
+        ida.event_kinds().await,
+        [
+            "created:REQUIRES_PAYMENT_METHOD",
+            "payment_intent.payment_failed:REQUIRES_PAYMENT_METHOD"
+        ]
+    );
+
+    ida.gql(confirm, json!({ "id": id, "o": "SUCCEED" })).await;
+    ida.until_status(&id, "SUCCEEDED").await;
+    assert_eq!(
+        ida.last_error(&id).await,
+        Value::Null,
+        "cleared by the success"
+    );
 }
 
 #[tokio::test]

@@ -37,6 +37,7 @@ async fn payment(store: &Store, owner: Uuid) -> Uuid {
             metadata: Default::default(),
             created_at: now,
             updated_at: now,
+            last_error: Default::default(),
         })
         .await
         .unwrap();

@@ -614,6 +614,7 @@ async fn payments_are_counted_paged_backwards_and_refunds_found_by_id(store: Sto
         metadata: Default::default(),
         created_at: now,
         updated_at: now,
+        last_error: Default::default(),
     };
     let paid = payment("SUCCEEDED");
     let rows = [paid.clone(), payment("PROCESSING"), payment("SUCCEEDED")];
@@ -699,6 +700,7 @@ async fn domain_values_are_stored_as_the_same_text_and_unreadable_ones_are_error
         metadata: BTreeMap::from([("order".to_owned(), "42".to_owned())]).into(),
         created_at: now,
         updated_at: now,
+        last_error: Default::default(),
     };
     store.insert_payment(&payment).await.unwrap();
     let change = PaymentChange {
@@ -798,6 +800,7 @@ async fn payment_traces_are_kept_once_and_found_by_provider_id(store: Store) {
         metadata: Default::default(),
         created_at: now,
         updated_at: now,
+        last_error: Default::default(),
     };
     let (traced, untraced) = (payment("pi_traced"), payment("pi_untraced"));
     for row in [&traced, &untraced] {
@@ -825,4 +828,95 @@ async fn payment_traces_are_kept_once_and_found_by_provider_id(store: Store) {
             .unwrap()
             .is_empty()
     );
+}
+
+contract!(a_last_error_is_written_with_its_change_and_only_then);
+async fn a_last_error_is_written_with_its_change_and_only_then(store: Store) {
+    use switchboard::domain::{PaymentError, PaymentEventKind, PaymentStatus};
+    use switchboard::store::{BatchStep, PaymentChange, PaymentRow, StepAction, StepResult};
+    let owner = store
+        .create_user(alice(), identity("dev", "failing"), chrono::Utc::now())
+        .await
+        .unwrap()
+        .id;
+    let now = chrono::Utc::now();
+    let payment = PaymentRow {
+        id: uuid::Uuid::now_v7(),
+        user_id: owner,
+        provider: "sandbox".into(),
+        provider_payment_id: "pi_failing".into(),
+        status: PaymentStatus::RequiresPaymentMethod,
+        amount: 1000,
+        currency: "usd".into(),
+        amount_refunded: 0,
+        description: None,
+        metadata: Default::default(),
+        created_at: now,
+        updated_at: now,
+        last_error: Default::default(),
+    };
+    store.insert_payment(&payment).await.unwrap();
+    let declined = PaymentError {
+        code: Some("card_declined".into()),
+        decline_code: Some("insufficient_funds".into()),
+        message: Some("The card has insufficient funds. Try another card.".into()),
+    };
+    let step = |from: PaymentStatus, to: PaymentStatus, error: Option<PaymentError>| BatchStep {
+        inbox_seq: None,
+        payment_id: Some(payment.id),
+        action: StepAction::Change(PaymentChange {
+            payment_id: payment.id,
+            user_id: owner,
+            from_status: from,
+            from_refunded: 0,
+            status: to,
+            amount_refunded: 0,
+            kind: PaymentEventKind::Provider("payment_intent.payment_failed".into()),
+            source_event_id: None,
+        }),
+        last_error: error,
+    };
+    use PaymentStatus::{RequiresPaymentMethod as Open, Succeeded};
+
+    // The same status, a new error: written, and logged.
+    let results = store
+        .apply_steps(&[step(Open, Open, Some(declined.clone()))], now)
+        .await
+        .unwrap();
+    assert!(
+        matches!(results[..], [StepResult::Changed(_)]),
+        "{results:?}"
+    );
+    assert_eq!(last_error_of(&store, payment.id).await, declined);
+
+    // A change refused by its guard writes no error either.
+    let refused = store
+        .apply_steps(&[step(Succeeded, Open, Some(PaymentError::default()))], now)
+        .await
+        .unwrap();
+    assert_eq!(refused, [StepResult::Contended]);
+    assert_eq!(last_error_of(&store, payment.id).await, declined);
+
+    // `None` keeps it; an empty error clears it.
+    store
+        .apply_steps(&[step(Open, PaymentStatus::Processing, None)], now)
+        .await
+        .unwrap();
+    assert_eq!(last_error_of(&store, payment.id).await, declined);
+    store
+        .apply_steps(
+            &[step(
+                PaymentStatus::Processing,
+                Succeeded,
+                Some(PaymentError::default()),
+            )],
+            now,
+        )
+        .await
+        .unwrap();
+    assert!(last_error_of(&store, payment.id).await.is_empty());
+}
+
+async fn last_error_of(store: &Store, id: uuid::Uuid) -> switchboard::domain::PaymentError {
+    store.payment_by_id(id).await.unwrap().unwrap().last_error
 }

@@ -252,30 +252,21 @@ async fn a_declined_card_reopens_the_payment_and_three_d_secure_waits_for_action
         )
         .await;
     assert_eq!(declined["error"]["code"], "card_declined", "{declined}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    // The failure arrives as a signed webhook; it changes nothing visible (the payment was
-    // still waiting for a method), so it is applied without adding to the payment's history.
-    let db = sqlx::SqlitePool::connect(app.database.url()).await.unwrap();
-    loop {
-        let done: Option<String> = sqlx::query_scalar(
-            "SELECT status FROM webhook_inbox WHERE event_type = 'payment_intent.payment_failed' AND status <> 'pending'",
-        )
-        .fetch_optional(&db)
-        .await
-        .unwrap();
-        if let Some(status) = done {
-            assert_eq!(status, "applied");
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no payment_failed webhook arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // The failure arrives as a signed webhook, with Stripe's reason for it.
+    let error = lee.until_last_error(&payment["id"]).await;
+    assert_eq!(error["code"], "card_declined", "{error}");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("The card was declined") && message.chars().count() <= 250,
+        "{message}"
+    );
+    // The status stays the same; the failure is still a change, logged once.
     assert_eq!(
         lee.event_kinds().await,
-        vec!["created:REQUIRES_PAYMENT_METHOD"]
+        vec![
+            "created:REQUIRES_PAYMENT_METHOD",
+            "payment_intent.payment_failed:REQUIRES_PAYMENT_METHOD"
+        ]
     );
     assert_eq!(
         lee.payment(&payment["id"]).await["status"],
@@ -454,5 +445,133 @@ async fn a_localstripe_payment_reaches_a_subscriber_on_another_instance() {
     assert_eq!(
         update["payload"]["data"]["paymentUpdated"]["status"], "SUCCEEDED",
         "{update}"
+    );
+}
+
+/// Waits until the inbox has applied (or set aside) an event of `event_type`.
+async fn until_inbox_done(app: &TestApp, event_type: &str) {
+    let db = sqlx::SqlitePool::connect(app.database.url()).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let done: Option<String> = sqlx::query_scalar(
+            "SELECT status FROM webhook_inbox WHERE event_type = $1 AND status <> 'pending'",
+        )
+        .bind(event_type)
+        .fetch_optional(&db)
+        .await
+        .unwrap();
+        if let Some(status) = done {
+            assert_eq!(status, "applied", "{event_type}");
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {event_type} applied"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_refund_of_a_payment_paid_before_its_webhook_reads_the_payment_back() {
+    let Some(stripe) = LocalStripe::start().await else {
+        return;
+    };
+    let app = app_without_webhooks(&stripe).await;
+    let uma = Client::sign_in(&app, "uma").await;
+    let body = uma
+        .create(json!({ "amount": 2500, "currency": "usd" }), "paid-quietly")
+        .await;
+    let payment = &body["data"]["createPaymentIntent"]["payment"];
+    let paid = stripe
+        .pay(
+            payment["providerPaymentId"].as_str().unwrap(),
+            "pm_card_visa",
+        )
+        .await;
+    assert_eq!(paid["status"], "succeeded", "{paid}");
+    assert_eq!(
+        uma.payment(&payment["id"]).await["status"],
+        "REQUIRES_PAYMENT_METHOD",
+        "no webhook came"
+    );
+
+    let refund = "mutation($id: ID!, $k: String!) { refundPayment(paymentId: $id, idempotencyKey: $k) { amount } }";
+    let refunded = uma
+        .gql(refund, json!({ "id": payment["id"], "k": "r" }))
+        .await;
+
+    assert_eq!(
+        refunded["data"]["refundPayment"]["amount"], 2500,
+        "{refunded}"
+    );
+    let history = [
+        "created:REQUIRES_PAYMENT_METHOD",
+        "payment_intent.retrieved:SUCCEEDED",
+        "refund:REFUNDED",
+    ];
+    assert_eq!(uma.event_kinds().await, history);
+    // The webhook Stripe did send, fetched late, finds the change made: it is logged once.
+    let root = Client::sign_in(&app, "root").await;
+    let found = root
+        .gql("mutation { reconcileWebhookEvents }", json!({}))
+        .await;
+    assert!(
+        found["data"]["reconcileWebhookEvents"].as_i64().unwrap() >= 1,
+        "{found}"
+    );
+    until_inbox_done(&app, "payment_intent.succeeded").await;
+    assert_eq!(uma.event_kinds().await, history);
+}
+
+#[tokio::test]
+async fn a_refund_stripe_confirms_unpaid_is_refused_and_a_decline_read_back_is_shown() {
+    let Some(stripe) = LocalStripe::start().await else {
+        return;
+    };
+    let app = app_without_webhooks(&stripe).await;
+    let val = Client::sign_in(&app, "val").await;
+    let refund = "mutation($id: ID!, $k: String!) { refundPayment(paymentId: $id, idempotencyKey: $k) { amount } }";
+    let body = val
+        .create(json!({ "amount": 800, "currency": "usd" }), "unpaid")
+        .await;
+    let unpaid = body["data"]["createPaymentIntent"]["payment"]["id"].clone();
+
+    let refused = val.gql(refund, json!({ "id": unpaid, "k": "r1" })).await;
+
+    let error = crate::helpers::single_error(&refused, "CONFLICT");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("REQUIRES_PAYMENT_METHOD"),
+        "{error}"
+    );
+    assert_eq!(val.event_kinds().await, ["created:REQUIRES_PAYMENT_METHOD"]);
+
+    // Declined at client-side confirmation, no webhook: the read-back brings the reason.
+    let body = val
+        .create(json!({ "amount": 900, "currency": "usd" }), "declined")
+        .await;
+    let payment = &body["data"]["createPaymentIntent"]["payment"];
+    let declined = stripe
+        .pay(
+            payment["providerPaymentId"].as_str().unwrap(),
+            "pm_card_chargeCustomerFail",
+        )
+        .await;
+    assert_eq!(declined["error"]["code"], "card_declined", "{declined}");
+    let refused = val
+        .gql(refund, json!({ "id": payment["id"], "k": "r2" }))
+        .await;
+    crate::helpers::single_error(&refused, "CONFLICT");
+    assert_eq!(
+        val.last_error(&payment["id"]).await["code"],
+        "card_declined"
+    );
+    assert!(
+        val.event_kinds()
+            .await
+            .contains(&"payment_intent.retrieved:REQUIRES_PAYMENT_METHOD".to_owned())
     );
 }

@@ -61,7 +61,9 @@ async function boot() {
   const viewer = await transport.client.query(ViewerQuery, {}).toPromise();
   if (viewer.error) return showError(viewer.error);
   const { me, serverInfo, loginProviders } = viewer.data!;
-  $('server').textContent = `v${serverInfo.version} · ${serverInfo.environment} · ${serverInfo.paymentProvider}`;
+  // The publishable key is public; an app hands it to loadStripe() for the Payment Element.
+  const stripeKey = serverInfo.stripePublishableKey ? ` · ${serverInfo.stripePublishableKey}` : '';
+  $('server').textContent = `v${serverInfo.version} · ${serverInfo.environment} · ${serverInfo.paymentProvider}${stripeKey}`;
   if (!me) return showSignIn(loginProviders);
   $('user').textContent = me.name ?? me.id;
   $('sign-out').hidden = false;

@@ -12,6 +12,7 @@ export const ViewerQuery = graphql(`
       version
       environment
       paymentProvider
+      stripePublishableKey
     }
     loginProviders {
       name

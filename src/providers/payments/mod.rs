@@ -2,6 +2,7 @@
 //! providers tell us ([`event::ProviderEvent`]), both in our own types. Each adapter (Stripe, and
 //! a keyless sandbox that behaves like it) owns its wire format and converts at this seam.
 
+mod cards;
 pub mod event;
 mod sandbox;
 mod stripe;
@@ -14,6 +15,7 @@ use async_trait::async_trait;
 use super::resilience::{ProviderError, ResilientProvider};
 use crate::domain::PaymentStatus;
 
+pub use cards::{EphemeralKey, ProviderSetupIntent, SavedCard, SetupRequest, UNKNOWN_API_VERSION};
 pub use event::{
     DecodeError, EventDecoder, EventDecoders, EventHeader, PaymentFailure, ProviderEvent,
 };
@@ -86,7 +88,8 @@ pub struct ProviderCheckout {
     pub currency: String,
 }
 
-/// A price customers can buy.
+/// A price customers can buy (or could: archived prices are kept, because subscriptions to them
+/// still run and still grant what their metadata says).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderPrice {
     /// `price_...`.
@@ -99,6 +102,32 @@ pub struct ProviderPrice {
     pub currency: String,
     /// `month`, `year`... for subscriptions; `None` for one-time prices.
     pub interval: Option<String>,
+    /// How many `interval`s one billing period lasts (3 with `month` bills quarterly).
+    pub interval_count: Option<u32>,
+    /// Whether it can be bought now; archived prices are `false`.
+    pub active: bool,
+    /// The price's metadata merged over its product's: a key set on both reads the price's.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A customer-portal session to create.
+#[derive(Debug, Clone)]
+pub struct PortalRequest {
+    /// The provider's customer whose billing the portal manages.
+    pub customer: Option<String>,
+    /// Where the portal's "return" link goes (an allowed origin).
+    pub return_url: String,
+    /// Sent as `Idempotency-Key` on every attempt.
+    pub idempotency_key: String,
+}
+
+/// A customer-portal session as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderPortal {
+    /// `bps_...`.
+    pub id: String,
+    /// The short-lived page to send the customer to.
+    pub url: String,
 }
 
 /// A refund as the provider reports it.
@@ -144,7 +173,8 @@ pub trait PaymentProvider: Send + Sync {
         request: &CheckoutRequest,
     ) -> Result<Option<ProviderCheckout>, ProviderError>;
 
-    /// The active prices, for the catalog.
+    /// The prices, for the catalog: the active ones and the archived ones (subscriptions to an
+    /// archived price still grant its entitlements).
     async fn list_prices(&self) -> Result<Vec<ProviderPrice>, ProviderError>;
 
     /// Creates a PaymentIntent.
@@ -168,6 +198,85 @@ pub trait PaymentProvider: Send + Sync {
     fn drive(&self, _intent: &SandboxIntent<'_>, _outcome: &SandboxOutcome) -> bool {
         false
     }
+
+    // Reading back
+
+    /// Where a PaymentIntent is now, read from the provider (a read, retried by the policy), for
+    /// deciding again when our copy may be behind its webhooks; `None` from providers whose
+    /// events are never late (the sandbox hands them over in-process) or when the provider
+    /// reports a status we do not know.
+    async fn retrieve_intent(
+        &self,
+        _intent_id: &str,
+    ) -> Result<Option<ProviderIntentState>, ProviderError> {
+        Ok(None)
+    }
+
+    // Billing portal
+
+    /// Creates a customer-portal session (where customers manage their subscriptions, payment
+    /// methods and invoices); `None` when the provider has no portal.
+    async fn create_billing_portal(
+        &self,
+        _request: &PortalRequest,
+    ) -> Result<Option<ProviderPortal>, ProviderError> {
+        Ok(None)
+    }
+
+    // Saved cards and mobile
+
+    /// The publishable key clients use to talk to the provider directly (Stripe.js,
+    /// PaymentSheet); `None` from providers without one.
+    fn publishable_key(&self) -> Option<&str> {
+        None
+    }
+
+    /// Mints an ephemeral key giving a mobile SDK access to `customer`, for the SDK's
+    /// `api_version` (the provider's default when `None`); `None` from providers without
+    /// customers. Every call mints a new key: they expire, so none is kept.
+    async fn create_ephemeral_key(
+        &self,
+        _customer: &str,
+        _api_version: Option<&str>,
+    ) -> Result<Option<EphemeralKey>, ProviderError> {
+        Ok(None)
+    }
+
+    /// Creates a SetupIntent to save a card for off-session use; `None` from providers that
+    /// cannot save cards.
+    async fn create_setup_intent(
+        &self,
+        _request: &SetupRequest,
+    ) -> Result<Option<ProviderSetupIntent>, ProviderError> {
+        Ok(None)
+    }
+
+    /// The client secret of an existing SetupIntent, fetched when an idempotent create is
+    /// replayed (the secret is never stored).
+    async fn setup_intent_secret(&self, setup_intent_id: &str) -> Result<String, ProviderError> {
+        Err(ProviderError::Permanent {
+            status: None,
+            code: None,
+            message: format!("{} has no SetupIntent {setup_intent_id}", self.name()),
+        })
+    }
+
+    /// The cards saved for `customer`, newest first.
+    async fn list_cards(&self, _customer: &str) -> Result<Vec<SavedCard>, ProviderError> {
+        Ok(Vec::new())
+    }
+}
+
+/// A PaymentIntent's state as the provider reports it when asked (no client secret: this is
+/// read to decide, never handed out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderIntentState {
+    /// `pi_...`.
+    pub id: String,
+    /// Where the provider says the payment is.
+    pub status: PaymentStatus,
+    /// Why its last attempt failed, when one did.
+    pub failure: Option<PaymentFailure>,
 }
 
 /// A sandbox payment to drive.

@@ -16,7 +16,7 @@ use super::health::ProviderHealth;
 use super::metrics::{CallLabels, Outcome, RateLimitReason};
 use super::operation::{Attempt, Operation};
 use super::rate_limit::RateLimiter;
-use super::retry::{Jitter, RetryPolicy};
+use super::retry::{Jitter, RetryPolicy, Stop};
 use super::trace::{CallTrace, outcome_name};
 
 /// The resilience policies of one provider (`stripe`, `sandbox`, an
@@ -190,6 +190,13 @@ impl ResilientProvider {
                     number += 1;
                 }
                 Err(stop) => {
+                    if let (Stop::DeadlineTooClose, Some(asked)) = (stop, error.retry_hint()) {
+                        tracing::warn!(
+                            provider = %self.inner.name, operation = op.name,
+                            asked_ms = asked.as_millis(), left_ms = remaining.as_millis(),
+                            "provider asked to wait longer than the call has left; failing now"
+                        );
+                    }
                     tracing::debug!(
                         provider = %self.inner.name, operation = op.name, attempt = number,
                         error = %error, reason = stop.as_str(), "provider call failed"

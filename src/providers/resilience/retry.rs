@@ -167,8 +167,11 @@ impl RetryPolicy {
     }
 
     /// Delay before the attempt after failed attempt `attempt`, or why
-    /// there is none. A `Retry-After` from the provider replaces the
-    /// backoff. The budget is charged only when a retry is granted.
+    /// there is none. A `Retry-After` from the provider is a floor: the
+    /// wait is the longer of it and the backoff. When the provider asks for
+    /// more time than the call has left, the call fails now with the
+    /// provider's answer (its hint passed on) instead of sleeping past its
+    /// deadline. The budget is charged only when a retry is granted.
     pub(crate) fn next_delay(
         &self,
         safety: Safety,
@@ -185,9 +188,10 @@ impl RetryPolicy {
         if attempt >= self.max_attempts {
             return Err(Stop::AttemptsExhausted);
         }
+        let backoff = self.backoff.delay(attempt);
         let delay = error
             .retry_hint()
-            .unwrap_or_else(|| self.backoff.delay(attempt));
+            .map_or(backoff, |asked| asked.max(backoff));
         // Waiting until the deadline would leave no time for the attempt.
         if delay >= remaining {
             return Err(Stop::DeadlineTooClose);

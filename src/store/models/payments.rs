@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::LoggedEvent;
-use crate::domain::{InboxStatus, Metadata, PaymentEventKind, PaymentStatus, RefundStatus};
+use crate::domain::{
+    InboxStatus, Metadata, PaymentError, PaymentEventKind, PaymentStatus, RefundStatus,
+};
 
 /// A payment as we record it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -33,6 +35,9 @@ pub struct PaymentRow {
     pub created_at: DateTime<Utc>,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
+    /// Why the last attempt failed; empty when none did or a later one succeeded.
+    #[sqlx(flatten)]
+    pub last_error: PaymentError,
 }
 
 /// A refund of (part of) a payment.
@@ -96,6 +101,9 @@ pub struct BatchStep {
     pub payment_id: Option<Uuid>,
     /// What to write.
     pub action: StepAction,
+    /// With a change: the payment's last error afterwards (`None` leaves it as it is; an empty
+    /// error clears it). Written with the change, or not at all when the change is refused.
+    pub last_error: Option<PaymentError>,
 }
 
 /// What a batch step writes.

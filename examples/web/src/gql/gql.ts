@@ -14,7 +14,7 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
-    "\n  query Viewer {\n    me {\n      id\n      name\n    }\n    serverInfo {\n      version\n      environment\n      paymentProvider\n    }\n    loginProviders {\n      name\n      displayName\n    }\n  }\n": typeof types.ViewerDocument,
+    "\n  query Viewer {\n    me {\n      id\n      name\n    }\n    serverInfo {\n      version\n      environment\n      paymentProvider\n      stripePublishableKey\n    }\n    loginProviders {\n      name\n      displayName\n    }\n  }\n": typeof types.ViewerDocument,
     "\n  query Catalog {\n    catalog {\n      id\n      product\n      unitAmount\n      currency\n      interval\n    }\n  }\n": typeof types.CatalogDocument,
     "\n  mutation StartLogin($provider: String!, $redirectUri: String!) {\n    startLogin(provider: $provider, redirectUri: $redirectUri) {\n      authorizationUrl\n    }\n  }\n": typeof types.StartLoginDocument,
     "\n  mutation RefreshSession {\n    refreshSession {\n      expiresAt\n    }\n  }\n": typeof types.RefreshSessionDocument,
@@ -28,7 +28,7 @@ type Documents = {
     "\n  subscription PaymentUpdated($paymentId: ID!, $after: String) {\n    paymentUpdated(paymentId: $paymentId, after: $after) {\n      ...PaymentEventFields\n    }\n  }\n": typeof types.PaymentUpdatedDocument,
 };
 const documents: Documents = {
-    "\n  query Viewer {\n    me {\n      id\n      name\n    }\n    serverInfo {\n      version\n      environment\n      paymentProvider\n    }\n    loginProviders {\n      name\n      displayName\n    }\n  }\n": types.ViewerDocument,
+    "\n  query Viewer {\n    me {\n      id\n      name\n    }\n    serverInfo {\n      version\n      environment\n      paymentProvider\n      stripePublishableKey\n    }\n    loginProviders {\n      name\n      displayName\n    }\n  }\n": types.ViewerDocument,
     "\n  query Catalog {\n    catalog {\n      id\n      product\n      unitAmount\n      currency\n      interval\n    }\n  }\n": types.CatalogDocument,
     "\n  mutation StartLogin($provider: String!, $redirectUri: String!) {\n    startLogin(provider: $provider, redirectUri: $redirectUri) {\n      authorizationUrl\n    }\n  }\n": types.StartLoginDocument,
     "\n  mutation RefreshSession {\n    refreshSession {\n      expiresAt\n    }\n  }\n": types.RefreshSessionDocument,
@@ -59,7 +59,7 @@ export function graphql(source: string): unknown;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query Viewer {\n    me {\n      id\n      name\n    }\n    serverInfo {\n      version\n      environment\n      paymentProvider\n    }\n    loginProviders {\n      name\n      displayName\n    }\n  }\n"): (typeof documents)["\n  query Viewer {\n    me {\n      id\n      name\n    }\n    serverInfo {\n      version\n      environment\n      paymentProvider\n    }\n    loginProviders {\n      name\n      displayName\n    }\n  }\n"];
+export function graphql(source: "\n  query Viewer {\n    me {\n      id\n      name\n    }\n    serverInfo {\n      version\n      environment\n      paymentProvider\n      stripePublishableKey\n    }\n    loginProviders {\n      name\n      displayName\n    }\n  }\n"): (typeof documents)["\n  query Viewer {\n    me {\n      id\n      name\n    }\n    serverInfo {\n      version\n      environment\n      paymentProvider\n      stripePublishableKey\n    }\n    loginProviders {\n      name\n      displayName\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod cards;
+mod catalog;
 mod events;
 
 use async_trait::async_trait;
@@ -18,8 +20,9 @@ use tokio::sync::mpsc;
 
 use super::event::EventDecoder;
 use super::{
-    CheckoutRequest, IntentRequest, PaymentProvider, ProviderCheckout, ProviderIntent,
-    ProviderPrice, ProviderRefund, SandboxIntent, SandboxOutcome,
+    CheckoutRequest, IntentRequest, PaymentProvider, PortalRequest, ProviderCheckout,
+    ProviderIntent, ProviderPortal, ProviderPrice, ProviderRefund, ProviderSetupIntent,
+    SandboxIntent, SandboxOutcome, SetupRequest,
 };
 use crate::domain::PaymentStatus;
 use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
@@ -99,18 +102,7 @@ impl PaymentProvider for SandboxProvider {
     }
 
     async fn list_prices(&self) -> Result<Vec<ProviderPrice>, ProviderError> {
-        // A small fixed catalog, so the quick start has something to show.
-        let price = |id: &str, product: &str, amount, interval: Option<&str>| ProviderPrice {
-            id: id.to_owned(),
-            product: Some(product.to_owned()),
-            unit_amount: amount,
-            currency: "usd".to_owned(),
-            interval: interval.map(str::to_owned),
-        };
-        Ok(vec![
-            price("price_sandbox_coffee", "Coffee beans", 1_800, None),
-            price("price_sandbox_club", "Coffee club", 2_500, Some("month")),
-        ])
+        Ok(catalog::prices())
     }
 
     async fn create_checkout(
@@ -229,6 +221,56 @@ impl PaymentProvider for SandboxProvider {
                     })
                 },
             )
+            .await
+    }
+
+    // Billing portal
+
+    /// There is nothing to manage without Stripe, so the "portal" sends the customer straight
+    /// back: a Manage-billing button works end to end in development.
+    async fn create_billing_portal(
+        &self,
+        request: &PortalRequest,
+    ) -> Result<Option<ProviderPortal>, ProviderError> {
+        self.resilience
+            .call(
+                Operation::idempotent_write("billing_portal_sessions.create"),
+                |_| async {
+                    Ok(Some(ProviderPortal {
+                        id: format!("bps_sandbox_{}", uuid::Uuid::now_v7().simple()),
+                        url: request.return_url.clone(),
+                    }))
+                },
+            )
+            .await
+    }
+
+    // Saved cards and mobile
+
+    async fn create_setup_intent(
+        &self,
+        _request: &SetupRequest,
+    ) -> Result<Option<ProviderSetupIntent>, ProviderError> {
+        self.resilience
+            .call(
+                Operation::idempotent_write("setup_intents.create"),
+                |_| async { Ok(Some(self.new_setup_intent())) },
+            )
+            .await
+    }
+
+    async fn setup_intent_secret(&self, setup_intent_id: &str) -> Result<String, ProviderError> {
+        if !Self::is_setup_intent(setup_intent_id) {
+            return Err(ProviderError::Permanent {
+                status: Some(404),
+                code: None,
+                message: format!("no sandbox SetupIntent {setup_intent_id}"),
+            });
+        }
+        self.resilience
+            .call(Operation::read("setup_intents.retrieve"), |_| async {
+                Ok(self.secret_of(setup_intent_id))
+            })
             .await
     }
 }

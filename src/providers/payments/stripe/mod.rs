@@ -1,9 +1,12 @@
-//! The Stripe adapter: requests through async-stripe ([`client`], [`requests`]), Stripe's wire
+//! The Stripe adapter: requests described by async-stripe's builders and sent by us
+//! ([`client`], [`requests`]), Stripe's wire
 //! format and its conversion into the port's types ([`transformers`]), and its events
 //! ([`events`]).
 
+mod cards;
 mod client;
 mod events;
+mod portal;
 mod requests;
 mod transformers;
 
@@ -12,17 +15,18 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::value::RawValue;
-use stripe::{Client, ClientBuilder, RequestStrategy, StripeRequest};
+use stripe::StripeRequest;
 use stripe_core::customer::CreateCustomer;
 use stripe_core::payment_intent::{CreatePaymentIntent, RetrievePaymentIntent};
 use stripe_core::refund::CreateRefund;
 
 use super::event::EventDecoder;
 use super::{
-    CheckoutRequest, IntentRequest, PaymentProvider, ProviderCheckout, ProviderIntent,
-    ProviderPrice, ProviderRefund,
+    CheckoutRequest, EphemeralKey, IntentRequest, PaymentProvider, PortalRequest, ProviderCheckout,
+    ProviderIntent, ProviderIntentState, ProviderPortal, ProviderPrice, ProviderRefund,
+    ProviderSetupIntent, SavedCard, SetupRequest,
 };
 use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
 use requests::{CreateCheckoutSession, ListEvents, ListPrices};
@@ -32,8 +36,9 @@ pub use events::{EVENT_TYPES, StripeEvents};
 
 /// Stripe's API.
 pub struct StripeProvider {
-    client: Client,
+    transport: client::Transport,
     resilience: ResilientProvider,
+    publishable_key: Option<String>,
 }
 
 impl StripeProvider {
@@ -43,15 +48,22 @@ impl StripeProvider {
         api_base: Option<&str>,
         resilience: ResilientProvider,
     ) -> anyhow::Result<Self> {
-        let mut builder =
-            ClientBuilder::new(secret_key.expose_secret()).request_strategy(RequestStrategy::Once);
-        if let Some(base) = api_base {
-            builder = builder.url(base);
-        }
         Ok(Self {
-            client: builder.build()?,
+            transport: client::Transport::new(
+                crate::providers::http_client(),
+                secret_key,
+                api_base,
+            )?,
             resilience,
+            publishable_key: None,
         })
+    }
+
+    /// The same provider, telling clients `key` (`pk_...`) through
+    /// [`PaymentProvider::publishable_key`].
+    pub fn with_publishable_key(mut self, key: Option<String>) -> Self {
+        self.publishable_key = key;
+        self
     }
 
     /// Sends a request through the policy stack and reads its answer as `T`.
@@ -61,7 +73,7 @@ impl StripeProvider {
         request: &impl StripeRequest,
         key: Option<&str>,
     ) -> Result<T, ProviderError> {
-        client::send(&self.client, &self.resilience, operation, request, key).await
+        client::send(&self.transport, &self.resilience, operation, request, key).await
     }
 }
 
@@ -80,14 +92,23 @@ impl PaymentProvider for StripeProvider {
     }
 
     async fn list_prices(&self) -> Result<Vec<ProviderPrice>, ProviderError> {
-        let page: List<Price> = self
-            .send(Operation::read("prices.list"), &ListPrices, None)
-            .await?;
-        Ok(page
-            .data
-            .into_iter()
-            .filter_map(Price::into_catalog)
-            .collect())
+        let mut prices = Vec::new();
+        let mut starting_after: Option<String> = None;
+        // Ten pages of 100 bound one refresh; a catalog is far smaller.
+        for _ in 0..10 {
+            let request = ListPrices {
+                starting_after: starting_after.as_deref(),
+            };
+            let page: List<Price> = self
+                .send(Operation::read("prices.list"), &request, None)
+                .await?;
+            starting_after = page.data.last().and_then(Price::id).map(str::to_owned);
+            prices.extend(page.data.into_iter().filter_map(Price::into_catalog));
+            if !page.has_more || starting_after.is_none() {
+                break;
+            }
+        }
+        Ok(prices)
     }
 
     async fn create_checkout(
@@ -221,5 +242,102 @@ impl PaymentProvider for StripeProvider {
             )
             .await?;
         Ok(refund.into_provider(amount))
+    }
+
+    async fn retrieve_intent(
+        &self,
+        intent_id: &str,
+    ) -> Result<Option<ProviderIntentState>, ProviderError> {
+        let intent: PaymentIntent = self
+            .send(
+                Operation::read("payment_intents.retrieve"),
+                &RetrievePaymentIntent::new(intent_id.to_owned()),
+                None,
+            )
+            .await?;
+        Ok(intent.into_state())
+    }
+
+    // Billing portal
+
+    async fn create_billing_portal(
+        &self,
+        request: &PortalRequest,
+    ) -> Result<Option<ProviderPortal>, ProviderError> {
+        let session: portal::PortalSession = self
+            .send(
+                Operation::idempotent_write("billing_portal_sessions.create"),
+                &portal::CreatePortalSession::of(request)?,
+                Some(&request.idempotency_key),
+            )
+            .await?;
+        session.try_into().map(Some)
+    }
+
+    // Saved cards and mobile
+
+    fn publishable_key(&self) -> Option<&str> {
+        self.publishable_key.as_deref()
+    }
+
+    async fn create_ephemeral_key(
+        &self,
+        customer: &str,
+        api_version: Option<&str>,
+    ) -> Result<Option<EphemeralKey>, ProviderError> {
+        // A fresh key per call: a retried attempt mints one key, a new call (a replay) another.
+        let idempotency_key = uuid::Uuid::new_v4().to_string();
+        let key: cards::WireEphemeralKey = client::send_at_version(
+            &self.transport,
+            &self.resilience,
+            Operation::idempotent_write("ephemeral_keys.create"),
+            &cards::CreateEphemeralKey(customer),
+            Some(&idempotency_key),
+            // Without the SDK's version, the one this client speaks.
+            api_version,
+        )
+        .await
+        .map_err(cards::unknown_version)?;
+        key.try_into().map(Some)
+    }
+
+    async fn create_setup_intent(
+        &self,
+        request: &SetupRequest,
+    ) -> Result<Option<ProviderSetupIntent>, ProviderError> {
+        let intent: cards::SetupIntent = self
+            .send(
+                Operation::idempotent_write("setup_intents.create"),
+                &cards::CreateSetupIntent(request),
+                Some(&request.idempotency_key),
+            )
+            .await?;
+        intent.try_into().map(Some)
+    }
+
+    async fn setup_intent_secret(&self, setup_intent_id: &str) -> Result<String, ProviderError> {
+        let intent: cards::SetupIntent = self
+            .send(
+                Operation::read("setup_intents.retrieve"),
+                &cards::RetrieveSetupIntent(setup_intent_id),
+                None,
+            )
+            .await?;
+        ProviderSetupIntent::try_from(intent).map(|intent| intent.client_secret)
+    }
+
+    async fn list_cards(&self, customer: &str) -> Result<Vec<SavedCard>, ProviderError> {
+        let page: List<cards::PaymentMethod> = self
+            .send(
+                Operation::read("payment_methods.list"),
+                &cards::ListCards(customer),
+                None,
+            )
+            .await?;
+        Ok(page
+            .data
+            .into_iter()
+            .filter_map(cards::PaymentMethod::into_card)
+            .collect())
     }
 }

@@ -5,15 +5,28 @@ use stripe_client_core::{RequestBuilder, StripeMethod};
 
 use crate::providers::payments::CheckoutRequest;
 
-/// `GET /v1/prices?active=true`: the first 100 active prices.
-pub(super) struct ListPrices;
+/// `GET /v1/prices`: a page of 100 prices, active and archived, each with its product.
+pub(super) struct ListPrices<'a> {
+    pub starting_after: Option<&'a str>,
+}
 
-impl StripeRequest for ListPrices {
+impl StripeRequest for ListPrices<'_> {
     type Output = ();
 
     fn build(&self) -> RequestBuilder {
-        RequestBuilder::new(StripeMethod::Get, "/prices")
-            .query(&[("active", "true"), ("limit", "100")])
+        #[derive(serde::Serialize)]
+        struct Query<'a> {
+            limit: u32,
+            /// Sent as `expand[0]=data.product`.
+            expand: [&'static str; 1],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            starting_after: Option<&'a str>,
+        }
+        RequestBuilder::new(StripeMethod::Get, "/prices").query(&Query {
+            limit: 100,
+            expand: ["data.product"],
+            starting_after: self.starting_after,
+        })
     }
 }
 

@@ -6,12 +6,16 @@
 //! version, so they would refuse older accounts' answers. Status enums end in an `Unknown`
 //! variant so a status Stripe adds later is read as "not ours to act on", not as an error.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use crate::domain::PaymentStatus;
 use crate::providers::payments::event::{PaymentFailure, ProviderEvent};
-use crate::providers::payments::{ProviderCheckout, ProviderIntent, ProviderPrice, ProviderRefund};
+use crate::providers::payments::{
+    ProviderCheckout, ProviderIntent, ProviderIntentState, ProviderPrice, ProviderRefund,
+};
 use crate::providers::resilience::ProviderError;
 
 /// A page of a list (`GET /v1/prices`, `GET /v1/events`).
@@ -44,31 +48,84 @@ impl Expandable {
     }
 }
 
-/// A Price.
+/// A Price, listed with `expand[]=data.product` so its product's name and metadata come along.
 #[derive(Debug, Deserialize)]
 pub(super) struct Price {
     id: Option<String>,
-    product: Option<Expandable>,
+    product: Option<ProductField>,
     unit_amount: Option<i64>,
     currency: Option<String>,
     recurring: Option<Recurring>,
+    /// Stripe always sends it; a price is listed as sellable when an answer lacks it.
+    #[serde(default = "sellable")]
+    active: bool,
+    #[serde(default)]
+    metadata: Option<Metadata>,
+}
+
+fn sellable() -> bool {
+    true
+}
+
+/// Metadata: string keys and values (a `null` value is a key being removed, read as absent).
+type Metadata = BTreeMap<String, Option<String>>;
+
+/// A Price's product: its id, or the Product when the request expanded it.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ProductField {
+    Id(String),
+    Object(Product),
+}
+
+/// A Product, as far as the catalog reads it.
+#[derive(Debug, Deserialize)]
+struct Product {
+    id: Option<String>,
+    name: Option<String>,
+    #[serde(default)]
+    metadata: Option<Metadata>,
 }
 
 /// A Price's billing period.
 #[derive(Debug, Deserialize)]
 struct Recurring {
     interval: Option<String>,
+    interval_count: Option<u32>,
 }
 
 impl Price {
+    /// `price_...`, to page on from.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
     /// The price for our catalog; `None` for prices without a fixed amount (metered, tiered).
     pub fn into_catalog(self) -> Option<ProviderPrice> {
+        let (product, product_metadata) = match self.product {
+            Some(ProductField::Id(id)) => (Some(id), None),
+            Some(ProductField::Object(product)) => (product.name.or(product.id), product.metadata),
+            None => (None, None),
+        };
+        // The product's metadata first, so a key the price sets too reads the price's.
+        let metadata = [product_metadata, self.metadata]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|(key, value)| Some((key, value?)))
+            .collect();
+        let (interval, interval_count) = self
+            .recurring
+            .map_or((None, None), |r| (r.interval, r.interval_count));
         Some(ProviderPrice {
             id: self.id?,
-            product: self.product.and_then(Expandable::into_id),
+            product,
             unit_amount: self.unit_amount?,
             currency: self.currency?,
-            interval: self.recurring.and_then(|r| r.interval),
+            interval,
+            interval_count,
+            active: self.active,
+            metadata,
         })
     }
 }
@@ -107,12 +164,23 @@ pub(super) struct PaymentIntent {
     id: String,
     status: IntentStatus,
     client_secret: Option<String>,
+    #[serde(default)]
+    last_payment_error: Option<LastPaymentError>,
 }
 
 impl PaymentIntent {
     /// The client secret, which every PaymentIntent answer to its owner carries.
     pub fn client_secret(self) -> Result<String, ProviderError> {
         self.client_secret.ok_or_else(|| lacks("client_secret"))
+    }
+
+    /// Where the intent is, for deciding again; `None` for a status we do not know.
+    pub fn into_state(self) -> Option<ProviderIntentState> {
+        Some(ProviderIntentState {
+            status: PaymentStatus::try_from(self.status).ok()?,
+            failure: self.last_payment_error.map(PaymentFailure::from),
+            id: self.id,
+        })
     }
 }
 

@@ -195,3 +195,36 @@ async fn hung_attempts_time_out_and_the_deadline_cuts_the_last_one() {
     // Only the real timeout counts against the provider.
     assert_eq!(provider.health().failure_rate, 1.0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_is_a_floor_under_the_backoff() {
+    let provider = provider(PolicyConfig {
+        backoff_base: 500 * MS,
+        ..config()
+    });
+    let soon = ProviderError::RateLimited {
+        retry_after: Some(10 * MS),
+    };
+    let (result, calls, elapsed) = scripted(&provider, READ, &[Err(soon), Ok("ok")]).await;
+    assert_eq!((result, calls), (Ok("ok"), 2));
+    assert_eq!(
+        elapsed,
+        500 * MS,
+        "the longer of Retry-After and the backoff"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_beyond_the_deadline_fails_at_once_with_the_hint() {
+    let provider = provider(PolicyConfig {
+        deadline: Duration::from_secs(2),
+        attempt_timeout: Duration::from_secs(1),
+        ..config()
+    });
+    let later = ProviderError::RateLimited {
+        retry_after: Some(Duration::from_secs(30)),
+    };
+    let (result, calls, elapsed) =
+        scripted(&provider, READ, &[Err(later.clone()), Ok("unreached")]).await;
+    assert_eq!((result, calls, elapsed), (Err(later), 1, Duration::ZERO));
+}
