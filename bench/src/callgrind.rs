@@ -195,7 +195,7 @@ fn fresh_prefix(out: &Path, target: &str) -> anyhow::Result<PathBuf> {
         }
     }
     Ok(out
-        .join(name)
+        .join(&name)
         .canonicalize()
         .unwrap_or_else(|_| out.join(&name)))
 }
