@@ -11,6 +11,7 @@ mod metadata;
 mod payment;
 mod payment_error;
 mod refund;
+mod subscription;
 mod text;
 
 pub use event::PaymentEventKind;
@@ -20,3 +21,4 @@ pub use metadata::Metadata;
 pub use payment::{PaymentStatus, UnknownStatus};
 pub use payment_error::PaymentError;
 pub use refund::RefundStatus;
+pub use subscription::{SubscriptionStatus, UnknownSubscriptionStatus};

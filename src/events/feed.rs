@@ -12,7 +12,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::shared_reads::SharedReads;
 use super::{BusMessage, EventBus, Notice};
-use crate::store::{EventPage, EventScope, PaymentEventRow, Store, StoreError};
+use crate::store::{EventPage, EventScope, LogSubject, PaymentEventRow, Store, StoreError};
 
 /// Events read from the store per round trip.
 const PAGE: i64 = 100;
@@ -162,6 +162,9 @@ impl Feed {
     }
 
     fn concerns(&self, notice: &Notice) -> bool {
+        if notice.subject != LogSubject::Payment {
+            return false;
+        }
         match self.scope {
             EventScope::Payment(id) => notice.payment_id == id,
             EventScope::User(id) => notice.user_id == id,

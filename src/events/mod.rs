@@ -10,8 +10,10 @@
 mod feed;
 mod postgres;
 mod shared_reads;
+mod subscription_feed;
 
 pub use feed::{EventStream, Start, feed};
+pub use subscription_feed::{SubscriptionEventStream, subscription_feed};
 
 use std::sync::Arc;
 
@@ -127,6 +129,17 @@ impl EventBus {
             // The store sent them with NOTIFY inside the appending transaction, so every
             // instance hears them in commit order, which is cursor order.
             Transport::Postgres(_) => {}
+        }
+    }
+
+    /// Announces notices of events just committed, in cursor order, like
+    /// [`EventBus::publish`] (with PostgreSQL the store has sent them already).
+    pub async fn publish_notices(&self, notices: &[Notice]) {
+        if let Transport::InProcess = &self.transport {
+            for notice in notices {
+                // No receiver is fine: nobody is watching.
+                let _ = self.local.send(BusMessage::Changed(notice.clone()));
+            }
         }
     }
 

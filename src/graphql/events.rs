@@ -179,4 +179,18 @@ impl SubscriptionRoot {
         let events = reads.my_feed(viewer, start).await?;
         Ok(events.map(|item| item.map(PaymentEvent).map_err(AppError::from)))
     }
+
+    /// Every change to the signed-in user's subscriptions (Stripe Billing): the events after
+    /// `after` first (or, without it, only changes from now on), then live, with no gap and no
+    /// duplicate.
+    async fn subscription_updated(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+    ) -> Result<
+        impl Stream<Item = Result<super::billing::SubscriptionEvent, AppError>> + use<>,
+        AppError,
+    > {
+        super::billing::subscription_updated(ctx, after).await
+    }
 }

@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+mod billing;
 mod billing_portal;
 mod cards;
 mod catalog;
@@ -47,6 +48,7 @@ pub struct MutationRoot(
     payments::PaymentsMutation,
     billing_portal::BillingPortalMutation,
     admin::AdminMutation,
+    billing::BillingMutation,
     cards::CardsMutation,
 );
 
@@ -59,6 +61,7 @@ pub struct QueryRoot(
     catalog::CatalogQuery,
     events::EventsQuery,
     relay::NodeQuery,
+    billing::BillingQuery,
     cards::CardsQuery,
 );
 

@@ -2,12 +2,14 @@
 //!
 //! Ids are UUIDs, unique across every table, so an id alone finds its object. Each object is
 //! returned only when the typed queries would show it to the same viewer: a payment or refund
-//! of the viewer (any, for admins), the viewer's own user (any user, for admins).
+//! of the viewer (any, for admins), the viewer's own user (any user, for admins), and likewise a
+//! subscription.
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, Interface, Object};
 use uuid::Uuid;
 
+use super::billing::BillingSubscription;
 use super::loaders::UsersLoader;
 use super::payments::{Payment, Refund};
 use super::types::User;
@@ -28,6 +30,8 @@ pub enum Node {
     Refund(Refund),
     /// A user.
     User(User),
+    /// A subscription.
+    BillingSubscription(BillingSubscription),
 }
 
 /// Refetching any object by its id.
@@ -76,6 +80,11 @@ async fn find(
     }
     if let Some(refund) = payments.visible_refund(viewer, id).await? {
         return Ok(Some(Node::Refund(Refund(refund))));
+    }
+    if let Some(subscription) = payments.visible_subscription(viewer, id).await? {
+        return Ok(Some(Node::BillingSubscription(BillingSubscription(
+            subscription,
+        ))));
     }
     if viewer.may_see_owned_by(id) {
         let users = ctx.data_unchecked::<DataLoader<UsersLoader>>();

@@ -33,7 +33,31 @@ enum Decision {
 #[async_trait]
 impl EventHandler for PaymentService {
     async fn apply_batch(&self, events: &[InboxEvent]) -> Result<Vec<Outcome>, StoreError> {
-        let outcomes = until_settled(events.iter().collect(), |open| self.apply_once(open)).await?;
+        // Subscription and invoice events go to the subscriptions' own rule, one by one.
+        let mut billing = Vec::new();
+        let mut payments = Vec::new();
+        for (index, event) in events.iter().enumerate() {
+            match self
+                .decoders
+                .decode(&event.source, event.payload.as_bytes())
+            {
+                Ok(decoded) if decoded.provider_subscription_id().is_some() => {
+                    billing.push((index, event, decoded))
+                }
+                _ => payments.push((index, event)),
+            }
+        }
+        let mut outcomes: Vec<Option<Outcome>> = events.iter().map(|_| None).collect();
+        let settled = until_settled(payments.iter().map(|(_, e)| *e).collect(), |open| {
+            self.apply_once(open)
+        })
+        .await?;
+        for ((index, _), outcome) in payments.iter().zip(settled) {
+            outcomes[*index] = Some(outcome.unwrap_or(Outcome::Failed(ApplyError::Contended)));
+        }
+        for (index, event, decoded) in billing {
+            outcomes[index] = Some(self.apply_subscription_event(event, &decoded).await?);
+        }
         Ok(outcomes
             .into_iter()
             .map(|o| o.unwrap_or(Outcome::Failed(ApplyError::Contended)))
@@ -243,7 +267,10 @@ pub(super) fn change_for(
                 None,
             )
         }
-        ProviderEvent::Ignored => return Ok(None),
+        // Subscription events are routed to the subscriptions' rule before this.
+        ProviderEvent::Ignored
+        | ProviderEvent::SubscriptionChanged { .. }
+        | ProviderEvent::InvoiceChanged { .. } => return Ok(None),
     };
     let change = PaymentChange {
         payment_id: payment.id,

@@ -69,6 +69,7 @@ impl PaymentService {
         if !viewer.may_see_owned_by(user) {
             return Err(AppError::NotFound("user"));
         }
+        // The subscriptions in force (src/payments/subscriptions): active, trialing, past due.
         let price_ids = self.active_price_ids(user).await?;
         if price_ids.is_empty() {
             // Nothing to look up: no catalog fetch, so no provider outage can fail this.
@@ -76,15 +77,6 @@ impl PaymentService {
         }
         let catalog: Arc<Vec<ProviderPrice>> = self.all_prices().await?;
         Ok(entitlements(&price_ids, &catalog))
-    }
-
-    /// The seam to subscriptions: the price ids of `user`'s subscriptions whose status
-    /// [`grants_access`]. Empty until subscriptions are stored.
-    pub async fn active_price_ids(&self, user: Uuid) -> Result<Vec<String>, AppError> {
-        // wired when subscriptions land: read the user's subscription items whose status is in
-        // GRANTING_STATUSES from the store.
-        let _ = user;
-        Ok(Vec::new())
     }
 }
 

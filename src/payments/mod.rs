@@ -20,6 +20,7 @@ mod refetch;
 mod refunds;
 mod service;
 pub mod status;
+mod subscriptions;
 mod trace;
 mod validate;
 
@@ -28,3 +29,4 @@ pub use portal::CreatedPortal;
 pub use reads::PaymentReads;
 pub use service::{CreateCheckout, CreateIntent, CreatedCheckout, CreatedIntent, PaymentService};
 pub use status::PaymentStatus;
+pub use subscriptions::{MAX_QUANTITY, PlanChoice, Subscribed};

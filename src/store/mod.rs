@@ -22,6 +22,8 @@ mod refunds;
 mod retention;
 mod sessions;
 mod sqlite;
+mod subscription_events;
+mod subscriptions;
 mod traces;
 mod url;
 mod users;
@@ -44,7 +46,7 @@ pub use models::{
 };
 #[cfg(test)]
 pub(crate) use notice::logged as logged_event_for_tests;
-pub use notice::{NOTICE_CHANNEL, Notice, decode_notices, encode_notices};
+pub use notice::{LogSubject, NOTICE_CHANNEL, Notice, decode_notices, encode_notices};
 pub use payment_changes::PaymentChangeRepo;
 pub use payment_events::PaymentEventRepo;
 pub use payments::PaymentRepo;
@@ -53,6 +55,12 @@ pub use refunds::RefundRepo;
 pub use retention::{PURGE_INTERVAL, Purged, RetentionRepo, run_retention};
 pub use sessions::SessionRepo;
 pub use sqlite::SqliteStore;
+pub use subscription_events::{
+    LoggedSubscriptionEvent, NewSubscriptionEvent, SubscriptionEventRow,
+};
+pub use subscriptions::{
+    SubscriptionRepo, SubscriptionRow, SubscriptionWrite, SubscriptionWritten,
+};
 pub use traces::TraceRepo;
 pub use url::DatabaseUrl;
 pub use users::UserRepo;
@@ -74,6 +82,7 @@ pub trait Database:
     + RefundRepo
     + RetentionRepo
     + TraceRepo
+    + SubscriptionRepo
     + Send
     + Sync
     + 'static

@@ -11,6 +11,24 @@ use super::{LoggedEvent, PaymentEventRow};
 /// The `NOTIFY` channel of payment notices, which every instance listens on.
 pub const NOTICE_CHANNEL: &str = "switchboard_payment_events";
 
+/// What an event of the log is about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LogSubject {
+    /// A payment (`payment_id` is the payment's).
+    #[default]
+    #[serde(rename = "p")]
+    Payment,
+    /// A subscription (`payment_id` is the subscription's).
+    #[serde(rename = "s")]
+    Subscription,
+}
+
+impl LogSubject {
+    fn is_payment(&self) -> bool {
+        *self == LogSubject::Payment
+    }
+}
+
 /// A payment changed: its event at `cursor` is in the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notice {
@@ -30,6 +48,9 @@ pub struct Notice {
     /// a NOTIFY payload (subscribers then read it from the store).
     #[serde(rename = "e", default, skip_serializing_if = "Option::is_none")]
     pub event: Option<Arc<PaymentEventRow>>,
+    /// What the event is about; notices without it (older instances) are about payments.
+    #[serde(rename = "s", default, skip_serializing_if = "LogSubject::is_payment")]
+    pub subject: LogSubject,
 }
 
 impl From<&LoggedEvent> for Notice {
@@ -40,6 +61,7 @@ impl From<&LoggedEvent> for Notice {
             payment_id: logged.event.payment_id,
             user_id: logged.event.user_id,
             event: Some(Arc::new(logged.event.clone())),
+            subject: LogSubject::Payment,
         }
     }
 }

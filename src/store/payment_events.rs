@@ -62,8 +62,9 @@ const PREVIOUS_CURSOR: &str =
 const LOG_HORIZON: &str = "SELECT COALESCE(MAX(cursor), 0) FROM payment_events";
 const EVENTS_OF_PAYMENT: &str = "SELECT * FROM payment_events \
      WHERE payment_id = $1 AND cursor > $2 ORDER BY cursor LIMIT $3";
-const EVENTS_OF_USER: &str =
-    "SELECT * FROM payment_events WHERE user_id = $1 AND cursor > $2 ORDER BY cursor LIMIT $3";
+// Subscription events share the log (decision 0010); a user's payment events leave them out.
+const EVENTS_OF_USER: &str = "SELECT * FROM payment_events \
+     WHERE user_id = $1 AND subject = 'payment' AND cursor > $2 ORDER BY cursor LIMIT $3";
 const LATEST_EVENT_OF_PAYMENT: &str =
     "SELECT * FROM payment_events WHERE payment_id = $1 ORDER BY cursor DESC LIMIT 1";
 const LATEST_CURSOR_OF_USER: &str =

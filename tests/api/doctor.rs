@@ -341,5 +341,11 @@ fn switchboard_events() -> Vec<&'static str> {
         "charge.refunded",
         "checkout.session.completed",
         "checkout.session.async_payment_succeeded",
+        "customer.subscription.created",
+        "customer.subscription.updated",
+        "customer.subscription.deleted",
+        "invoice.paid",
+        "invoice.payment_failed",
+        "invoice.payment_action_required",
     ]
 }

@@ -11,6 +11,8 @@ import aiohttp.web
 import localstripe.server as server
 from localstripe.resources import Store
 
+import localstripe_billing  # noqa: F401  (Stripe Billing's current request shapes)
+
 Store.dump_to_disk = lambda self, *args, **kwargs: None
 
 faults = {"status": 0, "count": 0}

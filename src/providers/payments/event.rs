@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::billing::{InvoiceOutcome, ProviderInvoice, ProviderSubscription};
 use crate::domain::PaymentStatus;
 
 /// Why a payment attempt failed, as the provider reported it.
@@ -46,6 +47,25 @@ pub enum ProviderEvent {
     },
     /// Nothing we act on.
     Ignored,
+    /// A subscription as it was when the event happened (`customer.subscription.*`).
+    SubscriptionChanged {
+        /// The subscription's state then (never with a client secret).
+        subscription: ProviderSubscription,
+        /// When the provider created the event (Unix seconds): what orders a subscription's
+        /// events (docs/decisions/0010-subscription-ordering.md).
+        occurred_at: i64,
+    },
+    /// Something happened to the payment of a subscription's invoice (`invoice.*`).
+    InvoiceChanged {
+        /// The provider's id of the subscription the invoice bills.
+        provider_subscription_id: String,
+        /// The invoice as it was then.
+        invoice: ProviderInvoice,
+        /// What happened to its payment.
+        outcome: InvoiceOutcome,
+        /// When the provider created the event (Unix seconds).
+        occurred_at: i64,
+    },
 }
 
 impl ProviderEvent {
@@ -64,7 +84,21 @@ impl ProviderEvent {
                 provider_payment_id,
                 ..
             } => Some(provider_payment_id),
-            ProviderEvent::Ignored => None,
+            ProviderEvent::Ignored
+            | ProviderEvent::SubscriptionChanged { .. }
+            | ProviderEvent::InvoiceChanged { .. } => None,
+        }
+    }
+
+    /// The provider's id of the subscription the event is about; `None` for other events.
+    pub fn provider_subscription_id(&self) -> Option<&str> {
+        match self {
+            ProviderEvent::SubscriptionChanged { subscription, .. } => Some(&subscription.id),
+            ProviderEvent::InvoiceChanged {
+                provider_subscription_id,
+                ..
+            } => Some(provider_subscription_id),
+            _ => None,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! providers tell us ([`event::ProviderEvent`]), both in our own types. Each adapter (Stripe, and
 //! a keyless sandbox that behaves like it) owns its wire format and converts at this seam.
 
+pub mod billing;
 mod cards;
 pub mod event;
 mod sandbox;
@@ -15,6 +16,9 @@ use async_trait::async_trait;
 use super::resilience::{ProviderError, ResilientProvider};
 use crate::domain::PaymentStatus;
 
+pub use billing::{
+    InvoiceOutcome, ProviderInvoice, ProviderSubscription, SubscriptionRequest, SubscriptionUpdate,
+};
 pub use cards::{EphemeralKey, ProviderSetupIntent, SavedCard, SetupRequest, UNKNOWN_API_VERSION};
 pub use event::{
     DecodeError, EventDecoder, EventDecoders, EventHeader, PaymentFailure, ProviderEvent,
@@ -212,6 +216,45 @@ pub trait PaymentProvider: Send + Sync {
         Ok(None)
     }
 
+    // Billing
+
+    /// Creates a subscription whose first invoice waits for the payer to confirm its payment
+    /// (Stripe's `payment_behavior=default_incomplete`), with that payment's client secret.
+    async fn create_subscription(
+        &self,
+        _request: &SubscriptionRequest,
+    ) -> Result<ProviderSubscription, ProviderError> {
+        Err(no_billing(self.name()))
+    }
+
+    /// A subscription as the provider has it now, with the client secret of its latest
+    /// invoice's payment while that invoice waits to be paid.
+    async fn retrieve_subscription(
+        &self,
+        _subscription_id: &str,
+    ) -> Result<ProviderSubscription, ProviderError> {
+        Err(no_billing(self.name()))
+    }
+
+    /// Changes a subscription (price with proration, cancellation at period end, resumption).
+    async fn update_subscription(
+        &self,
+        _subscription_id: &str,
+        _update: &SubscriptionUpdate,
+        _idempotency_key: &str,
+    ) -> Result<ProviderSubscription, ProviderError> {
+        Err(no_billing(self.name()))
+    }
+
+    /// Cancels a subscription now.
+    async fn cancel_subscription_now(
+        &self,
+        _subscription_id: &str,
+        _idempotency_key: &str,
+    ) -> Result<ProviderSubscription, ProviderError> {
+        Err(no_billing(self.name()))
+    }
+
     // Billing portal
 
     /// Creates a customer-portal session (where customers manage their subscriptions, payment
@@ -277,6 +320,15 @@ pub struct ProviderIntentState {
     pub status: PaymentStatus,
     /// Why its last attempt failed, when one did.
     pub failure: Option<PaymentFailure>,
+}
+
+/// What a provider without subscriptions answers to billing calls.
+fn no_billing(provider: &str) -> ProviderError {
+    ProviderError::Permanent {
+        status: None,
+        code: Some("billing_unsupported".into()),
+        message: format!("{provider} does not sell subscriptions"),
+    }
 }
 
 /// A sandbox payment to drive.

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod billing;
 mod cards;
 mod catalog;
 mod events;
@@ -22,7 +23,8 @@ use super::event::EventDecoder;
 use super::{
     CheckoutRequest, IntentRequest, PaymentProvider, PortalRequest, ProviderCheckout,
     ProviderIntent, ProviderPortal, ProviderPrice, ProviderRefund, ProviderSetupIntent,
-    SandboxIntent, SandboxOutcome, SetupRequest,
+    ProviderSubscription, SandboxIntent, SandboxOutcome, SetupRequest, SubscriptionRequest,
+    SubscriptionUpdate,
 };
 use crate::domain::PaymentStatus;
 use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
@@ -48,6 +50,8 @@ pub struct SandboxProvider {
     secret_salt: String,
     /// Scripts still running, by intent id, so a driven payment's script stops.
     scripts: Arc<Mutex<HashMap<String, tokio::task::AbortHandle>>>,
+    /// Subscriptions, in memory.
+    billing: billing::SandboxBilling,
 }
 
 impl SandboxProvider {
@@ -63,6 +67,7 @@ impl SandboxProvider {
             step,
             secret_salt: uuid::Uuid::new_v4().simple().to_string(),
             scripts: Arc::default(),
+            billing: billing::SandboxBilling::default(),
         }
     }
 
@@ -220,6 +225,61 @@ impl PaymentProvider for SandboxProvider {
                         status: "succeeded".into(),
                     })
                 },
+            )
+            .await
+    }
+
+    // Billing
+
+    async fn create_subscription(
+        &self,
+        request: &SubscriptionRequest,
+    ) -> Result<ProviderSubscription, ProviderError> {
+        // Its invoice is priced from the sandbox's own catalog.
+        let prices = self.list_prices().await?;
+        self.resilience
+            .call(
+                Operation::idempotent_write("subscriptions.create"),
+                |_| async { self.billing.create(request, &prices) },
+            )
+            .await
+    }
+
+    async fn retrieve_subscription(
+        &self,
+        subscription_id: &str,
+    ) -> Result<ProviderSubscription, ProviderError> {
+        self.resilience
+            .call(Operation::read("subscriptions.retrieve"), |_| async {
+                self.billing.get(subscription_id)
+            })
+            .await
+    }
+
+    async fn update_subscription(
+        &self,
+        subscription_id: &str,
+        update: &SubscriptionUpdate,
+        _idempotency_key: &str,
+    ) -> Result<ProviderSubscription, ProviderError> {
+        let prices = self.list_prices().await?;
+        self.resilience
+            .call(
+                Operation::idempotent_write("subscriptions.update"),
+                |_| async { self.billing.update(subscription_id, update, &prices) },
+            )
+            .await
+    }
+
+    async fn cancel_subscription_now(
+        &self,
+        subscription_id: &str,
+        _idempotency_key: &str,
+    ) -> Result<ProviderSubscription, ProviderError> {
+        self.resilience
+            .call(
+                Operation::idempotent_write("subscriptions.cancel"),
+                |_| async { self.billing.cancel_now(subscription_id) },
             )
             .await
     }

@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use super::billing;
 use super::transformers::{ChargeObject, CheckoutObject, Event, IntentObject, MetadataOnly};
 use crate::providers::payments::event::{DecodeError, EventDecoder, EventHeader, ProviderEvent};
 
@@ -22,6 +23,12 @@ pub const EVENT_TYPES: &[&str] = &[
     "charge.refunded",
     "checkout.session.completed",
     "checkout.session.async_payment_succeeded",
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "invoice.paid",
+    "invoice.payment_failed",
+    "invoice.payment_action_required",
 ];
 
 /// Reads Stripe's events. Needs no keys: the webhook signature was checked before.
@@ -57,6 +64,9 @@ impl EventDecoder for StripeEvents {
             "charge.refunded" => Ok(ProviderEvent::from(read::<ChargeObject>(body)?.data.object)),
             "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
                 ProviderEvent::try_from(read::<CheckoutObject>(body)?.data.object)
+            }
+            k if billing::is_billing(k) => {
+                return billing::decode(k, body).map_err(|e| DecodeError::malformed(SOURCE, e));
             }
             _ => Ok(ProviderEvent::Ignored),
         };
@@ -135,6 +145,11 @@ mod tests {
         for kind in EVENT_TYPES {
             let object = match kind.split('.').next() {
                 Some("payment_intent") => json!({ "id": "pi_1", "status": "succeeded" }),
+                Some("customer") => json!({ "id": "sub_1", "status": "active",
+                    "items": { "data": [{ "price": { "id": "price_1" } }] } }),
+                Some("invoice") => {
+                    json!({ "id": "in_1", "status": "paid", "subscription": "sub_1" })
+                }
                 Some("charge") => {
                     json!({ "id": "ch_1", "payment_intent": "pi_1", "amount_refunded": 1 })
                 }

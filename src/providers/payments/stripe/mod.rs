@@ -3,6 +3,7 @@
 //! format and its conversion into the port's types ([`transformers`]), and its events
 //! ([`events`]).
 
+mod billing;
 mod cards;
 mod client;
 mod events;
@@ -26,7 +27,8 @@ use super::event::EventDecoder;
 use super::{
     CheckoutRequest, EphemeralKey, IntentRequest, PaymentProvider, PortalRequest, ProviderCheckout,
     ProviderIntent, ProviderIntentState, ProviderPortal, ProviderPrice, ProviderRefund,
-    ProviderSetupIntent, SavedCard, SetupRequest,
+    ProviderSetupIntent, ProviderSubscription, SavedCard, SetupRequest, SubscriptionRequest,
+    SubscriptionUpdate,
 };
 use crate::providers::resilience::{Operation, ProviderError, ResilientProvider};
 use requests::{CreateCheckoutSession, ListEvents, ListPrices};
@@ -258,6 +260,83 @@ impl PaymentProvider for StripeProvider {
         Ok(intent.into_state())
     }
 
+    // Billing
+
+    async fn create_subscription(
+        &self,
+        request: &SubscriptionRequest,
+    ) -> Result<ProviderSubscription, ProviderError> {
+        let subscription: billing::Subscription = self
+            .send(
+                Operation::idempotent_write("subscriptions.create"),
+                &billing::CreateSubscription(request),
+                Some(&request.idempotency_key),
+            )
+            .await?;
+        billing::answered(subscription)
+    }
+
+    async fn retrieve_subscription(
+        &self,
+        subscription_id: &str,
+    ) -> Result<ProviderSubscription, ProviderError> {
+        billing::answered(self.fetch_subscription(subscription_id).await?)
+    }
+
+    async fn update_subscription(
+        &self,
+        subscription_id: &str,
+        update: &SubscriptionUpdate,
+        idempotency_key: &str,
+    ) -> Result<ProviderSubscription, ProviderError> {
+        let current;
+        let change = match update {
+            SubscriptionUpdate::ChangePrice { price_id, quantity } => {
+                // A price change names the item it replaces.
+                current = self.fetch_subscription(subscription_id).await?;
+                let item = current.item_id().ok_or_else(|| ProviderError::Permanent {
+                    status: None,
+                    code: None,
+                    message: "Stripe subscription without an item id".into(),
+                })?;
+                billing::Change::Price {
+                    item,
+                    price: price_id,
+                    quantity: *quantity,
+                }
+            }
+            SubscriptionUpdate::CancelAtPeriodEnd => billing::Change::CancelAtPeriodEnd(true),
+            SubscriptionUpdate::Resume => billing::Change::CancelAtPeriodEnd(false),
+        };
+        let request = billing::UpdateSubscription {
+            id: subscription_id,
+            change,
+        };
+        let subscription: billing::Subscription = self
+            .send(
+                Operation::idempotent_write("subscriptions.update"),
+                &request,
+                Some(idempotency_key),
+            )
+            .await?;
+        billing::answered(subscription)
+    }
+
+    async fn cancel_subscription_now(
+        &self,
+        subscription_id: &str,
+        idempotency_key: &str,
+    ) -> Result<ProviderSubscription, ProviderError> {
+        let subscription: billing::Subscription = self
+            .send(
+                Operation::idempotent_write("subscriptions.cancel"),
+                &billing::CancelSubscription(subscription_id),
+                Some(idempotency_key),
+            )
+            .await?;
+        billing::answered(subscription)
+    }
+
     // Billing portal
 
     async fn create_billing_portal(
@@ -339,5 +418,19 @@ impl PaymentProvider for StripeProvider {
             .into_iter()
             .filter_map(cards::PaymentMethod::into_card)
             .collect())
+    }
+}
+
+impl StripeProvider {
+    async fn fetch_subscription(
+        &self,
+        subscription_id: &str,
+    ) -> Result<billing::Subscription, ProviderError> {
+        self.send(
+            Operation::read("subscriptions.retrieve"),
+            &billing::RetrieveSubscription(subscription_id),
+            None,
+        )
+        .await
     }
 }
