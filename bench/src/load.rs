@@ -155,3 +155,123 @@ pub fn json_post(
     }
     builder.body(Full::new(body)).expect("valid request")
 }
+
+/// Runs an open loop against `addr`: `rate` requests per second spread over `connections`
+/// keep-alive connections, each request due at its own time whether or not the one before it
+/// has come back. Latency counts from when a request was due, so a server that falls behind
+/// is charged for the queue it builds (no coordinated omission). Nothing is recorded during
+/// `warmup`.
+pub async fn open_loop(
+    addr: SocketAddr,
+    connections: usize,
+    rate: f64,
+    warmup: Duration,
+    duration: Duration,
+    request: RequestFactory,
+) -> anyhow::Result<LoadResult> {
+    let start = Instant::now() + Duration::from_millis(20);
+    let measure_from = start + warmup;
+    let stop_at = measure_from + duration;
+    // Connection `c` sends requests c, c + n, c + 2n, ... of the schedule.
+    let period = Duration::from_secs_f64(connections as f64 / rate.max(1.0));
+    let offset = Duration::from_secs_f64(1.0 / rate.max(1.0));
+    let mut tasks = Vec::with_capacity(connections);
+    for c in 0..connections {
+        let request = request.clone();
+        let first = start + offset * c as u32;
+        tasks.push(tokio::spawn(async move {
+            scheduled_loop(addr, first, period, measure_from, stop_at, request).await
+        }));
+    }
+    let mut total = LoadResult::empty();
+    for task in tasks {
+        total.absorb(&task.await??)?;
+    }
+    total.elapsed = duration;
+    Ok(total)
+}
+
+async fn scheduled_loop(
+    addr: SocketAddr,
+    first: Instant,
+    period: Duration,
+    measure_from: Instant,
+    stop_at: Instant,
+    request: RequestFactory,
+) -> anyhow::Result<LoadResult> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    let mut result = LoadResult::empty();
+    let mut n: u32 = 0;
+    loop {
+        let due = first + period * n;
+        if due >= stop_at {
+            return Ok(result);
+        }
+        tokio::time::sleep_until(due.into()).await;
+        let ok = match sender.send_request(request(u64::from(n))).await {
+            Ok(response) => {
+                let success = response.status().is_success();
+                success && response.into_body().collect().await.is_ok()
+            }
+            Err(_) => false,
+        };
+        n += 1;
+        if due < measure_from {
+            continue;
+        }
+        if ok {
+            result.ok += 1;
+            result
+                .latency
+                .saturating_record(micros(Instant::now() - due));
+        } else {
+            result.errors += 1;
+            if sender.ready().await.is_err() {
+                return Ok(result);
+            }
+        }
+    }
+}
+
+/// Sends exactly `per_connection` requests on each of `connections` keep-alive connections,
+/// each as soon as the one before it is answered; returns the successes and failures.
+pub async fn fixed_count(
+    addr: SocketAddr,
+    connections: usize,
+    per_connection: u64,
+    request: RequestFactory,
+) -> anyhow::Result<(u64, u64)> {
+    let mut tasks = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let request = request.clone();
+        tasks.push(tokio::spawn(async move {
+            let stream = TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            let (mut sender, connection) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            tokio::spawn(connection);
+            let (mut ok, mut failed) = (0, 0);
+            for n in 0..per_connection {
+                let response = sender.send_request(request(n)).await?;
+                let success = response.status().is_success();
+                if success && response.into_body().collect().await.is_ok() {
+                    ok += 1;
+                } else {
+                    failed += 1;
+                }
+            }
+            anyhow::Ok((ok, failed))
+        }));
+    }
+    let (mut ok, mut failed) = (0, 0);
+    for task in tasks {
+        let (o, f) = task.await??;
+        ok += o;
+        failed += f;
+    }
+    Ok((ok, failed))
+}

@@ -3,6 +3,7 @@
 //! draws SVG plots. `scripts/bench` builds everything and runs it; see docs/benchmarks.md.
 
 mod api;
+mod callgrind;
 mod ceiling;
 mod lean_ws;
 mod load;
@@ -54,6 +55,10 @@ struct Cli {
     /// Connection counts of the read scenario.
     #[arg(long, value_delimiter = ',', default_value = "1,4,16,32,64")]
     connections: Vec<usize>,
+    /// How many times the read scenario runs (each run reports its own ratios; the report
+    /// gives their spread).
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
     /// Seconds measured per read point and per ingest run.
     #[arg(long, default_value_t = 3.0)]
     seconds: f64,
@@ -102,6 +107,20 @@ struct Cli {
 enum Command {
     /// Serves the bare axum ceiling (started by the harness itself).
     Ceiling,
+    /// Serves plain async-graphql answering `{ me { id } }` (started by the harness itself).
+    PlainGraphql,
+    /// Counts instructions per request of each target under `valgrind --tool=callgrind`.
+    Callgrind {
+        /// Targets: ceiling, plain, me, payments.
+        #[arg(long, value_delimiter = ',', default_value = "plain,me,payments")]
+        targets: Vec<String>,
+        /// Requests counted per target.
+        #[arg(long, default_value_t = 2000)]
+        requests: u64,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -116,8 +135,10 @@ enum Scenario {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(Command::Ceiling) = cli.command {
-        return ceiling::serve().await;
+    match cli.command {
+        Some(Command::Ceiling) => return ceiling::serve().await,
+        Some(Command::PlainGraphql) => return ceiling::serve_plain_graphql().await,
+        _ => {}
     }
     if cli.replot {
         let results = read_results(&cli.out.join(format!("{}.json", cli.label)))?;
@@ -145,7 +166,26 @@ async fn main() -> anyhow::Result<()> {
         work_dir: std::env::temp_dir().join("switchboard-bench"),
         postgres: cli.postgres.clone(),
         ready_timeout: std::time::Duration::from_secs(cli.ready_timeout),
+        wrapper: Vec::new(),
     };
+    if let Some(Command::Callgrind {
+        targets,
+        requests,
+        connections,
+    }) = &cli.command
+    {
+        let plan = callgrind::Plan {
+            requests: *requests,
+            connections: *connections,
+            out: cli.out.join("callgrind"),
+        };
+        let points = callgrind::run(&launcher, targets, &plan).await?;
+        report::print_callgrind(&points);
+        let path = cli.out.join(format!("{}-callgrind.json", cli.label));
+        std::fs::write(&path, serde_json::to_string_pretty(&points)?)?;
+        eprintln!("wrote {}", path.display());
+        return Ok(());
+    }
     let mut results = Results {
         label: cli.label.clone(),
         machine: machine(),
@@ -156,9 +196,18 @@ async fn main() -> anyhow::Result<()> {
         results.startup = Some(scenarios::startup::run(&launcher, 5).await?);
     }
     if wants(Scenario::Read) {
-        results.read =
-            scenarios::read::run(&launcher, cli.read_backend, &cli.connections, cli.seconds)
-                .await?;
+        let runs = scenarios::read::run(
+            &launcher,
+            cli.read_backend,
+            &cli.connections,
+            cli.seconds,
+            cli.repeat.max(1),
+        )
+        .await?;
+        for run in runs {
+            results.read.extend(run.points);
+            results.half_load.extend(run.half_load);
+        }
     }
     if wants(Scenario::Fanout) {
         let plan = scenarios::fanout::Plan {

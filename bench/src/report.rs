@@ -19,21 +19,7 @@ pub fn print(results: &Results) {
         );
     }
     if !results.read.is_empty() {
-        println!("\n| target | conns | req/s | of ceiling | p50 ms | p99 ms | p99.9 ms | errors |");
-        println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-        for point in &results.read {
-            println!(
-                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
-                point.target,
-                point.connections,
-                point.throughput,
-                fraction_of_ceiling(&results.read, point).unwrap_or(f64::NAN),
-                point.p50_ms,
-                point.p99_ms,
-                point.p999_ms,
-                point.errors
-            );
-        }
+        print_read(results);
     }
     if !results.fanout.is_empty() {
         println!(
@@ -89,16 +75,120 @@ pub fn print(results: &Results) {
     }
 }
 
-/// The point's throughput over the ceiling's at the same connection count.
-pub fn fraction_of_ceiling(points: &[ReadPoint], point: &ReadPoint) -> Option<f64> {
-    points
-        .iter()
-        .find(|p| p.target == "ceiling" && p.connections == point.connections)
-        .map(|ceiling| point.throughput / ceiling.throughput)
+fn print_read(results: &Results) {
+    println!(
+        "\n| run | target | conns | req/s | of ceiling | of plain | p50 ms | p99 ms | p99.9 ms | errors |"
+    );
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for point in &results.read {
+        println!(
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
+            point.run,
+            point.target,
+            point.connections,
+            point.throughput,
+            fraction_of(&results.read, point, "ceiling").unwrap_or(f64::NAN),
+            fraction_of(&results.read, point, "plain").unwrap_or(f64::NAN),
+            point.p50_ms,
+            point.p99_ms,
+            point.p999_ms,
+            point.errors
+        );
+    }
+    if !results.half_load.is_empty() {
+        println!(
+            "\n| run | target | at half of its best, req/s asked | measured | p50 ms | p99 ms | p99.9 ms | errors |"
+        );
+        println!("|---:|---|---:|---:|---:|---:|---:|---:|");
+        for h in &results.half_load {
+            println!(
+                "| {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {} |",
+                h.run, h.target, h.rate, h.throughput, h.p50_ms, h.p99_ms, h.p999_ms, h.errors
+            );
+        }
+    }
+    print_ratios(&results.read);
 }
 
-const COLORS: [RGBColor; 3] = [
+/// Per run: `me` over plain async-graphql at each connection count and at each one's best,
+/// then the spread over the runs.
+fn print_ratios(points: &[ReadPoint]) {
+    let runs = points.iter().map(|p| p.run).max().map_or(0, |r| r + 1);
+    let best = |run: usize, target: &str| {
+        points
+            .iter()
+            .filter(|p| p.run == run && p.target == target)
+            .map(|p| p.throughput)
+            .fold(f64::NAN, f64::max)
+    };
+    println!(
+        "\n| run | me / plain at each connection count | best me / best plain | best payments req/s |"
+    );
+    println!("|---:|---|---:|---:|");
+    let mut ratios = Vec::new();
+    for run in 0..runs {
+        let each: Vec<String> = points
+            .iter()
+            .filter(|p| p.run == run && p.target == "me")
+            .map(|p| {
+                let ratio = fraction_of(points, p, "plain").unwrap_or(f64::NAN);
+                format!("{}: {ratio:.2}", p.connections)
+            })
+            .collect();
+        let ratio = best(run, "me") / best(run, "plain");
+        ratios.push(ratio);
+        println!(
+            "| {run} | {} | {ratio:.2} | {:.0} |",
+            each.join(", "),
+            best(run, "payments")
+        );
+    }
+    let (low, high) = ratios
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), r| {
+            (l.min(*r), h.max(*r))
+        });
+    println!("\nbest me / best plain over {runs} run(s): {low:.2} to {high:.2}");
+}
+
+/// The point's throughput over `reference`'s in the same run at the same connection count.
+pub fn fraction_of(points: &[ReadPoint], point: &ReadPoint, reference: &str) -> Option<f64> {
+    points
+        .iter()
+        .find(|p| p.target == reference && p.connections == point.connections && p.run == point.run)
+        .map(|reference| point.throughput / reference.throughput)
+}
+
+/// Prints instructions per request of each target, and `me` over plain async-graphql.
+pub fn print_callgrind(points: &[crate::callgrind::CallgrindPoint]) {
+    println!("\n| target | instructions/request | requests | dump |");
+    println!("|---|---:|---:|---|");
+    for p in points {
+        println!(
+            "| {} | {:.0} | {} | {} |",
+            p.target,
+            p.instructions_per_request,
+            p.requests,
+            p.dump.display()
+        );
+    }
+    let of = |target: &str| {
+        points
+            .iter()
+            .find(|p| p.target == target)
+            .map(|p| p.instructions_per_request)
+    };
+    if let (Some(me), Some(plain)) = (of("me"), of("plain")) {
+        println!(
+            "\nme costs {:.2}× the instructions of plain async-graphql",
+            me / plain
+        );
+    }
+}
+
+const COLORS: [RGBColor; 4] = [
     RGBColor(90, 90, 90),
+    RGBColor(44, 160, 44),
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
 ];
@@ -108,15 +198,16 @@ pub fn plot_read(path: &Path, results: &Results, baseline: Option<&Results>) -> 
     let mut series = Vec::new();
     for (run, dashed) in [(Some(results), false), (baseline, true)] {
         let Some(run) = run else { continue };
-        for (i, target) in ["ceiling", "me", "payments"].iter().enumerate() {
+        for (i, target) in ["ceiling", "plain", "me", "payments"].iter().enumerate() {
+            // The first run of a repeated read scenario.
             let points: Vec<(f64, f64)> = run
                 .read
                 .iter()
-                .filter(|p| p.target == *target)
+                .filter(|p| p.target == *target && p.run == 0)
                 .map(|p| (p.throughput, p.p99_ms))
                 .collect();
-            // The ceiling is the same program in both runs: drawn once.
-            let repeated_ceiling = dashed && *target == "ceiling";
+            // The references are the same programs in both runs: drawn once.
+            let repeated_ceiling = dashed && matches!(*target, "ceiling" | "plain");
             if !points.is_empty() && !repeated_ceiling {
                 series.push((
                     format!("{target} ({})", run.label),

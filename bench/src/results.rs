@@ -11,8 +11,12 @@ pub struct Results {
     pub machine: String,
     /// Time to ready and idle footprint.
     pub startup: Option<Startup>,
-    /// Closed-loop reads, one point per target and connection count.
+    /// Closed-loop reads, one point per run, target and connection count.
     pub read: Vec<ReadPoint>,
+    /// Open-loop reads at half of each target's highest closed-loop throughput, one per run
+    /// and target.
+    #[serde(default)]
+    pub half_load: Vec<HalfLoadPoint>,
     /// Subscription fan-out, one point per subscriber count.
     pub fanout: Vec<FanoutPoint>,
     /// Webhook ingest, per backend.
@@ -39,7 +43,10 @@ pub struct Startup {
 /// One closed-loop read measurement.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReadPoint {
-    /// `ceiling`, `me` or `payments`.
+    /// Which repetition of the read scenario (from 0).
+    #[serde(default)]
+    pub run: usize,
+    /// `ceiling`, `plain` (plain async-graphql), `me` or `payments`.
     pub target: String,
     /// Concurrent keep-alive connections.
     pub connections: usize,
@@ -52,6 +59,28 @@ pub struct ReadPoint {
     /// 99.9th percentile.
     pub p999_ms: f64,
     /// Failed requests in the window.
+    pub errors: u64,
+}
+
+/// Latency at a fixed request rate: half of the target's highest closed-loop throughput in
+/// the same run, sent open loop (each request due at its own time).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HalfLoadPoint {
+    /// Which repetition of the read scenario (from 0).
+    pub run: usize,
+    /// As in [`ReadPoint`].
+    pub target: String,
+    /// The rate asked for, requests per second.
+    pub rate: f64,
+    /// Successful requests per second measured.
+    pub throughput: f64,
+    /// Latency from when each request was due, in milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// 99.9th percentile.
+    pub p999_ms: f64,
+    /// Failed requests.
     pub errors: u64,
 }
 

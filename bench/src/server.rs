@@ -43,6 +43,8 @@ pub struct Launcher {
     pub postgres: String,
     /// How long a server may take to answer `/health/ready` (longer under valgrind).
     pub ready_timeout: Duration,
+    /// A program and its arguments that run the server (e.g. valgrind); empty to run it as is.
+    pub wrapper: Vec<String>,
 }
 
 /// A running server.
@@ -82,7 +84,15 @@ impl Launcher {
         let addr = free_loopback_port()?;
         let log = std::fs::File::create(dir.join("server.log"))?;
         let started = Instant::now();
-        let child = Command::new(&self.binary)
+        let mut command = match self.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(&self.binary);
+                command
+            }
+            None => Command::new(&self.binary),
+        };
+        let child = command
             .current_dir(dir)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -118,7 +128,13 @@ impl Launcher {
             startup: Duration::ZERO,
             database_url: database_url.to_owned(),
         };
-        server.wait_ready(started, dir, self.ready_timeout).await?;
+        // Under valgrind the server starts tens of times slower.
+        let limit = if self.wrapper.is_empty() {
+            self.ready_timeout
+        } else {
+            self.ready_timeout.max(Duration::from_secs(300))
+        };
+        server.wait_ready(started, dir, limit).await?;
         Ok(server)
     }
 }
@@ -148,6 +164,11 @@ impl Server {
         let status = Command::new("sh").args(["-c", &command]).status().await?;
         anyhow::ensure!(status.success(), "`{command}` failed: {status}");
         Ok(())
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> anyhow::Result<u32> {
+        self.child.id().context("server has exited")
     }
 
     async fn wait_ready(

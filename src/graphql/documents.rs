@@ -6,13 +6,10 @@
 //! Only successes are kept: a document that fails to parse or validate is checked again, so its
 //! errors are always reported fresh.
 
+use std::future::Future;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
-    NextValidation,
-};
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, ServerError, ServerResult, ValidationResult, Variables};
 use lru::LruCache;
@@ -69,21 +66,11 @@ impl DocumentCache {
     }
 }
 
-/// The schema extension that answers parsing and validation from the cache.
-pub struct CachedDocuments(pub Arc<DocumentCache>);
-
-impl ExtensionFactory for CachedDocuments {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(PerRequest {
-            cache: self.0.clone(),
-            validation_key: Mutex::new(None),
-        })
-    }
-}
-
-struct PerRequest {
+/// The per-request part of the cache (a part of [`super::pipeline`]): answers parsing and
+/// validation from the shared cache.
+pub(super) struct PerRequest {
     cache: Arc<DocumentCache>,
-    /// Set in `prepare_request`, where the whole request is visible; read in `validation`.
+    /// Set in `prepare`, where the whole request is visible; read in `validation`.
     validation_key: Mutex<Option<String>>,
 }
 
@@ -103,39 +90,41 @@ fn variables_text(variables: &Variables) -> Option<String> {
     serde_json::to_string(variables).ok()
 }
 
-#[async_trait::async_trait]
-impl Extension for PerRequest {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        *lock(&self.validation_key) = validation_key(&request);
-        next.run(ctx, request).await
+impl PerRequest {
+    /// The per-request view of `cache`.
+    pub(super) fn new(cache: Arc<DocumentCache>) -> Self {
+        Self {
+            cache,
+            validation_key: Mutex::new(None),
+        }
     }
 
-    async fn parse_query(
+    /// Keys the request's validation outcome.
+    pub(super) fn prepare(&self, request: &Request) {
+        *lock(&self.validation_key) = validation_key(request);
+    }
+
+    /// The parsed document of `query`, from the cache or from `parse` (remembered on
+    /// success: `parse` is the engine's, which also applies the recursion and directive limits,
+    /// so only documents that passed them are kept).
+    pub(super) async fn parse(
         &self,
-        ctx: &ExtensionContext<'_>,
         query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
+        parse: impl Future<Output = ServerResult<ExecutableDocument>>,
     ) -> ServerResult<ExecutableDocument> {
         if let Some(document) = self.cache.cached(query) {
             return Ok(ExecutableDocument::clone(&document));
         }
-        // The engine also applies the recursion and directive limits here; only documents that
-        // passed them are remembered.
-        let document = next.run(ctx, query, variables).await?;
+        let document = parse.await?;
         self.cache.remember(query, Arc::new(document.clone()));
         Ok(document)
     }
 
-    async fn validation(
+    /// The validation outcome of this request's key, from the cache or from `validate`
+    /// (remembered on success).
+    pub(super) async fn validate(
         &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
+        validate: impl Future<Output = Result<ValidationResult, Vec<ServerError>>>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let key = lock(&self.validation_key).take();
         if let Some(key) = &key
@@ -143,7 +132,7 @@ impl Extension for PerRequest {
         {
             return Ok(result);
         }
-        let result = next.run(ctx).await?;
+        let result = validate.await?;
         if let Some(key) = key {
             lock(&self.cache.validated).put(key, result);
         }
@@ -172,7 +161,7 @@ mod tests {
         Schema::build(Query, EmptyMutation, EmptySubscription)
             .limit_complexity(10)
             .limit_recursive_depth(8)
-            .extension(CachedDocuments(cache.clone()))
+            .extension(crate::graphql::pipeline::Pipeline::for_tests(cache.clone()))
             .finish()
     }
 

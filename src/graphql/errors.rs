@@ -1,14 +1,10 @@
 //! Error reporting for every operation: stable codes on request errors, and internal causes logged
 //! once with the request id but never shown to the client.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
-};
-use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{Response, ServerError, ServerResult, Variables};
+use async_graphql::extensions::ExtensionContext;
+use async_graphql::{Response, ServerError};
 
 use crate::error::ErrorCode;
 
@@ -49,17 +45,9 @@ fn set_code_if_missing(error: &mut ServerError, code: &str) {
     }
 }
 
-/// Installs the per-operation error reporter.
-pub struct ErrorReporting;
-
-impl ExtensionFactory for ErrorReporting {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorReporter::default())
-    }
-}
-
+/// The per-operation error reporter's state (one of the parts of [`super::pipeline`]).
 #[derive(Default)]
-struct ErrorReporter {
+pub(super) struct ErrorReporter {
     /// Set once execution starts: errors before that are request errors.
     executing: AtomicBool,
     /// The request id, read when execution starts (the request hook's context predates the
@@ -67,10 +55,14 @@ struct ErrorReporter {
     request_id: std::sync::OnceLock<RequestId>,
 }
 
-#[async_trait::async_trait]
-impl Extension for ErrorReporter {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
+impl ErrorReporter {
+    /// Codes the errors of a finished operation: request errors are validation failures
+    /// unless they say otherwise; execution errors are reported (see
+    /// [`report_execution_error`]).
+    pub(super) fn finish(&self, ctx: &ExtensionContext<'_>, response: &mut Response) {
+        if response.errors.is_empty() {
+            return;
+        }
         let request_id = self
             .request_id
             .get()
@@ -83,34 +75,21 @@ impl Extension for ErrorReporter {
                 report_execution_error(error, request_id);
             }
         }
-        response
     }
 
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables).await.map_err(|mut error| {
-            set_code_if_missing(&mut error, PARSE_FAILED);
-            error.message = one_line_syntax_error(&error);
-            error
-        })
-    }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
+    /// Marks the start of execution and keeps the request id for [`Self::finish`].
+    pub(super) fn start_execution(&self, ctx: &ExtensionContext<'_>) {
         self.executing.store(true, Ordering::Release);
         if let Some(id) = ctx.data_opt::<RequestId>() {
             let _ = self.request_id.set(id.clone());
         }
-        next.run(ctx, operation_name).await
+    }
+
+    /// Codes an error raised while parsing and puts its message on one line.
+    pub(super) fn parse_failed(mut error: ServerError) -> ServerError {
+        set_code_if_missing(&mut error, PARSE_FAILED);
+        error.message = one_line_syntax_error(&error);
+        error
     }
 }
 

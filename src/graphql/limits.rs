@@ -4,18 +4,13 @@
 //! a hundred resolver calls).
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
-    NextValidation,
-};
+use async_graphql::extensions::ExtensionContext;
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
 };
-use async_graphql::{
-    Pos, Positioned, Request, ServerError, ServerResult, ValidationResult, Variables,
-};
+use async_graphql::{Pos, Positioned, Request, ServerError, ServerResult};
 
 use super::SchemaDeps;
 use super::errors::VALIDATION_FAILED;
@@ -38,7 +33,8 @@ const PAYMENT_MUTATIONS: [&str; 3] = [
     "refundPayment",
 ];
 
-/// Installs the per-operation limits.
+/// The per-operation limits (settings).
+#[derive(Debug, Clone)]
 pub struct OperationLimits {
     /// Most aliases one document may use.
     pub max_aliases: usize,
@@ -46,18 +42,19 @@ pub struct OperationLimits {
     pub max_root_fields: usize,
 }
 
-impl ExtensionFactory for OperationLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(PerOperation {
+impl OperationLimits {
+    /// The state of one operation (a part of [`super::pipeline`]).
+    pub(super) fn start(&self) -> PerOperation {
+        PerOperation {
             max_aliases: self.max_aliases,
             max_root_fields: self.max_root_fields,
             operation_name: Mutex::default(),
             shape: Mutex::default(),
-        })
+        }
     }
 }
 
-struct PerOperation {
+pub(super) struct PerOperation {
     max_aliases: usize,
     max_root_fields: usize,
     operation_name: Mutex<Option<String>>,
@@ -219,38 +216,29 @@ fn rate_limited(err: AppError) -> ServerError {
     async_graphql::Error::from(err).into_server_error(Pos::default())
 }
 
-#[async_trait::async_trait]
-impl Extension for PerOperation {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        *lock(&self.operation_name) = request.operation_name.clone();
-        next.run(ctx, request).await
+impl PerOperation {
+    /// Keeps the operation name the request asks for.
+    pub(super) fn prepare(&self, request: &Request) {
+        (*lock(&self.operation_name)).clone_from(&request.operation_name);
     }
 
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        // Counted before parsing, so a flood of any documents stays cheap.
-        count_operation(ctx).map_err(rate_limited)?;
-        let document = next.run(ctx, query, variables).await?;
-        let name = lock(&self.operation_name).clone();
-        *lock(&self.shape) = Some(Shape::of(&document, name.as_deref()));
-        Ok(document)
+    /// Counts any operation, even one that will not parse, so a flood of any documents stays
+    /// cheap.
+    pub(super) fn before_parse(ctx: &ExtensionContext<'_>) -> ServerResult<()> {
+        count_operation(ctx).map_err(rate_limited)
     }
 
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
+    /// Reads what the limits need from the parsed document.
+    pub(super) fn parsed(&self, document: &ExecutableDocument) {
+        let shape = {
+            let name = lock(&self.operation_name);
+            Shape::of(document, name.as_deref())
+        };
+        *lock(&self.shape) = Some(shape);
+    }
+
+    /// Applies the costly-operation quotas and the alias and root-field caps.
+    pub(super) fn check(&self, ctx: &ExtensionContext<'_>) -> Result<(), Vec<ServerError>> {
         let shape = lock(&self.shape).take().unwrap_or_default();
         count_costly(ctx, &shape).map_err(|err| vec![rate_limited(err)])?;
         if shape.aliases > self.max_aliases {
@@ -266,6 +254,6 @@ impl Extension for PerOperation {
                 self.max_root_fields
             ))]);
         }
-        next.run(ctx).await
+        Ok(())
     }
 }

@@ -18,6 +18,7 @@ mod limits;
 mod loaders;
 mod nulls;
 mod payments;
+mod pipeline;
 mod public;
 mod query;
 mod relay;
@@ -34,7 +35,7 @@ use crate::providers::resilience::ProviderRegistry;
 
 pub use cookies::CookieChanges;
 pub use documents::{DEFAULT_CAPACITY as DOCUMENT_CACHE_CAPACITY, DocumentCache};
-pub use errors::{ErrorReporting, RequestId, is_request_error};
+pub use errors::{RequestId, is_request_error};
 pub use events::SubscriptionRoot;
 pub use public::reads_only_public_fields;
 pub use sharing::{Replay, shared_subscription};
@@ -112,7 +113,8 @@ pub fn viewer_state<'a>(ctx: &Context<'a>) -> &'a ViewerState {
     ctx.data_opt::<ViewerState>().unwrap_or(&ANONYMOUS)
 }
 
-/// A schema builder with the roots, limits and error reporting, but no runtime data.
+/// A schema builder with the roots and limits, but no runtime data nor the server's
+/// extensions.
 fn builder(limits: &GraphqlLimits) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     let builder = Schema::build(
         QueryRoot::default(),
@@ -123,13 +125,7 @@ fn builder(limits: &GraphqlLimits) -> SchemaBuilder<QueryRoot, MutationRoot, Sub
     .limit_complexity(limits.max_complexity)
     // Fragment cycles and absurd nesting are refused before validation walks them.
     .limit_recursive_depth(64)
-    .limit_directives(32)
-    .extension(ErrorReporting)
-    .extension(limits::OperationLimits {
-        max_aliases: limits.max_aliases,
-        max_root_fields: limits.max_root_fields,
-    })
-    .extension(nulls::NullPropagation);
+    .limit_directives(32);
     if limits.introspection {
         builder
     } else {
@@ -162,8 +158,12 @@ pub fn build_schema(
         loaders::PaymentsLoader::new(deps.reads.clone()),
         tokio::spawn,
     );
+    let operation_limits = limits::OperationLimits {
+        max_aliases: limits.max_aliases,
+        max_root_fields: limits.max_root_fields,
+    };
     builder(limits)
-        .extension(documents::CachedDocuments(documents))
+        .extension(pipeline::Pipeline::new(operation_limits, documents))
         .data(deps)
         .data(identities)
         .data(refunds)

@@ -14,26 +14,15 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextResolve, ResolveInfo,
-};
+use async_graphql::extensions::{ExtensionContext, NextResolve, ResolveInfo};
 use async_graphql::{QueryPathNode, QueryPathSegment, Response, ServerError, ServerResult, Value};
-
-/// Installs spec-exact null propagation.
-pub struct NullPropagation;
-
-impl ExtensionFactory for NullPropagation {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Propagator::default())
-    }
-}
 
 /// The failures of the operation being executed (one execution at a time: a query or mutation
 /// runs once, and a subscription's events run one after another).
 #[derive(Default)]
-struct Propagator {
+pub(super) struct Propagator {
     state: Mutex<Failures>,
     /// Fast path: most responses have no failed non-null field, so no field looks up its path.
     any_failed_parent: AtomicBool,
@@ -77,15 +66,9 @@ impl Propagator {
     }
 }
 
-#[async_trait::async_trait]
-impl Extension for Propagator {
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let mut response = next.run(ctx, operation_name).await;
+impl Propagator {
+    /// Applies the recorded failures to an executed operation's response.
+    pub(super) fn finish(&self, mut response: Response) -> Response {
         let failures = std::mem::take(&mut *self.failures());
         self.any_failed_parent.store(false, Ordering::Release);
         if failures.root_failed {
@@ -98,7 +81,8 @@ impl Extension for Propagator {
         response
     }
 
-    async fn resolve(
+    /// Resolves one field and completes its result (see the module's documentation).
+    pub(super) async fn resolve(
         &self,
         ctx: &ExtensionContext<'_>,
         info: ResolveInfo<'_>,
@@ -155,7 +139,7 @@ mod tests {
     use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema, SimpleObject};
     use serde_json::json;
 
-    use super::*;
+    use crate::graphql::DocumentCache;
 
     struct Query;
 
@@ -210,7 +194,11 @@ mod tests {
     async fn run(query: &str, propagate: bool) -> (serde_json::Value, Vec<String>) {
         let builder = Schema::build(Query, EmptyMutation, EmptySubscription);
         let schema = if propagate {
-            builder.extension(NullPropagation).finish()
+            builder
+                .extension(crate::graphql::pipeline::Pipeline::for_tests(
+                    DocumentCache::new(8),
+                ))
+                .finish()
         } else {
             builder.finish()
         };

@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, shared state and the middleware every request passes through.
 
 mod auth;
+mod cors;
 mod demo;
 pub mod graphql;
 mod health;
@@ -17,11 +18,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderName, Method, header};
+use axum::http::header;
 use axum::routing::get;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
@@ -149,9 +149,9 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(config.http_max_body_bytes))
-        .layer(cors(&config))
+        .layer(cors::Cors::new(&config))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
-        .layer(axum::middleware::from_fn(request_id::assign))
+        .layer(request_id::AssignLayer)
 }
 
 /// The router of `METRICS_ADDR`: `GET /metrics`, Prometheus text exposition. It is kept off the
@@ -190,50 +190,4 @@ fn request_span(request: &Request) -> tracing::Span {
     // A caller's W3C `traceparent` (on any route, the WebSocket upgrade included) is continued.
     crate::telemetry::context::continue_trace(&span, request.headers());
     span
-}
-
-/// Request headers browsers may always send cross-origin: what the API reads, W3C trace
-/// context and Sentry tracing, and the headers Apollo Client adds.
-const ALLOWED_REQUEST_HEADERS: &[&str] = &[
-    "content-type",
-    "authorization",
-    "accept",
-    "x-csrf-token",
-    "traceparent",
-    "tracestate",
-    "baggage",
-    "sentry-trace",
-    "apollo-require-preflight",
-    "apollographql-client-name",
-    "apollographql-client-version",
-];
-
-/// How long browsers may reuse a preflight answer (Chromium caps it at two hours).
-const PREFLIGHT_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(7200);
-
-fn cors(config: &Config) -> CorsLayer {
-    let origins = config
-        .allowed_origins
-        .iter()
-        .filter_map(|origin| origin.parse().ok())
-        .collect::<Vec<_>>();
-    let headers = ALLOWED_REQUEST_HEADERS
-        .iter()
-        .map(|name| HeaderName::from_static(name))
-        .chain([REQUEST_ID.clone()])
-        // Validated as header names at start.
-        .chain(
-            config
-                .cors_allowed_headers
-                .iter()
-                .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok()),
-        )
-        .collect::<Vec<_>>();
-    CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers(headers)
-        .max_age(PREFLIGHT_MAX_AGE)
-        .expose_headers([REQUEST_ID.clone(), header::ETAG])
-        .allow_credentials(true)
 }

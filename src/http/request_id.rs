@@ -1,12 +1,16 @@
 //! Request ids: taken from a well-formed `x-request-id`, otherwise generated; echoed back on the
 //! response and recorded on the request's tracing span.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
 use axum::response::Response;
 use rand::RngCore;
+use tower::{Layer, Service};
 
 /// The header carrying the id in both directions.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -24,43 +28,97 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentRequestId {
     }
 }
 
-/// Middleware: settles the id before anything else runs, then echoes it on the response.
-pub async fn assign(mut request: Request, next: Next) -> Response {
-    let id = request
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|id| is_acceptable(id))
-        .map(str::to_owned)
-        .unwrap_or_else(new_id);
-    // The id is visible ASCII by construction, so it is always a valid header value.
-    let header = HeaderValue::from_str(&id).ok();
-    if let Some(header) = &header {
-        request
-            .headers_mut()
-            .insert(REQUEST_ID.clone(), header.clone());
+/// Settles the id before anything else runs, then echoes it on the response.
+///
+/// A hand-written layer rather than `middleware::from_fn`: this runs for every request, and
+/// `from_fn` boxes the rest of the stack and its future each time.
+#[derive(Clone, Copy, Default)]
+pub struct AssignLayer;
+
+impl<S> Layer<S> for AssignLayer {
+    type Service = Assign<S>;
+
+    fn layer(&self, inner: S) -> Assign<S> {
+        Assign { inner }
     }
-    request.extensions_mut().insert(CurrentRequestId(id));
-    let mut response = next.run(request).await;
-    if let Some(header) = header {
-        response.headers_mut().insert(REQUEST_ID.clone(), header);
+}
+
+/// See [`AssignLayer`].
+#[derive(Clone)]
+pub struct Assign<S> {
+    inner: S,
+}
+
+impl<S> Service<Request> for Assign<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Echo<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
     }
-    response
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let id = request
+            .headers()
+            .get(&REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .filter(|id| is_acceptable(id))
+            .map(str::to_owned)
+            .unwrap_or_else(new_id);
+        // The id is visible ASCII by construction, so it is always a valid header value.
+        let header = HeaderValue::from_str(&id).ok();
+        request.extensions_mut().insert(CurrentRequestId(id));
+        Echo {
+            inner: self.inner.call(request),
+            header,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The inner answer with the request id on it.
+    pub struct Echo<F> {
+        #[pin]
+        inner: F,
+        header: Option<HeaderValue>,
+    }
+}
+
+impl<F, E> Future for Echo<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.inner.poll(cx))?;
+        if let Some(header) = this.header.take() {
+            response.headers_mut().insert(REQUEST_ID.clone(), header);
+        }
+        Poll::Ready(Ok(response))
+    }
 }
 
 /// A UUIDv7 (time-ordered, so ids sort like the log). Its random part comes from the
 /// thread-local generator: `Uuid::now_v7` asks the kernel for randomness on every call, one
-/// system call per request.
+/// system call per request. Written as 32 lower-case hex digits without going through `fmt`.
 fn new_id() -> String {
     let mut random = [0u8; 10];
     rand::rng().fill_bytes(&mut random);
     let millis = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_millis() as u64);
+    let mut text = [0u8; uuid::fmt::Simple::LENGTH];
     uuid::Builder::from_unix_timestamp_millis(millis, &random)
         .into_uuid()
         .simple()
-        .to_string()
+        .encode_lower(&mut text)
+        .to_owned()
 }
 
 /// A client-supplied id is kept only when it cannot forge log lines or bloat them.

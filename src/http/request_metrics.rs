@@ -7,26 +7,21 @@ use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::telemetry::stages::{HTTP_REQUEST_DURATION_SECONDS, HTTP_REQUESTS_TOTAL};
+use crate::telemetry::series::record_http;
 
 /// Counts and times a request under its matched route (`unmatched` when none matched).
 pub async fn record(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    // The template is shared (`Arc<str>`): holding it costs no copy.
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
-    metrics::histogram!(HTTP_REQUEST_DURATION_SECONDS, "route" => route.clone(), "method" => method)
-        .record(started.elapsed());
-    metrics::counter!(
-        HTTP_REQUESTS_TOTAL,
-        "route" => route,
-        "method" => method,
-        "status" => response.status().as_u16().to_string()
-    )
-    .increment(1);
+    record_http(
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        method,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     response
 }
 

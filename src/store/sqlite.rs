@@ -29,6 +29,11 @@ impl SqlStore<Sqlite> {
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
+            // sqlx pings every idle connection before handing it out, a round trip to the
+            // connection's worker thread that doubled the cost of a short read. A connection to
+            // a local file cannot have been dropped by a peer; a failing one still errors on
+            // its next statement.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         Ok(Self::new(pool))

@@ -5,6 +5,7 @@
 pub mod context;
 pub mod origins;
 pub mod otlp;
+pub mod series;
 pub mod stages;
 
 use std::sync::OnceLock;

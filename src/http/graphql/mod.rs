@@ -160,12 +160,7 @@ async fn execute(
 
 /// Counts and times one GraphQL operation under its bounded name label.
 fn record_operation(operation: String, started: std::time::Instant, ok: bool) {
-    use crate::telemetry::stages::{GRAPHQL_REQUEST_DURATION_SECONDS, GRAPHQL_REQUESTS_TOTAL};
-    metrics::histogram!(GRAPHQL_REQUEST_DURATION_SECONDS, "operation" => operation.clone())
-        .record(started.elapsed());
-    let outcome = if ok { "ok" } else { "error" };
-    metrics::counter!(GRAPHQL_REQUESTS_TOTAL, "operation" => operation, "outcome" => outcome)
-        .increment(1);
+    crate::telemetry::series::record_operation(&operation, ok, started.elapsed());
 }
 
 /// The `retryAfterSeconds` of a `RATE_LIMITED` error in `response`, if any.
