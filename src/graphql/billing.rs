@@ -19,8 +19,8 @@ use super::{SchemaDeps, cursor, viewer_state};
 use crate::domain::SubscriptionStatus;
 use crate::error::AppError;
 use crate::events::Start;
-use crate::payments::{CustomerAccessRequest, PlanChoice};
 use crate::payments::page::{fetch_page, page_size};
+use crate::payments::{CustomerAccessRequest, PlanChoice};
 use crate::store::{SubscriptionEventRow, SubscriptionRow};
 
 /// Cursor kind of subscription events (positions in the one event log).

@@ -163,7 +163,8 @@ async fn stripe_stand_in() -> MockServer {
         ("POST", "/v1/setup_intents", setup.clone()),
         ("GET", "/v1/setup_intents/seti_M1", setup),
         ("GET", "/v1/prices", prices),
-        ("POST", "/v1/subscriptions", subscription),
+        ("POST", "/v1/subscriptions", subscription.clone()),
+        ("GET", "/v1/subscriptions/sub_M1", subscription),
     ] {
         Mock::given(method(verb))
             .and(path(route))
@@ -457,7 +458,10 @@ async fn subscribing_from_payment_sheet_gets_the_customer_and_a_fresh_ephemeral_
     let ana = Client::sign_in(&app, "ana").await;
 
     let first = ana
-        .gql(SUBSCRIBE, json!({ "k": "sub-1", "e": true, "v": "2024-06-20" }))
+        .gql(
+            SUBSCRIBE,
+            json!({ "k": "sub-1", "e": true, "v": "2024-06-20" }),
+        )
         .await;
     let created = &first["data"]["subscribe"];
     assert_eq!(created["clientSecret"], "pi_M2_secret_m2", "{first}");
@@ -468,7 +472,10 @@ async fn subscribing_from_payment_sheet_gets_the_customer_and_a_fresh_ephemeral_
 
     // A replay is the same subscription with a new key; without the flag, no key at all.
     let again = ana
-        .gql(SUBSCRIBE, json!({ "k": "sub-1", "e": true, "v": "2024-06-20" }))
+        .gql(
+            SUBSCRIBE,
+            json!({ "k": "sub-1", "e": true, "v": "2024-06-20" }),
+        )
         .await;
     let replayed = &again["data"]["subscribe"];
     assert_eq!(replayed["subscription"], created["subscription"], "{again}");
@@ -481,15 +488,25 @@ async fn subscribing_from_payment_sheet_gets_the_customer_and_a_fresh_ephemeral_
         (&Value::Null, &Value::Null)
     );
     assert_eq!(
-        requests_to(&stripe, "POST", "/v1/subscriptions").await.len(),
+        requests_to(&stripe, "POST", "/v1/subscriptions")
+            .await
+            .len(),
         1,
         "one subscription for one key"
     );
 
     // A bad version is refused before anything is created.
     let refused = ana
-        .gql(SUBSCRIBE, json!({ "k": "sub-2", "e": true, "v": "yesterday" }))
+        .gql(
+            SUBSCRIBE,
+            json!({ "k": "sub-2", "e": true, "v": "yesterday" }),
+        )
         .await;
     single_error(&refused, "BAD_USER_INPUT");
-    assert_eq!(requests_to(&stripe, "POST", "/v1/subscriptions").await.len(), 1);
+    assert_eq!(
+        requests_to(&stripe, "POST", "/v1/subscriptions")
+            .await
+            .len(),
+        1
+    );
 }
