@@ -33,18 +33,20 @@ enum Decision {
 #[async_trait]
 impl EventHandler for PaymentService {
     async fn apply_batch(&self, events: &[InboxEvent]) -> Result<Vec<Outcome>, StoreError> {
-        // Subscription and invoice events go to the subscriptions' own rule, one by one.
+        // Each event is decoded once; subscription and invoice events go to the subscriptions'
+        // own rule, one by one.
+        let decoded: Vec<Result<ProviderEvent, ApplyError>> = events
+            .iter()
+            .map(|e| Ok(self.decoders.decode(&e.source, e.payload.as_bytes())?))
+            .collect();
         let mut billing = Vec::new();
         let mut payments = Vec::new();
-        for (index, event) in events.iter().enumerate() {
-            match self
-                .decoders
-                .decode(&event.source, event.payload.as_bytes())
-            {
-                Ok(decoded) if decoded.provider_subscription_id().is_some() => {
-                    billing.push((index, event, decoded))
+        for (index, (event, decoded)) in events.iter().zip(&decoded).enumerate() {
+            match decoded {
+                Ok(report) if report.provider_subscription_id().is_some() => {
+                    billing.push((index, event, report))
                 }
-                _ => payments.push((index, event)),
+                _ => payments.push((index, (event, decoded))),
             }
         }
         let mut outcomes: Vec<Option<Outcome>> = events.iter().map(|_| None).collect();
@@ -55,8 +57,8 @@ impl EventHandler for PaymentService {
         for ((index, _), outcome) in payments.iter().zip(settled) {
             outcomes[*index] = Some(outcome.unwrap_or(Outcome::Failed(ApplyError::Contended)));
         }
-        for (index, event, decoded) in billing {
-            outcomes[index] = Some(self.apply_subscription_event(event, &decoded).await?);
+        for (index, event, report) in billing {
+            outcomes[index] = Some(self.apply_subscription_event(event, report).await?);
         }
         Ok(outcomes
             .into_iter()
@@ -66,21 +68,16 @@ impl EventHandler for PaymentService {
 }
 
 impl PaymentService {
-    /// One round over `events`: an outcome per event, `None` where another writer changed the
-    /// payment meanwhile and nothing was written.
+    /// One round over `events` (each with what it was decoded to): an outcome per event,
+    /// `None` where another writer changed the payment meanwhile and nothing was written.
     async fn apply_once(
         &self,
-        events: Vec<&InboxEvent>,
+        events: Vec<(&InboxEvent, &Result<ProviderEvent, ApplyError>)>,
     ) -> Result<Vec<Option<Outcome>>, StoreError> {
-        let decoded: Vec<Result<ProviderEvent, ApplyError>> = events
-            .iter()
-            .map(|e| Ok(self.decoders.decode(&e.source, e.payload.as_bytes())?))
-            .collect();
-        let mut payments = self.payments_of(&decoded).await?;
+        let mut payments = self.payments_of(events.iter().map(|(_, d)| *d)).await?;
         let decisions: Vec<Decision> = events
             .iter()
-            .zip(decoded)
-            .map(|(event, decoded)| decide(event, decoded, &mut payments))
+            .map(|(event, decoded)| decide(event, (*decoded).clone(), &mut payments))
             .collect();
         let steps: Vec<BatchStep> = decisions
             .iter()
@@ -116,10 +113,9 @@ impl PaymentService {
     /// The payments the decoded events are about, by provider id, in one read.
     async fn payments_of(
         &self,
-        decoded: &[Result<ProviderEvent, ApplyError>],
+        decoded: impl Iterator<Item = &Result<ProviderEvent, ApplyError>>,
     ) -> Result<HashMap<String, PaymentRow>, StoreError> {
         let mut ids: Vec<String> = decoded
-            .iter()
             .filter_map(|e| e.as_ref().ok()?.provider_payment_id().map(str::to_owned))
             .collect();
         ids.sort_unstable();
