@@ -91,6 +91,13 @@ pub struct Ceiling {
     pub addr: std::net::SocketAddr,
 }
 
+impl Ceiling {
+    /// Its process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self._child.id()
+    }
+}
+
 /// Starts `reference` in a child process of this binary.
 pub async fn start(reference: Reference) -> anyhow::Result<Ceiling> {
     let mut child = Command::new(std::env::current_exe()?)

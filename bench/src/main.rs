@@ -5,6 +5,7 @@
 mod api;
 mod callgrind;
 mod ceiling;
+mod cpu;
 mod lean_ws;
 mod load;
 mod report;
@@ -121,6 +122,22 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         connections: usize,
     },
+    /// Server CPU time per request of each target (all its threads, kernel time included),
+    /// the targets taking turns round by round.
+    Cpu {
+        /// Targets: ceiling, plain, me, payments.
+        #[arg(long, value_delimiter = ',', default_value = "plain,me,payments")]
+        targets: Vec<String>,
+        /// Requests counted per target and round.
+        #[arg(long, default_value_t = 20000)]
+        requests: u64,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        /// Rounds; the report gives each target's median.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -182,6 +199,24 @@ async fn main() -> anyhow::Result<()> {
         let points = callgrind::run(&launcher, targets, &plan).await?;
         report::print_callgrind(&points);
         let path = cli.out.join(format!("{}-callgrind.json", cli.label));
+        std::fs::write(&path, serde_json::to_string_pretty(&points)?)?;
+        eprintln!("wrote {}", path.display());
+        return Ok(());
+    }
+    if let Some(Command::Cpu {
+        targets,
+        requests,
+        connections,
+        rounds,
+    }) = &cli.command
+    {
+        let plan = cpu::Plan {
+            requests: *requests,
+            connections: *connections,
+        };
+        let points = cpu::run(&launcher, targets, &plan, *rounds).await?;
+        cpu::print(&points);
+        let path = cli.out.join(format!("{}-cpu.json", cli.label));
         std::fs::write(&path, serde_json::to_string_pretty(&points)?)?;
         eprintln!("wrote {}", path.display());
         return Ok(());

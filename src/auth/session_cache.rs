@@ -8,19 +8,22 @@
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
 use uuid::Uuid;
 
 use crate::store::{Session, User};
+use crate::sync::PerThread;
 
 /// How long a verified session is trusted without asking the database again.
 pub const TTL: Duration = Duration::from_secs(5);
 
 /// Sessions remembered at most; the least recently used are forgotten first.
 const CAPACITY: usize = 16_384;
+/// Sessions each thread keeps its own copy of.
+const CAPACITY_PER_THREAD: usize = 4_096;
 
 /// An active session and its user, as read from the database.
 #[derive(Debug, Clone)]
@@ -33,10 +36,13 @@ pub struct VerifiedSession {
 
 /// Sessions verified within the last [`TTL`].
 pub struct SessionCache {
-    entries: Mutex<LruCache<Uuid, (VerifiedSession, Instant)>>,
+    entries: Mutex<LruCache<Uuid, (Arc<VerifiedSession>, Instant)>>,
     /// Counts forgets. A session read from the database before a forget may predate the end
     /// it announced, so it is only remembered if no forget happened since the read began.
     generation: AtomicU64,
+    /// Each thread's own copies of the entries it used, stamped with the generation they were
+    /// found in: any forget makes them all stale at once (see [`crate::sync::PerThread`]).
+    here: PerThread<Uuid, (Arc<VerifiedSession>, Instant, u64)>,
 }
 
 impl Default for SessionCache {
@@ -46,16 +52,35 @@ impl Default for SessionCache {
                 NonZeroUsize::new(CAPACITY).expect("capacity is not zero"),
             )),
             generation: AtomicU64::new(0),
+            here: PerThread::new(CAPACITY_PER_THREAD),
         }
     }
 }
 
 impl SessionCache {
     /// The session if it was verified less than [`TTL`] ago.
-    pub fn get(&self, session_id: Uuid) -> Option<VerifiedSession> {
+    pub fn get(&self, session_id: Uuid) -> Option<Arc<VerifiedSession>> {
+        // Read before the shared cache: a forget after this makes the copy below stale.
+        let generation = self.generation.load(Ordering::SeqCst);
+        let here = self.here.read(&session_id, |(verified, at, seen)| {
+            (*seen == generation && at.elapsed() < TTL).then(|| verified.clone())
+        });
+        match here {
+            Some(Some(verified)) => return Some(verified),
+            Some(None) => self.here.remove(&session_id),
+            None => {}
+        }
+        let (verified, at) = self.get_shared(session_id)?;
+        // This thread's own copy, so its reference count is this thread's alone.
+        let mine = Arc::new(VerifiedSession::clone(&verified));
+        self.here.insert(session_id, (mine.clone(), at, generation));
+        Some(mine)
+    }
+
+    fn get_shared(&self, session_id: Uuid) -> Option<(Arc<VerifiedSession>, Instant)> {
         let mut entries = self.lock();
         match entries.get(&session_id) {
-            Some((verified, at)) if at.elapsed() < TTL => Some(verified.clone()),
+            Some((verified, at)) if at.elapsed() < TTL => Some((verified.clone(), *at)),
             Some(_) => {
                 entries.pop(&session_id);
                 None
@@ -74,7 +99,7 @@ impl SessionCache {
     pub fn put(&self, verified: VerifiedSession, generation: u64) {
         let mut entries = self.lock();
         if self.generation.load(Ordering::SeqCst) == generation {
-            entries.put(verified.session.id, (verified, Instant::now()));
+            entries.put(verified.session.id, (Arc::new(verified), Instant::now()));
         }
     }
 
@@ -94,7 +119,7 @@ impl SessionCache {
         entries.clear();
     }
 
-    fn lock(&self) -> MutexGuard<'_, LruCache<Uuid, (VerifiedSession, Instant)>> {
+    fn lock(&self) -> MutexGuard<'_, LruCache<Uuid, (Arc<VerifiedSession>, Instant)>> {
         crate::sync::lock(&self.entries)
     }
 }

@@ -163,7 +163,7 @@ impl AuthService {
         &self,
         token: &str,
         source: super::CredentialSource,
-    ) -> Result<(Viewer, Session), AppError> {
+    ) -> Result<(Viewer, Arc<VerifiedSession>), AppError> {
         let claims = self.signer.verify(token).map_err(|e| match e {
             TokenError::Expired => {
                 AppError::unauthenticated(AuthReason::TokenExpired, e.to_string())
@@ -190,7 +190,7 @@ impl AuthService {
             is_admin: verified.user.is_admin,
             source,
         };
-        Ok((viewer, verified.session))
+        Ok((viewer, verified))
     }
 
     /// Reads the socket's session and user afresh from the database (not the cache) and
@@ -259,7 +259,7 @@ impl AuthService {
         Ok(self
             .verified_session(viewer.session_id)
             .await?
-            .map(|verified| verified.user)
+            .map(|verified| verified.user.clone())
             .filter(|user| user.id == viewer.user_id))
     }
 
@@ -267,10 +267,20 @@ impl AuthService {
     async fn verified_session(
         &self,
         session_id: uuid::Uuid,
-    ) -> Result<Option<VerifiedSession>, AppError> {
+    ) -> Result<Option<Arc<VerifiedSession>>, AppError> {
         if let Some(verified) = self.session_cache.get(session_id) {
             return Ok(Some(verified));
         }
+        // Boxed: the database read's future is kilobytes, and every request's future (and each
+        // future holding it, moved on every call) would otherwise be sized for this rare path.
+        Box::pin(self.read_session(session_id)).await
+    }
+
+    /// A session and its user from the database, remembered when still active.
+    async fn read_session(
+        &self,
+        session_id: uuid::Uuid,
+    ) -> Result<Option<Arc<VerifiedSession>>, AppError> {
         let generation = self.session_cache.generation();
         let Some(session) = self.store.session_by_id(session_id).await? else {
             return Ok(None);
@@ -283,7 +293,7 @@ impl AuthService {
         if verified.session.is_active(Utc::now()) {
             self.session_cache.put(verified.clone(), generation);
         }
-        Ok(Some(verified))
+        Ok(Some(Arc::new(verified)))
     }
 }
 

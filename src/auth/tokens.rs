@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use base64::Engine;
@@ -19,12 +19,16 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::sync::PerThread;
+
 /// Audience of every access token this server issues.
 const AUDIENCE: &str = "switchboard";
 /// Clock skew tolerated when verifying.
 const LEEWAY_SECONDS: u64 = 5;
 /// Tokens whose signature was checked, remembered so a client's next request skips the check.
 const VERIFIED_TOKENS: usize = 16_384;
+/// Tokens each thread keeps its own copy of.
+const VERIFIED_TOKENS_PER_THREAD: usize = 4_096;
 
 /// What an access token says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,7 +71,10 @@ pub struct TokenSigner {
     /// Recently verified tokens and their claims. A client sends the same token for minutes, and
     /// checking it (base64, JSON, HMAC) was the largest single cost of a small query. Keyed by
     /// the whole token, so only a byte-identical token hits; expiry is checked on every hit.
-    verified: Mutex<LruCache<String, AccessClaims>>,
+    verified: Mutex<LruCache<String, Arc<AccessClaims>>>,
+    /// Each thread's own copy of the tokens it verified or found in `verified` (see
+    /// [`crate::sync::PerThread`]).
+    verified_here: PerThread<Box<str>, Arc<AccessClaims>>,
 }
 
 impl TokenSigner {
@@ -107,6 +114,7 @@ impl TokenSigner {
             verified: Mutex::new(LruCache::new(
                 NonZeroUsize::new(VERIFIED_TOKENS).expect("capacity is not zero"),
             )),
+            verified_here: PerThread::new(VERIFIED_TOKENS_PER_THREAD),
         })
     }
 
@@ -190,21 +198,36 @@ impl TokenSigner {
     }
 
     /// Verifies signature, key id, issuer, audience and expiry.
-    pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let remembered = self.verified_tokens().get(token).cloned();
-        if let Some(claims) = remembered {
-            if claims.exp + (LEEWAY_SECONDS as i64) < Utc::now().timestamp() {
-                self.verified_tokens().pop(token);
-                return Err(TokenError::Expired);
+    pub fn verify(&self, token: &str) -> Result<Arc<AccessClaims>, TokenError> {
+        let claims = match self.verified_here.read(token, Arc::clone) {
+            Some(claims) => claims,
+            None => {
+                let claims = self.verify_shared(token)?;
+                // This thread's own copy, so its reference count is this thread's alone.
+                let mine = Arc::new(AccessClaims::clone(&claims));
+                self.verified_here.insert(token.into(), mine.clone());
+                mine
             }
+        };
+        if claims.exp + (LEEWAY_SECONDS as i64) < Utc::now().timestamp() {
+            self.verified_here.remove(token);
+            self.verified_tokens().pop(token);
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// The claims of `token` from the shared cache, or checked now and remembered there.
+    fn verify_shared(&self, token: &str) -> Result<Arc<AccessClaims>, TokenError> {
+        if let Some(claims) = self.verified_tokens().get(token).cloned() {
             return Ok(claims);
         }
-        let claims = self.verify_signed(token)?;
+        let claims = Arc::new(self.verify_signed(token)?);
         self.verified_tokens().put(token.to_owned(), claims.clone());
         Ok(claims)
     }
 
-    fn verified_tokens(&self) -> MutexGuard<'_, LruCache<String, AccessClaims>> {
+    fn verified_tokens(&self) -> MutexGuard<'_, LruCache<String, Arc<AccessClaims>>> {
         crate::sync::lock(&self.verified)
     }
 
@@ -300,13 +323,15 @@ mod tests {
         assert_eq!(signer.verified_tokens().len(), 1);
         assert_eq!(signer.verify(&token).unwrap(), first);
         // The remembered claims pass their expiry: the next use is refused and forgotten.
-        let lapsed = AccessClaims {
+        let lapsed = Arc::new(AccessClaims {
             exp: Utc::now().timestamp() - LEEWAY_SECONDS as i64 - 1,
-            ..first
-        };
-        signer.verified_tokens().put(token.clone(), lapsed);
+            ..AccessClaims::clone(&first)
+        });
+        signer.verified_tokens().put(token.clone(), lapsed.clone());
+        signer.verified_here.insert(token.as_str().into(), lapsed);
         assert_eq!(signer.verify(&token), Err(TokenError::Expired));
         assert_eq!(signer.verified_tokens().len(), 0);
+        assert_eq!(signer.verified_here.read(token.as_str(), |_| ()), None);
         // A token differing in one byte is checked afresh, not matched.
         let mut forged = token.clone();
         forged.pop();

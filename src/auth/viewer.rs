@@ -108,6 +108,18 @@ impl Credentials {
             .and_then(|v| v.to_str().ok())
             .and_then(bearer_token)
             .map(|token| (token.to_owned(), CredentialSource::Bearer));
+        let csrf_header = headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if !headers.contains_key(header::COOKIE) {
+            // Most API clients send no cookies: nothing to look for.
+            return Credentials {
+                access: bearer,
+                csrf_header,
+                ..Default::default()
+            };
+        }
         let mut duplicate = None;
         let mut read = |base: &str| {
             names.read(headers, base).unwrap_or_else(|twice| {
@@ -127,10 +139,7 @@ impl Credentials {
             login_cookie,
             duplicate,
             csrf_cookie,
-            csrf_header: headers
-                .get(CSRF_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+            csrf_header,
         }
     }
 

@@ -6,6 +6,7 @@
 //! Only successes are kept: a document that fails to parse or validate is checked again, so its
 //! errors are always reported fresh.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
@@ -14,18 +15,38 @@ use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, ServerError, ServerResult, ValidationResult, Variables};
 use lru::LruCache;
 
-use crate::sync::lock;
+use crate::sync::{PerThread, lock};
 
 /// Documents kept by default; a client set rarely uses more than a few hundred operations.
 pub const DEFAULT_CAPACITY: usize = 1024;
 
 /// The shared cache: the schema's extension and the HTTP transport both read it.
+///
+/// Each thread also keeps what it used in a map of its own ([`PerThread`]), so a repeated
+/// operation touches no lock, no LRU order and no reference count that another thread writes.
 pub struct DocumentCache {
     parsed: Mutex<LruCache<Arc<str>, Arc<ExecutableDocument>>>,
     validated: Mutex<LruCache<String, ValidationResult>>,
     /// Automatic persisted queries: query text by its SHA-256 (lower-case hex).
     persisted: Mutex<LruCache<String, Arc<str>>>,
+    /// This thread's documents, by query text.
+    here: PerThread<Box<str>, Known>,
 }
+
+/// What one thread knows about one query text.
+struct Known {
+    /// Parsed on this thread, so the names it shares with every execution are this thread's.
+    document: Arc<ExecutableDocument>,
+    /// Validation outcomes by [`Suffix`], most recent last.
+    validated: RefCell<Vec<(Suffix, ValidationResult)>>,
+}
+
+/// Validation outcomes kept per document and thread: the variables of one operation rarely
+/// take more shapes than this that validation can tell apart.
+const VALIDATIONS_PER_DOCUMENT: usize = 16;
+
+/// Documents kept per thread.
+const DOCUMENTS_PER_THREAD: usize = 256;
 
 impl DocumentCache {
     /// A cache holding up to `capacity` documents (and as many validation outcomes).
@@ -35,6 +56,7 @@ impl DocumentCache {
             parsed: Mutex::new(LruCache::new(capacity)),
             validated: Mutex::new(LruCache::new(capacity)),
             persisted: Mutex::new(LruCache::new(capacity)),
+            here: PerThread::new(DOCUMENTS_PER_THREAD.min(capacity.get())),
         })
     }
 
@@ -57,32 +79,90 @@ impl DocumentCache {
             .or_else(|| async_graphql::parser::parse_query(query).ok().map(Arc::new))
     }
 
+    /// The document of `query` if the engine parsed it within its limits before.
     fn cached(&self, query: &str) -> Option<Arc<ExecutableDocument>> {
-        lock(&self.parsed).get(query).cloned()
+        if let Some(document) = self.here.read(query, |known| known.document.clone()) {
+            return Some(document);
+        }
+        lock(&self.parsed).get(query)?;
+        // Parsed again on this thread for its own copy; it parsed within the limits before.
+        let document = Arc::new(async_graphql::parser::parse_query(query).ok()?);
+        self.know(query, document.clone());
+        Some(document)
+    }
+
+    fn know(&self, query: &str, document: Arc<ExecutableDocument>) {
+        let known = Known {
+            document,
+            validated: RefCell::default(),
+        };
+        self.here.insert(query.into(), known);
     }
 
     fn remember(&self, query: &str, document: Arc<ExecutableDocument>) {
-        lock(&self.parsed).put(Arc::from(query), document);
+        lock(&self.parsed).put(Arc::from(query), document.clone());
+        self.know(query, document);
+    }
+
+    /// This thread's document of `query` and its validation outcome for `operation` and
+    /// `variables` (as JSON).
+    fn known_here(
+        &self,
+        query: &str,
+        operation: Option<&str>,
+        variables: &str,
+    ) -> Option<(Arc<ExecutableDocument>, ValidationResult)> {
+        self.here
+            .read(query, |known| {
+                let validated = known.validated.borrow();
+                let (_, result) = validated
+                    .iter()
+                    .find(|(seen, _)| seen.is(operation, variables))?;
+                Some((known.document.clone(), *result))
+            })
+            .flatten()
+    }
+
+    /// The outcome of validating `query` for `suffix`, from the shared cache.
+    fn validated_shared(&self, query: &str, suffix: &Suffix) -> Option<ValidationResult> {
+        lock(&self.validated).get(&suffix.key(query)).copied()
+    }
+
+    fn remember_validation(&self, query: &str, suffix: Suffix, result: ValidationResult) {
+        self.here.read(query, |known| {
+            let mut validated = known.validated.borrow_mut();
+            if validated.len() >= VALIDATIONS_PER_DOCUMENT {
+                validated.remove(0);
+            }
+            validated.push((suffix.clone(), result));
+        });
+        lock(&self.validated).put(suffix.key(query), result);
     }
 }
 
-/// The per-request part of the cache (a part of [`super::pipeline`]): answers parsing and
-/// validation from the shared cache.
-pub(super) struct PerRequest {
-    cache: Arc<DocumentCache>,
-    /// Set in `prepare`, where the whole request is visible; read in `validation`.
-    validation_key: Mutex<Option<String>>,
+/// What validation depends on besides the schema and the query text: the chosen operation
+/// and the variables (argument checks and complexity read them), as exact text, so no crafted
+/// request can collide with one that passed.
+#[derive(Clone)]
+struct Suffix {
+    operation: Option<String>,
+    /// The variables as JSON; empty for none.
+    variables: String,
 }
 
-/// What validation depends on besides the schema: the chosen operation, the variables
-/// (argument checks and complexity read them) and the text. The key is the exact text of all
-/// three, not a hash of it, so no crafted document can collide with one that passed.
-fn validation_key(request: &Request) -> Option<String> {
-    let variables = variables_text(&request.variables)?;
-    let operation = request.operation_name.as_deref().unwrap_or_default();
-    Some(format!("{operation}\u{0}{variables}\u{0}{}", request.query))
+impl Suffix {
+    fn is(&self, operation: Option<&str>, variables: &str) -> bool {
+        self.operation.as_deref() == operation && self.variables == variables
+    }
+
+    /// The shared cache's key: operation, variables and query, separated by NUL.
+    fn key(&self, query: &str) -> String {
+        let operation = self.operation.as_deref().unwrap_or_default();
+        format!("{operation}\u{0}{}\u{0}{query}", self.variables)
+    }
 }
 
+/// The variables as JSON, empty for none; `None` when they cannot be written (never cached).
 fn variables_text(variables: &Variables) -> Option<String> {
     if variables.is_empty() {
         return Some(String::new());
@@ -90,18 +170,50 @@ fn variables_text(variables: &Variables) -> Option<String> {
     serde_json::to_string(variables).ok()
 }
 
+/// The per-request part of the cache (a part of [`super::pipeline`]): answers parsing and
+/// validation from this thread's cache or the shared one.
+pub(super) struct PerRequest {
+    cache: Arc<DocumentCache>,
+    /// Set in `prepare`, where the whole request is visible; read in `parse` and `validation`.
+    pending: Mutex<Option<Pending>>,
+}
+
+/// What `prepare` found, for `parse` and `validate`.
+enum Pending {
+    /// This thread has validated this very request before.
+    Known {
+        document: Arc<ExecutableDocument>,
+        result: ValidationResult,
+    },
+    /// To be looked up in the shared cache, or validated.
+    Unknown { query: Arc<str>, suffix: Suffix },
+}
+
 impl PerRequest {
     /// The per-request view of `cache`.
     pub(super) fn new(cache: Arc<DocumentCache>) -> Self {
         Self {
             cache,
-            validation_key: Mutex::new(None),
+            pending: Mutex::new(None),
         }
     }
 
-    /// Keys the request's validation outcome.
+    /// Looks the request up in this thread's cache, or keys its validation outcome.
     pub(super) fn prepare(&self, request: &Request) {
-        *lock(&self.validation_key) = validation_key(request);
+        let pending = variables_text(&request.variables).map(|variables| {
+            let operation = request.operation_name.as_deref();
+            match self.cache.known_here(&request.query, operation, &variables) {
+                Some((document, result)) => Pending::Known { document, result },
+                None => Pending::Unknown {
+                    query: Arc::from(request.query.as_str()),
+                    suffix: Suffix {
+                        operation: operation.map(str::to_owned),
+                        variables,
+                    },
+                },
+            }
+        });
+        *lock(&self.pending) = pending;
     }
 
     /// The parsed document of `query`, from the cache or from `parse` (remembered on
@@ -112,7 +224,11 @@ impl PerRequest {
         query: &str,
         parse: impl Future<Output = ServerResult<ExecutableDocument>>,
     ) -> ServerResult<ExecutableDocument> {
-        if let Some(document) = self.cache.cached(query) {
+        let known = match &*lock(&self.pending) {
+            Some(Pending::Known { document, .. }) => Some(document.clone()),
+            _ => None,
+        };
+        if let Some(document) = known.or_else(|| self.cache.cached(query)) {
             return Ok(ExecutableDocument::clone(&document));
         }
         let document = parse.await?;
@@ -126,15 +242,21 @@ impl PerRequest {
         &self,
         validate: impl Future<Output = Result<ValidationResult, Vec<ServerError>>>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        let key = lock(&self.validation_key).take();
-        if let Some(key) = &key
-            && let Some(result) = lock(&self.cache.validated).get(key).copied()
-        {
-            return Ok(result);
-        }
+        let pending = lock(&self.pending).take();
+        let unknown = match pending {
+            Some(Pending::Known { result, .. }) => return Ok(result),
+            Some(Pending::Unknown { query, suffix }) => {
+                if let Some(result) = self.cache.validated_shared(&query, &suffix) {
+                    self.cache.remember_validation(&query, suffix, result);
+                    return Ok(result);
+                }
+                Some((query, suffix))
+            }
+            None => None,
+        };
         let result = validate.await?;
-        if let Some(key) = key {
-            lock(&self.cache.validated).put(key, result);
+        if let Some((query, suffix)) = unknown {
+            self.cache.remember_validation(&query, suffix, result);
         }
         Ok(result)
     }

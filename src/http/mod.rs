@@ -17,11 +17,14 @@ mod ws_shared;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::header;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower_http::body::Limited;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
@@ -131,7 +134,7 @@ pub fn router(state: AppState) -> Router {
         .as_deref()
         .map(demo::router)
         .unwrap_or_default();
-    Router::new()
+    let routes = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/assets/{name}", get(graphql::graphiql::asset))
         .merge(login_routes)
@@ -142,16 +145,25 @@ pub fn router(state: AppState) -> Router {
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .with_state(state.clone())
-        .layer(axum::middleware::from_fn(request_metrics::record))
+        // The only layer inside routing: it labels each request with the route that matched.
+        .layer(axum::middleware::from_fn(request_metrics::record));
+    // Everything else wraps the router once rather than each route: a layer added with
+    // `Router::layer` wraps every route in its own boxed service, and the router clones the
+    // matched route's whole stack, box by box, for every request.
+    let middleware = tower::ServiceBuilder::new()
+        .layer(request_id::AssignLayer)
+        .map_response(IntoResponse::into_response)
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(cors::Cors::new(&config))
+        .map_response(IntoResponse::into_response)
+        .layer(RequestBodyLimitLayer::new(config.http_max_body_bytes))
+        .map_request(|request: Request<Limited<Body>>| request.map(Body::new))
+        .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(
             state,
             limits::client_address,
-        ))
-        .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(config.http_max_body_bytes))
-        .layer(cors::Cors::new(&config))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
-        .layer(request_id::AssignLayer)
+        ));
+    Router::new().fallback_service(middleware.service(routes))
 }
 
 /// The router of `METRICS_ADDR`: `GET /metrics`, Prometheus text exposition. It is kept off the
@@ -182,8 +194,8 @@ fn request_span(request: &Request) -> tracing::Span {
         .unwrap_or("-");
     let span = tracing::info_span!(
         "http",
-        method = %request.method(),
-        path = %request.uri().path(),
+        method = request.method().as_str(),
+        path = request.uri().path(),
         request_id,
         otel.kind = "server",
     );

@@ -413,12 +413,15 @@ async fn authenticate_socket(
         return ViewerState::Anonymous;
     };
     match state.auth.session_of(token, *source).await {
-        Ok((viewer, session)) => {
-            state.auth.sockets().register(session.id, ended.clone());
+        Ok((viewer, verified)) => {
+            state
+                .auth
+                .sockets()
+                .register(verified.session.id, ended.clone());
             let token_expires_at = state.auth.access_expiry(token).unwrap_or_else(Utc::now);
             let socket = WatchedSocket {
                 viewer: viewer.clone(),
-                session_expires_at: session.expires_at,
+                session_expires_at: verified.session.expires_at,
                 ended,
             };
             if state.socket_rechecks().watch(token_expires_at, socket) {

@@ -135,7 +135,9 @@ async fn execute(
         .data(viewer)
         .data(credentials)
         .data(cookie_changes.clone());
-    let response = state.schema.execute(request).await;
+    // Boxed: the engine's future is kilobytes, and this handler's future, moved several
+    // times on its way through the router, would otherwise carry it.
+    let response = Box::pin(state.schema.execute(request)).await;
     record_operation(operation, started, response.errors.is_empty());
     let retry_after = rate_limit_hint(&response);
     let public = public && response.errors.is_empty();

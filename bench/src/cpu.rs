@@ -1,0 +1,231 @@
+//! Server CPU time per request: each target runs as it is (no valgrind), the harness warms it
+//! up and sends a fixed number of requests, and reads how long the server's threads ran
+//! meanwhile (`/proc/<pid>/task/*/schedstat`, nanoseconds, user and kernel time together) and
+//! how often they were switched out (`/proc/<pid>/task/*/status`).
+//!
+//! Instruction counts (`callgrind`) miss what a request costs in the kernel (socket reads and
+//! writes, wake-ups of parked threads) and in cache misses; req/s on a shared host moves with
+//! whatever else runs. CPU time of the server alone sits between the two: it includes both, and
+//! the load client's own share of the cores does not enter it.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::api::Api;
+use crate::ceiling::{self, Reference};
+use crate::load::{RequestFactory, fixed_count, json_post};
+use crate::scenarios::read::{ME, PAGE};
+use crate::server::{Backend, Launcher};
+
+/// CPU time per request of one target.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CpuPoint {
+    /// `ceiling`, `plain`, `me` or `payments`.
+    pub target: String,
+    /// Requests counted.
+    pub requests: u64,
+    /// Microseconds the server's threads ran, per request.
+    pub cpu_us_per_request: f64,
+    /// Times a server thread was switched out, per request.
+    pub switches_per_request: f64,
+}
+
+/// How a CPU run is set up.
+pub struct Plan {
+    /// Requests counted per target (after a tenth as many for warm-up).
+    pub requests: u64,
+    /// Concurrent connections.
+    pub connections: usize,
+}
+
+/// Measures each of `targets` in turn, `rounds` times, alternating targets round by round.
+pub async fn run(
+    launcher: &Launcher,
+    targets: &[String],
+    plan: &Plan,
+    rounds: usize,
+) -> anyhow::Result<Vec<CpuPoint>> {
+    let mut running = Vec::new();
+    for target in targets {
+        running.push(Running::start(launcher, target).await?);
+    }
+    let mut points = Vec::new();
+    for round in 0..rounds {
+        for target in &running {
+            let point = target.measure(plan).await?;
+            eprintln!(
+                "cpu round {round} {:>8}: {:>7.1} µs/request, {:.2} switches/request",
+                point.target, point.cpu_us_per_request, point.switches_per_request
+            );
+            points.push(point);
+        }
+    }
+    for target in running {
+        target.stop().await;
+    }
+    Ok(points)
+}
+
+/// A target's process, ready for requests.
+struct Running {
+    name: String,
+    addr: SocketAddr,
+    pid: u32,
+    query: &'static str,
+    headers: Vec<(&'static str, String)>,
+    process: Process,
+}
+
+enum Process {
+    Server(crate::server::Server),
+    Reference(ceiling::Ceiling),
+}
+
+impl Running {
+    async fn start(launcher: &Launcher, target: &str) -> anyhow::Result<Self> {
+        let reference = match target {
+            "ceiling" => Some(Reference::Ceiling),
+            "plain" => Some(Reference::PlainGraphql),
+            "me" | "payments" => None,
+            other => anyhow::bail!("unknown cpu target {other} (ceiling, plain, me, payments)"),
+        };
+        if let Some(reference) = reference {
+            let process = ceiling::start(reference).await?;
+            return Ok(Self {
+                name: target.to_owned(),
+                addr: process.addr,
+                pid: process.pid().context("reference exited")?,
+                query: ME,
+                headers: Vec::new(),
+                process: Process::Reference(process),
+            });
+        }
+        let server = launcher
+            .start(Backend::Sqlite, &format!("cpu-{target}"))
+            .await?;
+        let api = Api::new(server.base());
+        let token = api.sign_in("reader").await?;
+        api.create_payments(&token, 25, 4).await?;
+        let query = if target == "me" { ME } else { PAGE };
+        api.graphql(Some(&token), query, json!({})).await?;
+        Ok(Self {
+            name: target.to_owned(),
+            addr: server.addr,
+            pid: server.pid()?,
+            query,
+            headers: vec![("authorization", format!("Bearer {token}"))],
+            process: Process::Server(server),
+        })
+    }
+
+    async fn measure(&self, plan: &Plan) -> anyhow::Result<CpuPoint> {
+        let body = bytes::Bytes::from(json!({ "query": self.query }).to_string());
+        let (addr, headers) = (self.addr, self.headers.clone());
+        let factory: RequestFactory =
+            std::sync::Arc::new(move |_| json_post(addr, "/graphql", &headers, body.clone()));
+        let per_connection = (plan.requests / plan.connections as u64).max(1);
+        fixed_count(
+            self.addr,
+            plan.connections,
+            (per_connection / 10).max(1),
+            factory.clone(),
+        )
+        .await?;
+        let before = Usage::of(self.pid)?;
+        let (ok, failed) =
+            fixed_count(self.addr, plan.connections, per_connection, factory).await?;
+        let after = Usage::of(self.pid)?;
+        anyhow::ensure!(failed == 0, "{}: {failed} requests failed", self.name);
+        Ok(CpuPoint {
+            target: self.name.clone(),
+            requests: ok,
+            cpu_us_per_request: (after.run_ns - before.run_ns) as f64 / 1_000.0 / ok as f64,
+            switches_per_request: (after.switches - before.switches) as f64 / ok as f64,
+        })
+    }
+
+    async fn stop(self) {
+        match self.process {
+            Process::Server(server) => server.stop().await,
+            // Killed on drop.
+            Process::Reference(reference) => drop(reference),
+        }
+    }
+}
+
+/// Run time and context switches of every thread of a process, summed.
+struct Usage {
+    run_ns: u64,
+    switches: u64,
+}
+
+impl Usage {
+    fn of(pid: u32) -> anyhow::Result<Self> {
+        let mut usage = Usage {
+            run_ns: 0,
+            switches: 0,
+        };
+        for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+            let dir = task?.path();
+            // A thread that ended between listing and reading simply no longer counts.
+            let Ok(schedstat) = std::fs::read_to_string(dir.join("schedstat")) else {
+                continue;
+            };
+            usage.run_ns += schedstat
+                .split_whitespace()
+                .next()
+                .and_then(|ns| ns.parse::<u64>().ok())
+                .context("unreadable schedstat")?;
+            let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
+            usage.switches += status
+                .lines()
+                .filter(|line| line.contains("ctxt_switches:"))
+                .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>();
+        }
+        Ok(usage)
+    }
+}
+
+/// Prints each target's median over the rounds, and `me` against plain async-graphql.
+pub fn print(points: &[CpuPoint]) {
+    println!("\n| target | rounds | server CPU µs/request (median, min-max) | switches/request |");
+    println!("|---|---:|---|---:|");
+    let mut names: Vec<&str> = points.iter().map(|p| p.target.as_str()).collect();
+    names.dedup();
+    names.sort_unstable();
+    names.dedup();
+    for name in &names {
+        let (median, min, max, switches) = summary(points, name);
+        let rounds = points.iter().filter(|p| p.target == *name).count();
+        println!("| {name} | {rounds} | {median:.1} ({min:.1}-{max:.1}) | {switches:.2} |");
+    }
+    if names.contains(&"me") && names.contains(&"plain") {
+        let (me, ..) = summary(points, "me");
+        let (plain, ..) = summary(points, "plain");
+        println!(
+            "\nme takes {:.2}× the server CPU of plain async-graphql per request",
+            me / plain
+        );
+    }
+}
+
+fn summary(points: &[CpuPoint], target: &str) -> (f64, f64, f64, f64) {
+    let mut cpu: Vec<f64> = points
+        .iter()
+        .filter(|p| p.target == target)
+        .map(|p| p.cpu_us_per_request)
+        .collect();
+    cpu.sort_by(f64::total_cmp);
+    let switches: Vec<f64> = points
+        .iter()
+        .filter(|p| p.target == target)
+        .map(|p| p.switches_per_request)
+        .collect();
+    let median = cpu[cpu.len() / 2];
+    let mean_switches = switches.iter().sum::<f64>() / switches.len() as f64;
+    (median, cpu[0], cpu[cpu.len() - 1], mean_switches)
+}
