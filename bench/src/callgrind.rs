@@ -12,11 +12,10 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use crate::api::Api;
 use crate::ceiling::Reference;
 use crate::load::fixed_count;
-use crate::scenarios::read::{ME, PAGE};
-use crate::server::{Backend, Launcher};
+use crate::scenarios::read::{ME, reader_server};
+use crate::server::Launcher;
 
 /// Instructions per request of one target.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,6 +38,8 @@ pub struct Plan {
     pub connections: usize,
     /// Where the dumps go.
     pub out: PathBuf,
+    /// Also simulate the caches (first-level and last-level misses per function).
+    pub cache_sim: bool,
 }
 
 /// Counts instructions per request of each of `targets`.
@@ -67,31 +68,28 @@ pub async fn run(
     Ok(points)
 }
 
-fn valgrind(dump_prefix: &Path) -> Vec<String> {
-    vec![
+fn valgrind(dump_prefix: &Path, cache_sim: bool) -> Vec<String> {
+    let mut args = vec![
         "valgrind".into(),
         "--tool=callgrind".into(),
         // Setting up runs uninstrumented; the harness switches instrumentation on.
         "--instr-atstart=no".into(),
         format!("--callgrind-out-file={}", dump_prefix.display()),
-    ]
+    ];
+    if cache_sim {
+        args.push("--cache-sim=yes".into());
+    }
+    args
 }
 
 async fn server(launcher: &Launcher, target: &str, plan: &Plan) -> anyhow::Result<CallgrindPoint> {
     let prefix = fresh_prefix(&plan.out, target)?;
     let launcher = Launcher {
-        wrapper: valgrind(&prefix),
+        wrapper: valgrind(&prefix, plan.cache_sim),
         ..launcher.clone()
     };
-    let server = launcher
-        .start(Backend::Sqlite, &format!("callgrind-{target}"))
-        .await?;
-    let api = Api::new(server.base());
-    let token = api.sign_in("reader").await?;
-    api.create_payments(&token, 25, 4).await?;
-    let query = if target == "me" { ME } else { PAGE };
-    api.graphql(Some(&token), query, json!({})).await?;
-    let headers = vec![("authorization", format!("Bearer {token}"))];
+    let (server, query, headers) =
+        reader_server(&launcher, &format!("callgrind-{target}"), target).await?;
     let point = measure(
         server.addr,
         server.pid()?,
@@ -112,7 +110,7 @@ async fn reference(
     plan: &Plan,
 ) -> anyhow::Result<CallgrindPoint> {
     let prefix = fresh_prefix(&plan.out, target)?;
-    let args = valgrind(&prefix);
+    let args = valgrind(&prefix, plan.cache_sim);
     let mut child = Command::new(&args[0])
         .args(&args[1..])
         .arg(std::env::current_exe()?)

@@ -14,11 +14,10 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::api::Api;
 use crate::ceiling::{self, Reference};
 use crate::load::{RequestFactory, fixed_count, json_post};
-use crate::scenarios::read::{ME, PAGE};
-use crate::server::{Backend, Launcher};
+use crate::scenarios::read::{ME, reader_server};
+use crate::server::Launcher;
 
 /// CPU time per request of one target.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,6 +30,8 @@ pub struct CpuPoint {
     pub cpu_us_per_request: f64,
     /// Times a server thread was switched out, per request.
     pub switches_per_request: f64,
+    /// Microseconds this harness (the load client) ran, per request.
+    pub client_cpu_us_per_request: f64,
 }
 
 /// How a CPU run is set up.
@@ -57,8 +58,11 @@ pub async fn run(
         for target in &running {
             let point = target.measure(plan).await?;
             eprintln!(
-                "cpu round {round} {:>8}: {:>7.1} µs/request, {:.2} switches/request",
-                point.target, point.cpu_us_per_request, point.switches_per_request
+                "cpu round {round} {:>8}: {:>7.1} µs/request, {:.2} switches/request, client {:.1} µs/request",
+                point.target,
+                point.cpu_us_per_request,
+                point.switches_per_request,
+                point.client_cpu_us_per_request
             );
             points.push(point);
         }
@@ -103,20 +107,14 @@ impl Running {
                 process: Process::Reference(process),
             });
         }
-        let server = launcher
-            .start(Backend::Sqlite, &format!("cpu-{target}"))
-            .await?;
-        let api = Api::new(server.base());
-        let token = api.sign_in("reader").await?;
-        api.create_payments(&token, 25, 4).await?;
-        let query = if target == "me" { ME } else { PAGE };
-        api.graphql(Some(&token), query, json!({})).await?;
+        let (server, query, headers) =
+            reader_server(launcher, &format!("cpu-{target}"), target).await?;
         Ok(Self {
             name: target.to_owned(),
             addr: server.addr,
             pid: server.pid()?,
             query,
-            headers: vec![("authorization", format!("Bearer {token}"))],
+            headers,
             process: Process::Server(server),
         })
     }
@@ -135,15 +133,20 @@ impl Running {
         )
         .await?;
         let before = Usage::of(self.pid)?;
+        let client_before = Usage::of(std::process::id())?;
         let (ok, failed) =
             fixed_count(self.addr, plan.connections, per_connection, factory).await?;
         let after = Usage::of(self.pid)?;
+        let client_after = Usage::of(std::process::id())?;
         anyhow::ensure!(failed == 0, "{}: {failed} requests failed", self.name);
         Ok(CpuPoint {
             target: self.name.clone(),
             requests: ok,
             cpu_us_per_request: (after.run_ns - before.run_ns) as f64 / 1_000.0 / ok as f64,
             switches_per_request: (after.switches - before.switches) as f64 / ok as f64,
+            client_cpu_us_per_request: (client_after.run_ns - client_before.run_ns) as f64
+                / 1_000.0
+                / ok as f64,
         })
     }
 
@@ -192,8 +195,10 @@ impl Usage {
 
 /// Prints each target's median over the rounds, and `me` against plain async-graphql.
 pub fn print(points: &[CpuPoint]) {
-    println!("\n| target | rounds | server CPU µs/request (median, min-max) | switches/request |");
-    println!("|---|---:|---|---:|");
+    println!(
+        "\n| target | rounds | server CPU µs/request (median, min-max) | switches/request | client CPU µs/request |"
+    );
+    println!("|---|---:|---|---:|---:|");
     let mut names: Vec<&str> = points.iter().map(|p| p.target.as_str()).collect();
     names.dedup();
     names.sort_unstable();
@@ -201,7 +206,10 @@ pub fn print(points: &[CpuPoint]) {
     for name in &names {
         let (median, min, max, switches) = summary(points, name);
         let rounds = points.iter().filter(|p| p.target == *name).count();
-        println!("| {name} | {rounds} | {median:.1} ({min:.1}-{max:.1}) | {switches:.2} |");
+        let client = mean(points, name, |p| p.client_cpu_us_per_request);
+        println!(
+            "| {name} | {rounds} | {median:.1} ({min:.1}-{max:.1}) | {switches:.2} | {client:.1} |"
+        );
     }
     if names.contains(&"me") && names.contains(&"plain") {
         let (me, ..) = summary(points, "me");
@@ -213,6 +221,15 @@ pub fn print(points: &[CpuPoint]) {
     }
 }
 
+fn mean(points: &[CpuPoint], target: &str, value: impl Fn(&CpuPoint) -> f64) -> f64 {
+    let values: Vec<f64> = points
+        .iter()
+        .filter(|p| p.target == target)
+        .map(value)
+        .collect();
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
 fn summary(points: &[CpuPoint], target: &str) -> (f64, f64, f64, f64) {
     let mut cpu: Vec<f64> = points
         .iter()
@@ -220,12 +237,7 @@ fn summary(points: &[CpuPoint], target: &str) -> (f64, f64, f64, f64) {
         .map(|p| p.cpu_us_per_request)
         .collect();
     cpu.sort_by(f64::total_cmp);
-    let switches: Vec<f64> = points
-        .iter()
-        .filter(|p| p.target == target)
-        .map(|p| p.switches_per_request)
-        .collect();
     let median = cpu[cpu.len() / 2];
-    let mean_switches = switches.iter().sum::<f64>() / switches.len() as f64;
-    (median, cpu[0], cpu[cpu.len() - 1], mean_switches)
+    let switches = mean(points, target, |p| p.switches_per_request);
+    (median, cpu[0], cpu[cpu.len() - 1], switches)
 }

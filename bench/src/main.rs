@@ -121,6 +121,9 @@ enum Command {
         /// Concurrent connections.
         #[arg(long, default_value_t = 4)]
         connections: usize,
+        /// Also simulate the caches: misses per function, for `callgrind_annotate`.
+        #[arg(long)]
+        cache_sim: bool,
     },
     /// Server CPU time per request of each target (all its threads, kernel time included),
     /// the targets taking turns round by round.
@@ -189,12 +192,14 @@ async fn main() -> anyhow::Result<()> {
         targets,
         requests,
         connections,
+        cache_sim,
     }) = &cli.command
     {
         let plan = callgrind::Plan {
             requests: *requests,
             connections: *connections,
             out: cli.out.join("callgrind"),
+            cache_sim: *cache_sim,
         };
         let points = callgrind::run(&launcher, targets, &plan).await?;
         report::print_callgrind(&points);

@@ -13,12 +13,30 @@ use crate::api::Api;
 use crate::ceiling::Reference;
 use crate::load::{LoadResult, RequestFactory, closed_loop, json_post, open_loop};
 use crate::results::{HalfLoadPoint, ReadPoint, ms};
-use crate::server::{Backend, Launcher};
+use crate::server::{Backend, Launcher, Server};
 
 /// The authenticated query compared with both references.
 pub const ME: &str = "{ me { id } }";
 /// A page of the signed-in user's payments, read from the database.
 pub const PAGE: &str = "{ payments(first: 20) { edges { node { id status amount currency } } } }";
+
+/// A server of `launcher` on SQLite (its files under `name`) with a signed-in reader who has 25
+/// payments, having answered `target`'s query (`me`, or a page of payments) once; with that
+/// query and the reader's request headers.
+pub async fn reader_server(
+    launcher: &Launcher,
+    name: &str,
+    target: &str,
+) -> anyhow::Result<(Server, &'static str, Vec<(&'static str, String)>)> {
+    let server = launcher.start(Backend::Sqlite, name).await?;
+    let api = Api::new(server.base());
+    let token = api.sign_in("reader").await?;
+    api.create_payments(&token, 25, 4).await?;
+    let query = if target == "me" { ME } else { PAGE };
+    api.graphql(Some(&token), query, json!({})).await?;
+    let headers = vec![("authorization", format!("Bearer {token}"))];
+    Ok((server, query, headers))
+}
 
 /// Short rounds per target and connection count: the targets alternate round by round, so
 /// a shared machine's drift falls on all of them alike.
