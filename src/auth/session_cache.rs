@@ -164,6 +164,24 @@ mod tests {
     }
 
     #[test]
+    fn a_session_ended_on_another_thread_is_forgotten_here_at_once() {
+        let cache = SessionCache::default();
+        let session = verified();
+        let id = session.session.id;
+        cache.put(session, cache.generation());
+        // This thread now holds its own copy.
+        assert!(cache.get(id).is_some());
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                assert!(cache.get(id).is_some(), "the other thread finds it too");
+                cache.forget(&[id]);
+            });
+        });
+        // The copy here predates the end: it is not answered.
+        assert!(cache.get(id).is_none());
+    }
+
+    #[test]
     fn a_read_that_raced_an_end_is_not_remembered() {
         let cache = SessionCache::default();
         let session = verified();
