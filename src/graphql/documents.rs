@@ -128,15 +128,21 @@ impl DocumentCache {
         lock(&self.validated).get(&suffix.key(query)).copied()
     }
 
-    fn remember_validation(&self, query: &str, suffix: Suffix, result: ValidationResult) {
+    /// Keeps a validation outcome on this thread (when it knows the document).
+    fn know_validation(&self, query: &str, suffix: Suffix, result: ValidationResult) {
         self.here.read(query, |known| {
             let mut validated = known.validated.borrow_mut();
             if validated.len() >= VALIDATIONS_PER_DOCUMENT {
                 validated.remove(0);
             }
-            validated.push((suffix.clone(), result));
+            validated.push((suffix, result));
         });
+    }
+
+    /// Keeps a fresh validation outcome in the shared cache and on this thread.
+    fn remember_validation(&self, query: &str, suffix: Suffix, result: ValidationResult) {
         lock(&self.validated).put(suffix.key(query), result);
+        self.know_validation(query, suffix, result);
     }
 }
 
@@ -247,7 +253,8 @@ impl PerRequest {
             Some(Pending::Known { result, .. }) => return Ok(result),
             Some(Pending::Unknown { query, suffix }) => {
                 if let Some(result) = self.cache.validated_shared(&query, &suffix) {
-                    self.cache.remember_validation(&query, suffix, result);
+                    // Already shared: only this thread learns it.
+                    self.cache.know_validation(&query, suffix, result);
                     return Ok(result);
                 }
                 Some((query, suffix))
