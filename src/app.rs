@@ -276,7 +276,9 @@ impl App {
         });
         let server = axum::serve(
             listener,
-            router(state).into_make_service_with_connect_info::<SocketAddr>(),
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                SocketAddr,
+            >(router(state)),
         )
         .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let drain = async {

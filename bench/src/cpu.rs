@@ -28,6 +28,10 @@ pub struct CpuPoint {
     pub requests: u64,
     /// Microseconds the server's threads ran, per request.
     pub cpu_us_per_request: f64,
+    /// The part of `cpu_us_per_request` spent in the kernel (from `/proc/<pid>/stat`, in
+    /// 10 ms ticks, so only meaningful over a second or more of run time).
+    #[serde(default)]
+    pub kernel_us_per_request: f64,
     /// Times a server thread was switched out, per request.
     pub switches_per_request: f64,
     /// Microseconds this harness (the load client) ran, per request.
@@ -58,9 +62,10 @@ pub async fn run(
         for target in &running {
             let point = target.measure(plan).await?;
             eprintln!(
-                "cpu round {round} {:>8}: {:>7.1} µs/request, {:.2} switches/request, client {:.1} µs/request",
+                "cpu round {round} {:>8}: {:>7.1} µs/request ({:.1} in the kernel), {:.2} switches/request, client {:.1} µs/request",
                 point.target,
                 point.cpu_us_per_request,
+                point.kernel_us_per_request,
                 point.switches_per_request,
                 point.client_cpu_us_per_request
             );
@@ -143,6 +148,8 @@ impl Running {
             target: self.name.clone(),
             requests: ok,
             cpu_us_per_request: (after.run_ns - before.run_ns) as f64 / 1_000.0 / ok as f64,
+            kernel_us_per_request: (after.kernel_ticks - before.kernel_ticks) as f64 * TICK_US
+                / ok as f64,
             switches_per_request: (after.switches - before.switches) as f64 / ok as f64,
             client_cpu_us_per_request: (client_after.run_ns - client_before.run_ns) as f64
                 / 1_000.0
@@ -159,9 +166,14 @@ impl Running {
     }
 }
 
+/// Microseconds in one tick of `/proc/<pid>/stat` (`USER_HZ`, 100 on Linux).
+const TICK_US: f64 = 10_000.0;
+
 /// Run time and context switches of every thread of a process, summed.
 struct Usage {
     run_ns: u64,
+    /// Kernel time of the whole process, in ticks.
+    kernel_ticks: u64,
     switches: u64,
 }
 
@@ -169,6 +181,7 @@ impl Usage {
     fn of(pid: u32) -> anyhow::Result<Self> {
         let mut usage = Usage {
             run_ns: 0,
+            kernel_ticks: kernel_ticks(pid)?,
             switches: 0,
         };
         for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
@@ -193,12 +206,23 @@ impl Usage {
     }
 }
 
+/// `stime` of `/proc/<pid>/stat`: the fields after the command name, whose 13th is `stime`.
+fn kernel_ticks(pid: u32) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let after_name = stat.rsplit_once(')').context("unreadable stat")?.1;
+    after_name
+        .split_whitespace()
+        .nth(12)
+        .and_then(|ticks| ticks.parse().ok())
+        .context("unreadable stime")
+}
+
 /// Prints each target's median over the rounds, and `me` against plain async-graphql.
 pub fn print(points: &[CpuPoint]) {
     println!(
-        "\n| target | rounds | server CPU µs/request (median, min-max) | switches/request | client CPU µs/request |"
+        "\n| target | rounds | server CPU µs/request (median, min-max) | of which kernel | switches/request | client CPU µs/request |"
     );
-    println!("|---|---:|---|---:|---:|");
+    println!("|---|---:|---|---:|---:|---:|");
     let mut names: Vec<&str> = points.iter().map(|p| p.target.as_str()).collect();
     names.dedup();
     names.sort_unstable();
@@ -207,8 +231,9 @@ pub fn print(points: &[CpuPoint]) {
         let (median, min, max, switches) = summary(points, name);
         let rounds = points.iter().filter(|p| p.target == *name).count();
         let client = mean(points, name, |p| p.client_cpu_us_per_request);
+        let kernel = mean(points, name, |p| p.kernel_us_per_request);
         println!(
-            "| {name} | {rounds} | {median:.1} ({min:.1}-{max:.1}) | {switches:.2} | {client:.1} |"
+            "| {name} | {rounds} | {median:.1} ({min:.1}-{max:.1}) | {kernel:.1} | {switches:.2} | {client:.1} |"
         );
     }
     if names.contains(&"me") && names.contains(&"plain") {

@@ -195,10 +195,13 @@ async fn main() -> anyhow::Result<()> {
         cache_sim,
     }) = &cli.command
     {
+        let out = cli.out.join("callgrind");
+        std::fs::create_dir_all(&out)?;
         let plan = callgrind::Plan {
             requests: *requests,
             connections: *connections,
-            out: cli.out.join("callgrind"),
+            // Absolute: the server under valgrind runs in its own working directory.
+            out: std::fs::canonicalize(out)?,
             cache_sim: *cache_sim,
         };
         let points = callgrind::run(&launcher, targets, &plan).await?;

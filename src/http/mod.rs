@@ -14,16 +14,18 @@ mod ws_guard;
 mod ws_outlet;
 mod ws_shared;
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower::Service;
 use tower_http::body::Limited;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
@@ -105,8 +107,18 @@ pub struct Services {
     pub sockets: Arc<crate::limits::sockets::SocketCounters>,
 }
 
-/// Builds the router with every route and middleware.
-pub fn router(state: AppState) -> Router {
+/// Builds the service that answers every request: the routes inside the middleware.
+///
+/// The middleware stack is the service the server runs, not the fallback of an outer
+/// `Router`: a router's fallback is a boxed service the router clones, box and all, for every
+/// request.
+pub fn router(
+    state: AppState,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
++ Clone
++ Send
++ Sync
++ 'static {
     let config = state.config.clone();
     // The login callback shares the tight per-address login quota; opening a WebSocket or the
     // dev login form counts as an anonymous request. GraphQL counts per operation (it knows the user); webhooks are signed
@@ -146,7 +158,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health/ready", get(health::ready))
         .with_state(state.clone())
         // The only layer inside routing: it labels each request with the route that matched.
-        .layer(axum::middleware::from_fn(request_metrics::record));
+        .layer(request_metrics::RecordLayer);
     // Everything else wraps the router once rather than each route: a layer added with
     // `Router::layer` wraps every route in its own boxed service, and the router clones the
     // matched route's whole stack, box by box, for every request.
@@ -159,11 +171,8 @@ pub fn router(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(config.http_max_body_bytes))
         .map_request(|request: Request<Limited<Body>>| request.map(Body::new))
         .layer(DefaultBodyLimit::disable())
-        .layer(axum::middleware::from_fn_with_state(
-            state,
-            limits::client_address,
-        ));
-    Router::new().fallback_service(middleware.service(routes))
+        .layer(limits::ClientAddressLayer::new(state.limits.clone()));
+    middleware.service(routes)
 }
 
 /// The router of `METRICS_ADDR`: `GET /metrics`, Prometheus text exposition. It is kept off the

@@ -154,7 +154,9 @@ async fn execute(
             .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     if public {
-        caching::public(http, headers).await
+        // Boxed: a rare path (an anonymous GET of public fields) whose future would otherwise
+        // size every request's.
+        Box::pin(caching::public(http, headers)).await
     } else {
         caching::private(http)
     }
