@@ -187,7 +187,7 @@ impl AuthMutation {
         // A stale session cookie must not stand in the way of signing in again; it only
         // matters for a link, which then finds no signed-in user and is refused.
         let viewer = viewer_state(ctx).viewer().ok().flatten().map(|v| v.user_id);
-        let credentials = ctx.data_opt::<Credentials>();
+        let credentials = credentials_of(ctx);
         let proof = LoginProof {
             login_cookie: credentials.and_then(|c| c.login_cookie.as_deref()),
             code_verifier: code_verifier.as_deref(),
@@ -251,9 +251,7 @@ async fn start_bound_login(
     options: LoginOptions<'_>,
 ) -> Result<LoginStart, AppError> {
     let auth = &ctx.data_unchecked::<SchemaDeps>().auth;
-    let current = ctx
-        .data_opt::<Credentials>()
-        .and_then(|c| c.login_cookie.as_deref());
+    let current = credentials_of(ctx).and_then(|c| c.login_cookie.as_deref());
     let login_cookie = login_cookie_value(current);
     let start = auth.start_login(provider, options, &login_cookie).await?;
     record_cookie_change(
@@ -270,7 +268,7 @@ async fn start_bound_login(
 /// mutation needs the CSRF header: a cross-site page must not rotate (and so unsettle) a
 /// browser's session.
 fn cookie_refresh_token(ctx: &Context<'_>) -> Result<String, AppError> {
-    let credentials = ctx.data_opt::<Credentials>().ok_or_else(|| {
+    let credentials = credentials_of(ctx).ok_or_else(|| {
         AppError::unauthenticated(
             AuthReason::NoCredentials,
             "no refresh token was sent; sign in again",
@@ -290,4 +288,10 @@ fn cookie_refresh_token(ctx: &Context<'_>) -> Result<String, AppError> {
         return Err(auth.cookies().csrf_refusal());
     }
     Ok(token)
+}
+
+/// The credentials the operation's request carried (none on a WebSocket).
+fn credentials_of<'a>(ctx: &Context<'a>) -> Option<&'a Credentials> {
+    ctx.data_opt::<super::Caller>()
+        .and_then(|caller| caller.credentials.as_ref())
 }

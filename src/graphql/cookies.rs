@@ -23,7 +23,10 @@ impl CookieChanges {
 
 /// Records `change` for the transport to write, when the transport can write cookies.
 pub(super) fn record_cookie_change(ctx: &Context<'_>, change: CookieChange) {
-    if let Some(changes) = ctx.data_opt::<CookieChanges>() {
+    if let Some(changes) = ctx
+        .data_opt::<super::Caller>()
+        .and_then(|caller| caller.cookies.as_ref())
+    {
         lock(&changes.0).push(change);
     }
 }

@@ -1,16 +1,14 @@
 //! Error reporting for every operation: stable codes on request errors, and internal causes logged
 //! once with the request id but never shown to the client.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_graphql::extensions::ExtensionContext;
 use async_graphql::{Response, ServerError};
 
+use super::Caller;
 use crate::error::ErrorCode;
-
-/// The id of the HTTP request or WebSocket connection an operation belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(pub String);
 
 /// `extensions.code` of a document that is not valid GraphQL syntax.
 pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
@@ -52,7 +50,7 @@ pub(super) struct ErrorReporter {
     executing: AtomicBool,
     /// The request id, read when execution starts (the request hook's context predates the
     /// request's data).
-    request_id: std::sync::OnceLock<RequestId>,
+    request_id: std::sync::OnceLock<Arc<str>>,
 }
 
 impl ErrorReporter {
@@ -66,7 +64,8 @@ impl ErrorReporter {
         let request_id = self
             .request_id
             .get()
-            .or_else(|| ctx.data_opt::<RequestId>());
+            .or_else(|| ctx.data_opt::<Caller>().map(|caller| &caller.request_id))
+            .map(|id| &**id);
         let before_execution = !self.executing.load(Ordering::Acquire);
         for error in &mut response.errors {
             if before_execution {
@@ -80,8 +79,8 @@ impl ErrorReporter {
     /// Marks the start of execution and keeps the request id for [`Self::finish`].
     pub(super) fn start_execution(&self, ctx: &ExtensionContext<'_>) {
         self.executing.store(true, Ordering::Release);
-        if let Some(id) = ctx.data_opt::<RequestId>() {
-            let _ = self.request_id.set(id.clone());
+        if let Some(caller) = ctx.data_opt::<Caller>() {
+            let _ = self.request_id.set(caller.request_id.clone());
         }
     }
 
@@ -120,12 +119,12 @@ fn one_line_syntax_error(error: &ServerError) -> String {
 ///
 /// Errors from our resolvers always carry a code (see `AppError`); an error without one was
 /// raised by the GraphQL engine while reading arguments, which is bad input.
-fn report_execution_error(error: &mut ServerError, request_id: Option<&RequestId>) {
+fn report_execution_error(error: &mut ServerError, request_id: Option<&str>) {
     let Some(cause) = error.source::<anyhow::Error>() else {
         set_code_if_missing(error, ErrorCode::BadUserInput.as_str());
         return;
     };
-    let request_id = request_id.map(|id| id.0.as_str()).unwrap_or("-");
+    let request_id = request_id.unwrap_or("-");
     let path = serde_json::to_string(&error.path).unwrap_or_default();
     tracing::error!(
         request_id,

@@ -16,7 +16,7 @@ use super::SchemaDeps;
 use super::errors::VALIDATION_FAILED;
 use crate::auth::ViewerState;
 use crate::error::AppError;
-use crate::limits::{ClientIp, Costly};
+use crate::limits::Costly;
 use crate::sync::lock;
 
 /// Root mutations that start, finish or refresh a login.
@@ -171,12 +171,14 @@ fn refused(message: String) -> ServerError {
 
 /// Who is asking: the signed-in user, and the client address.
 fn caller(ctx: &ExtensionContext<'_>) -> (Option<uuid::Uuid>, Option<std::net::IpAddr>) {
-    let client = ctx.data_opt::<ClientIp>().map(|ip| ip.0);
-    let user = match ctx.data_opt::<ViewerState>() {
-        Some(ViewerState::SignedIn(viewer)) => Some(viewer.user_id),
+    let Some(caller) = ctx.data_opt::<super::Caller>() else {
+        return (None, None);
+    };
+    let user = match &caller.viewer {
+        ViewerState::SignedIn(viewer) => Some(viewer.user_id),
         _ => None,
     };
-    (user, client)
+    (user, Some(caller.client.0))
 }
 
 /// Counts any operation, even one that will not parse, against the caller's general quota.

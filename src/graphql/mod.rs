@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 mod billing;
 mod billing_portal;
+mod caller;
 mod cards;
 mod catalog;
 mod cookies;
@@ -33,9 +34,10 @@ use async_graphql::{Context, Schema, SchemaBuilder};
 use crate::auth::{AuthService, ViewerState};
 use crate::providers::resilience::ProviderRegistry;
 
+pub use caller::Caller;
 pub use cookies::CookieChanges;
 pub use documents::{DEFAULT_CAPACITY as DOCUMENT_CACHE_CAPACITY, DocumentCache};
-pub use errors::{RequestId, is_request_error};
+pub use errors::is_request_error;
 pub use events::SubscriptionRoot;
 pub use public::reads_only_public_fields;
 pub use sharing::{Replay, shared_subscription};
@@ -110,7 +112,8 @@ pub struct SchemaDeps {
 /// The viewer of the current operation (anonymous when the transport set none).
 pub fn viewer_state<'a>(ctx: &Context<'a>) -> &'a ViewerState {
     static ANONYMOUS: ViewerState = ViewerState::Anonymous;
-    ctx.data_opt::<ViewerState>().unwrap_or(&ANONYMOUS)
+    ctx.data_opt::<Caller>()
+        .map_or(&ANONYMOUS, |caller| &caller.viewer)
 }
 
 /// A schema builder with the roots and limits, but no runtime data nor the server's

@@ -8,6 +8,7 @@ mod health;
 mod limits;
 mod request_id;
 mod request_metrics;
+mod request_span;
 mod webhooks;
 mod ws;
 mod ws_guard;
@@ -28,7 +29,6 @@ use tokio_util::task::TaskTracker;
 use tower::Service;
 use tower_http::body::Limited;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::auth::AuthService;
 use crate::config::Config;
@@ -164,8 +164,7 @@ pub fn router(
     // matched route's whole stack, box by box, for every request.
     let middleware = tower::ServiceBuilder::new()
         .layer(request_id::AssignLayer)
-        .map_response(IntoResponse::into_response)
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(request_span::RequestSpanLayer)
         .layer(cors::Cors::new(&config))
         .map_response(IntoResponse::into_response)
         .layer(RequestBodyLimitLayer::new(config.http_max_body_bytes))
@@ -193,22 +192,4 @@ pub fn metrics_router(handle: metrics_exporter_prometheus::PrometheusHandle) -> 
             }
         }),
     )
-}
-
-fn request_span(request: &Request) -> tracing::Span {
-    let request_id = request
-        .extensions()
-        .get::<CurrentRequestId>()
-        .map(|id| id.0.as_str())
-        .unwrap_or("-");
-    let span = tracing::info_span!(
-        "http",
-        method = request.method().as_str(),
-        path = request.uri().path(),
-        request_id,
-        otel.kind = "server",
-    );
-    // A caller's W3C `traceparent` (on any route, the WebSocket upgrade included) is continued.
-    crate::telemetry::context::continue_trace(&span, request.headers());
-    span
 }

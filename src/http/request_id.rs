@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use axum::extract::{FromRequestParts, Request};
@@ -15,9 +16,9 @@ use tower::{Layer, Service};
 /// The header carrying the id in both directions.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The current request's id, for handlers.
+/// The current request's id, for handlers. Shared, so handing it on costs no copy.
 #[derive(Debug, Clone)]
-pub struct CurrentRequestId(pub String);
+pub struct CurrentRequestId(pub Arc<str>);
 
 impl<S: Send + Sync> FromRequestParts<S> for CurrentRequestId {
     type Rejection = std::convert::Infallible;
@@ -62,15 +63,22 @@ where
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
-        let id = request
+        let given = request
             .headers()
             .get(&REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .filter(|id| is_acceptable(id))
-            .map(str::to_owned)
-            .unwrap_or_else(new_id);
-        // The id is visible ASCII by construction, so it is always a valid header value.
-        let header = HeaderValue::from_str(&id).ok();
+            .filter(|v| v.to_str().is_ok_and(is_acceptable));
+        let (id, header) = match given {
+            Some(value) => {
+                let id = Arc::from(value.to_str().unwrap_or_default());
+                (id, Some(value.clone()))
+            }
+            None => {
+                let id = new_id();
+                // Visible ASCII by construction, so always a valid header value.
+                let header = HeaderValue::from_str(&id).ok();
+                (id, header)
+            }
+        };
         request.extensions_mut().insert(CurrentRequestId(id));
         Echo {
             inner: self.inner.call(request),
@@ -107,18 +115,19 @@ where
 /// A UUIDv7 (time-ordered, so ids sort like the log). Its random part comes from the
 /// thread-local generator: `Uuid::now_v7` asks the kernel for randomness on every call, one
 /// system call per request. Written as 32 lower-case hex digits without going through `fmt`.
-fn new_id() -> String {
+fn new_id() -> Arc<str> {
     let mut random = [0u8; 10];
     rand::rng().fill_bytes(&mut random);
     let millis = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_millis() as u64);
     let mut text = [0u8; uuid::fmt::Simple::LENGTH];
-    uuid::Builder::from_unix_timestamp_millis(millis, &random)
-        .into_uuid()
-        .simple()
-        .encode_lower(&mut text)
-        .to_owned()
+    Arc::from(
+        &*uuid::Builder::from_unix_timestamp_millis(millis, &random)
+            .into_uuid()
+            .simple()
+            .encode_lower(&mut text),
+    )
 }
 
 /// A client-supplied id is kept only when it cannot forge log lines or bloat them.

@@ -44,7 +44,7 @@ use super::ws_shared::{Origin, Taken, complete_text};
 use crate::auth::viewer::bearer_token;
 use crate::auth::{Credentials, ViewerState, WatchedSocket};
 use crate::error::AppError;
-use crate::graphql::RequestId;
+use crate::graphql::Caller;
 use crate::limits::ClientIp;
 use crate::limits::sockets::{SocketRefusal, SocketSlot};
 use crate::sync::lock;
@@ -152,7 +152,7 @@ fn payload_token(payload: &serde_json::Value) -> Option<String> {
 /// What the upgrade learned about a socket.
 struct Connection {
     protocol: WebSocketProtocols,
-    request_id: String,
+    request_id: Arc<str>,
     cookie_credentials: Option<Credentials>,
     client: ClientIp,
     slot: Arc<SocketSlot>,
@@ -234,9 +234,6 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
                 }),
         )
     };
-    let mut data = Data::default();
-    data.insert(RequestId(request_id));
-    data.insert(client);
     let on_init = {
         // The socket keeps its own handle on the slot: the place is held until it closes.
         let (state, ended, guard, slot) = (
@@ -268,16 +265,21 @@ async fn serve(socket: WebSocket, state: AppState, connection: Connection) {
                 ViewerState::Anonymous => {}
             }
             let mut data = Data::default();
-            data.insert(viewer);
+            data.insert(Caller {
+                request_id,
+                client,
+                viewer,
+                // A socket's credentials were checked here, and it cannot set cookies.
+                credentials: None,
+                cookies: None,
+            });
             // Read by the document policy (GraphiQL is exempt from trusted-only while enabled).
             data.insert(sender_of_init(&payload));
             Ok(data)
         }
     };
     let executor = trusted_executor(&state);
-    let mut output = GraphqlSocket::new(executor, input, protocol)
-        .connection_data(data)
-        .on_connection_init(on_init);
+    let mut output = GraphqlSocket::new(executor, input, protocol).on_connection_init(on_init);
     let init_deadline = tokio::time::sleep(limits.init_timeout);
     tokio::pin!(init_deadline);
     let mut pings = tokio::time::interval_at(
@@ -357,7 +359,7 @@ fn trusted_executor(state: &AppState) -> TrustedExecutor {
 #[derive(Clone)]
 struct Share {
     state: AppState,
-    request_id: String,
+    request_id: Arc<str>,
     client: ClientIp,
 }
 
@@ -366,9 +368,13 @@ impl Share {
     fn take(&self, guard: &Guard, message: &[u8]) -> Taken {
         let origin = |viewer: &crate::auth::Viewer, sender: Sender| {
             let mut data = Data::default();
-            data.insert(RequestId(self.request_id.clone()));
-            data.insert(self.client);
-            data.insert(ViewerState::SignedIn(viewer.clone()));
+            data.insert(Caller {
+                request_id: self.request_id.clone(),
+                client: self.client,
+                viewer: ViewerState::SignedIn(viewer.clone()),
+                credentials: None,
+                cookies: None,
+            });
             data.insert(sender);
             Origin {
                 executor: trusted_executor(&self.state),

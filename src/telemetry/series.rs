@@ -32,10 +32,13 @@ struct OperationSeries {
     error: Option<Counter>,
 }
 
+/// A thread's own map: its keys are the few labels of this thread's traffic, so a fast
+/// hasher does (no client picks them: routes are templates, operations are capped).
+type LocalMap<V> = HashMap<Box<str>, V, foldhash::fast::RandomState>;
+
 thread_local! {
-    static ROUTES: RefCell<HashMap<Box<str>, Vec<RouteSeries>>> = RefCell::new(HashMap::new());
-    static OPERATIONS: RefCell<HashMap<Box<str>, OperationSeries>> =
-        RefCell::new(HashMap::new());
+    static ROUTES: RefCell<LocalMap<Vec<RouteSeries>>> = RefCell::default();
+    static OPERATIONS: RefCell<LocalMap<OperationSeries>> = RefCell::default();
 }
 
 /// Records one HTTP request under its route template, method and status.
@@ -108,7 +111,7 @@ trait EntryRef<V> {
     fn entry_ref_or_insert_with(&mut self, key: &str, make: impl FnOnce() -> V) -> &mut V;
 }
 
-impl<V> EntryRef<V> for HashMap<Box<str>, V> {
+impl<V> EntryRef<V> for LocalMap<V> {
     fn entry_ref_or_insert_with(&mut self, key: &str, make: impl FnOnce() -> V) -> &mut V {
         if !self.contains_key(key) {
             self.insert(Box::from(key), make());

@@ -2,6 +2,7 @@
 //! GraphQL front door, the webhook inbox and its processor, the event bus, the sockets that push
 //! to subscribers, and login sessions. Labels are bounded: no ids, no raw paths.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::sync::Mutex;
 
@@ -137,21 +138,48 @@ pub fn initialise() {
 /// The label a GraphQL operation is counted under: its name when it is a valid GraphQL name
 /// among the first [`OPERATION_NAMES_CAP`] seen, `anonymous` without a name, `other` otherwise.
 /// A client inventing names cannot grow the number of series past the cap.
-pub fn operation_label(name: Option<&str>) -> String {
-    static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+///
+/// Labels are `'static`: an admitted name is kept for the life of the process (at most
+/// [`OPERATION_NAMES_CAP`] of them, [`OPERATION_NAME_MAX_LEN`] bytes each), so counting an
+/// operation allocates nothing. Each thread remembers the names it has seen admitted, so only a
+/// name new to the thread takes the lock every thread shares.
+pub fn operation_label(name: Option<&str>) -> &'static str {
+    thread_local! {
+        static ADMITTED_HERE: RefCell<HashSet<&'static str, foldhash::fast::RandomState>> =
+            RefCell::default();
+    }
     let Some(name) = name.filter(|n| !n.is_empty()) else {
-        return "anonymous".to_owned();
+        return "anonymous";
     };
+    if let Some(label) = ADMITTED_HERE.with_borrow(|here| here.get(name).copied()) {
+        return label;
+    }
     if !is_graphql_name(name) {
-        return "other".to_owned();
+        return "other";
     }
-    let mut seen = SEEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let seen = seen.get_or_insert_with(HashSet::new);
-    if seen.contains(name) || seen.len() < OPERATION_NAMES_CAP && seen.insert(name.to_owned()) {
-        name.to_owned()
-    } else {
-        "other".to_owned()
+    let Some(label) = admit(name) else {
+        return "other";
+    };
+    ADMITTED_HERE.with_borrow_mut(|here| here.insert(label));
+    label
+}
+
+/// `name` as a label, when it was admitted before or there is still room for it.
+fn admit(name: &str) -> Option<&'static str> {
+    static ADMITTED: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+    let mut admitted = ADMITTED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let admitted = admitted.get_or_insert_with(HashSet::new);
+    if let Some(label) = admitted.get(name) {
+        return Some(label);
     }
+    if admitted.len() >= OPERATION_NAMES_CAP {
+        return None;
+    }
+    let label: &'static str = Box::leak(Box::from(name));
+    admitted.insert(label);
+    Some(label)
 }
 
 fn is_graphql_name(name: &str) -> bool {
@@ -200,5 +228,13 @@ mod tests {
             "Checkout",
             "names seen earlier keep their series"
         );
+        // Another thread remembers nothing yet: it is answered from what every thread shares.
+        std::thread::spawn(|| {
+            assert_eq!(operation_label(Some("Checkout")), "Checkout");
+            assert_eq!(operation_label(Some("Invented0")), "Invented0");
+            assert_eq!(operation_label(Some("NeverSeenOnAnyThread")), "other");
+        })
+        .join()
+        .unwrap();
     }
 }

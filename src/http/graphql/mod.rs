@@ -8,6 +8,8 @@ mod persisted;
 pub mod trusted;
 mod ws_trust;
 
+use std::sync::Arc;
+
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -23,7 +25,7 @@ use super::AppState;
 use super::request_id::CurrentRequestId;
 use crate::auth::{Credentials, ViewerState};
 use crate::error::ErrorCode;
-use crate::graphql::{CookieChanges, RequestId};
+use crate::graphql::{Caller, CookieChanges};
 use crate::limits::ClientIp;
 
 /// `GET /graphql`: GraphiQL for a browser, otherwise a query (never a mutation).
@@ -112,7 +114,7 @@ async fn execute(
     state: &AppState,
     media: MediaType,
     params: Params,
-    (request_id, client): (String, ClientIp),
+    (request_id, client): (Arc<str>, ClientIp),
     headers: &HeaderMap,
     method: Method,
 ) -> Response {
@@ -128,13 +130,13 @@ async fn execute(
     let operation = crate::telemetry::stages::operation_label(params.operation_name());
     let started = std::time::Instant::now();
     let cookie_changes = CookieChanges::default();
-    let request = params
-        .into_request()
-        .data(RequestId(request_id))
-        .data(client)
-        .data(viewer)
-        .data(credentials)
-        .data(cookie_changes.clone());
+    let request = params.into_request().data(Caller {
+        request_id,
+        client,
+        viewer,
+        credentials: Some(credentials),
+        cookies: Some(cookie_changes.clone()),
+    });
     // Boxed: the engine's future is kilobytes, and this handler's future, moved several
     // times on its way through the router, would otherwise carry it.
     let response = Box::pin(state.schema.execute(request)).await;
@@ -163,8 +165,8 @@ async fn execute(
 }
 
 /// Counts and times one GraphQL operation under its bounded name label.
-fn record_operation(operation: String, started: std::time::Instant, ok: bool) {
-    crate::telemetry::series::record_operation(&operation, ok, started.elapsed());
+fn record_operation(operation: &str, started: std::time::Instant, ok: bool) {
+    crate::telemetry::series::record_operation(operation, ok, started.elapsed());
 }
 
 /// The `retryAfterSeconds` of a `RATE_LIMITED` error in `response`, if any.
