@@ -119,3 +119,91 @@ fn span_of(request: &Request) -> Span {
     crate::telemetry::context::continue_trace(&span, request.headers());
     span
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    use tower::ServiceExt;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+    use crate::http::REQUEST_ID;
+    use crate::http::request_id::AssignLayer;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Sends `GET path` through the request id and span layers; returns the answer's
+    /// request id and the JSON log lines written meanwhile.
+    async fn logged(path: &str) -> (String, Vec<serde_json::Value>) {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let logs = tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_writer(move || writer.clone());
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::filter::LevelFilter::INFO)
+            .with(logs);
+        let _default = tracing::subscriber::set_default(subscriber);
+        let app = Router::new()
+            .route(
+                "/works",
+                get(|| async {
+                    tracing::info!("inside");
+                    StatusCode::OK
+                }),
+            )
+            .route("/fails", get(|| async { StatusCode::BAD_GATEWAY }))
+            .layer(RequestSpanLayer)
+            .layer(AssignLayer);
+        let request = Request::get(path).body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        let id = response.headers()[&REQUEST_ID].to_str().unwrap().to_owned();
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let lines = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        (id, lines)
+    }
+
+    #[tokio::test]
+    async fn what_a_handler_logs_carries_the_request_id_method_and_path() {
+        let (id, lines) = logged("/works").await;
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(lines[0]["message"], "inside");
+        assert_eq!(lines[0]["span"]["request_id"], id.as_str());
+        assert_eq!(lines[0]["span"]["method"], "GET");
+        assert_eq!(lines[0]["span"]["path"], "/works");
+    }
+
+    #[tokio::test]
+    async fn a_server_error_answer_is_logged_as_an_error_in_the_request_span() {
+        let (id, lines) = logged("/fails").await;
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(lines[0]["level"], "ERROR");
+        assert_eq!(lines[0]["message"], "response failed");
+        assert_eq!(lines[0]["status"], 502);
+        assert_eq!(lines[0]["span"]["request_id"], id.as_str());
+    }
+}
