@@ -12,10 +12,12 @@
 //! - `payments`, `auth`, `webhooks`: services (`payments` may use `auth` and `webhooks`).
 //! - `limits`, `events`: inbound limits; the event bus.
 //! - `providers`, `store`: outbound adapters; persistence.
-//! - `domain`, `error`, `telemetry`, `redact`, `sync`, `origins`: leaves anyone may use.
+//! - `domain`, `error`, `telemetry`, `redact`, `sync`, `origins`, `allocator`: leaves anyone
+//!   may use (`allocator` is installed by the binary only).
 
 #![warn(missing_docs)]
 
+pub mod allocator;
 pub mod app;
 pub mod auth;
 pub mod config;

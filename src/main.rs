@@ -6,11 +6,9 @@ use std::process::ExitCode;
 use switchboard::config::{Command, Config};
 use switchboard::{App, telemetry};
 
-/// A request allocates and frees about a hundred small objects (futures, headers, the
-/// response tree); mimalloc's per-thread free lists serve them in a fraction of glibc's
-/// instructions (decision 0023). Tests run the library on the system allocator.
+/// mimalloc (see [`switchboard::allocator`]). Tests run the library on the system allocator.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: switchboard::allocator::Mimalloc = switchboard::allocator::Mimalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
