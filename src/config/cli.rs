@@ -113,7 +113,7 @@ pub struct Settings {
     #[arg(long, global = true, env = "CORS_ALLOWED_HEADERS", default_value = "")]
     pub cors_allowed_headers: String,
 
-    /// Log filter in `RUST_LOG` syntax, e.g. `info` or `switchboard=debug,tower_http=info`.
+    /// Log filter in `RUST_LOG` syntax, e.g. `info` or `switchboard=debug,sqlx=warn`.
     #[arg(long, global = true, env = "LOG_LEVEL", default_value = "info")]
     pub log_level: String,
 

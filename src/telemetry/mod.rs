@@ -70,7 +70,7 @@ pub fn init(level: &str, format: LogFormat) {
 }
 
 /// The filter of `level`. A level made of targets and levels only (`info`,
-/// `switchboard=debug,tower_http=warn`: nearly every setting) becomes a static [`Targets`]
+/// `switchboard=debug,sqlx=warn`: nearly every setting) becomes a static [`Targets`]
 /// filter, decided once per call site. [`EnvFilter`] is kept for directives that match span
 /// field values, which only it understands: it takes a lock shared by every thread each time
 /// any span is entered or left, and every request enters its span on each poll.
