@@ -122,48 +122,26 @@ fn span_of(request: &Request) -> Span {
 
 #[cfg(test)]
 mod tests {
-    use std::io;
-    use std::sync::{Arc, Mutex};
-
     use axum::Router;
     use axum::body::Body;
     use axum::http::StatusCode;
     use axum::routing::get;
     use tower::ServiceExt;
+    use tracing_subscriber::fmt::format::JsonFields;
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
     use crate::http::REQUEST_ID;
     use crate::http::request_id::AssignLayer;
-
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-    impl io::Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::telemetry::captured::CapturedLogs;
 
     /// Sends `GET path` through the request id and span layers; returns the answer's
     /// request id and the JSON log lines written meanwhile.
     async fn logged(path: &str) -> (String, Vec<serde_json::Value>) {
-        let buffer = Buffer::default();
-        let writer = buffer.clone();
-        let logs = tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .with_writer(move || writer.clone());
+        let logs = CapturedLogs::default();
         let subscriber = tracing_subscriber::registry()
             .with(tracing_subscriber::filter::LevelFilter::INFO)
-            .with(logs);
+            .with(logs.json_layer(JsonFields::new()));
         let _default = tracing::subscriber::set_default(subscriber);
         let app = Router::new()
             .route(
@@ -179,12 +157,7 @@ mod tests {
         let request = Request::get(path).body(Body::empty()).unwrap();
         let response = app.oneshot(request).await.unwrap();
         let id = response.headers()[&REQUEST_ID].to_str().unwrap().to_owned();
-        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-        let lines = text
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect();
-        (id, lines)
+        (id, logs.lines())
     }
 
     #[tokio::test]

@@ -2,6 +2,8 @@
 //! Prometheus recorder behind `/metrics`; and OpenTelemetry traces over OTLP when the standard
 //! `OTEL_*` variables ask for them (see [`otlp`]).
 
+#[cfg(test)]
+pub(crate) mod captured;
 pub mod context;
 pub mod origins;
 pub mod otlp;

@@ -128,27 +128,11 @@ impl Visit for JsonObject {
 
 #[cfg(test)]
 mod tests {
-    use std::io;
-    use std::sync::{Arc, Mutex};
-
     use tracing_subscriber::fmt::format::JsonFields;
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
-
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-    impl io::Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::telemetry::captured::CapturedLogs;
 
     /// The `span` object of a JSON log line written inside a span, its fields formatted by
     /// `fields`.
@@ -156,16 +140,8 @@ mod tests {
     where
         N: for<'w> FormatFields<'w> + Send + Sync + 'static,
     {
-        let buffer = Buffer::default();
-        let writer = buffer.clone();
-        let layer = tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .fmt_fields(fields)
-            .with_writer(move || writer.clone());
-        let subscriber = tracing_subscriber::registry().with(layer);
+        let logs = CapturedLogs::default();
+        let subscriber = tracing_subscriber::registry().with(logs.json_layer(fields));
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!(
                 "http",
@@ -179,9 +155,7 @@ mod tests {
             let _entered = span.enter();
             tracing::info!("inside");
         });
-        let line = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-        let line: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
-        line["span"].clone()
+        logs.lines()[0]["span"].clone()
     }
 
     #[test]
