@@ -1,7 +1,7 @@
 //! Who is asking: credentials read from a request (bearer header or session cookie) and the
 //! [`ViewerState`] resolvers see. Cookie and bearer reach the same [`Viewer`].
 
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderName, header};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
@@ -99,6 +99,9 @@ crate::redact::redacted_debug!(Credentials {} hides {
 
 /// The header a cookie-authenticated mutation must carry: the value of the CSRF cookie.
 pub const CSRF_HEADER: &str = "x-csrf-token";
+/// [`CSRF_HEADER`] as a header name: looked up by a string, a header is parsed as a name first,
+/// on every request.
+static CSRF_HEADER_NAME: HeaderName = HeaderName::from_static(CSRF_HEADER);
 
 impl Credentials {
     /// Reads credentials from request headers.
@@ -109,7 +112,7 @@ impl Credentials {
             .and_then(bearer_token)
             .map(|token| (token.to_owned(), CredentialSource::Bearer));
         let csrf_header = headers
-            .get(CSRF_HEADER)
+            .get(&CSRF_HEADER_NAME)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         if !headers.contains_key(header::COOKIE) {

@@ -22,6 +22,7 @@ mod payments;
 mod pipeline;
 mod public;
 mod query;
+mod query_root;
 mod relay;
 mod sharing;
 mod types;
@@ -54,10 +55,12 @@ pub struct MutationRoot(
     cards::CardsMutation,
 );
 
+// The parts of the query root, registered as one type; the doc comment below is the type's
+// description in the schema.
 /// The root of every query: the parts of the API merged into one type.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(
+pub struct QueryParts(
     query::CoreQuery,
     payments::PaymentsQuery,
     catalog::CatalogQuery,
@@ -67,6 +70,11 @@ pub struct QueryRoot(
     admin::AdminQuery,
     cards::CardsQuery,
 );
+
+/// The root of every query: [`QueryParts`] as the schema shows them, resolved by asking the
+/// parts in turn (`query_root.rs`).
+#[derive(Default)]
+pub struct QueryRoot(QueryParts);
 
 /// The complete schema type served at `/graphql`.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

@@ -14,11 +14,13 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The header (and metadata key) carrying a W3C trace context.
 pub const TRACEPARENT: &str = "traceparent";
+/// [`TRACEPARENT`] as a header name, so looking for it on every request parses nothing.
+static TRACEPARENT_HEADER: http::HeaderName = http::HeaderName::from_static(TRACEPARENT);
 
 /// Makes `span` continue the trace of an incoming request's `traceparent` (and `tracestate`)
 /// header; without one (or with a malformed one) the span starts a new trace.
 pub fn continue_trace(span: &Span, headers: &http::HeaderMap) {
-    if !headers.contains_key(TRACEPARENT) {
+    if !headers.contains_key(&TRACEPARENT_HEADER) {
         return;
     }
     let parent = TraceContextPropagator::new().extract(&Headers(headers));

@@ -189,7 +189,7 @@ fn with_persisted(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Params, ParamsError> {
-    let sender = if headers.contains_key(trusted::GRAPHIQL_MARK) {
+    let sender = if headers.contains_key(&trusted::GRAPHIQL_HEADER) {
         trusted::Sender::Graphiql
     } else {
         trusted::Sender::Client

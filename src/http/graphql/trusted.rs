@@ -24,6 +24,9 @@ pub const NOT_TRUSTED: &str = "DOCUMENT_NOT_TRUSTED";
 
 /// The header (HTTP) and `connection_init` field (WebSocket) that GraphiQL's page sends.
 pub const GRAPHIQL_MARK: &str = "x-graphiql";
+/// [`GRAPHIQL_MARK`] as a header name, so looking for it on every request parses nothing.
+pub static GRAPHIQL_HEADER: axum::http::HeaderName =
+    axum::http::HeaderName::from_static(GRAPHIQL_MARK);
 
 /// A hash as manifests and clients write it: lower-case hex, or with graphql-codegen's
 /// `sha256:` prefix.
