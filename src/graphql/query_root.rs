@@ -19,32 +19,25 @@ use async_graphql::{
 
 use super::{QueryParts, QueryRoot};
 
+/// The first `Some` of the parts' answers for `$ctx`'s field, asking them in the order given;
+/// a part answers `None` for a field that is not its own.
+macro_rules! first_answer {
+    ($ctx:expr; $($part:expr),+ $(,)?) => {{
+        $(
+            if let Some(value) = $part.resolve_field($ctx).await? {
+                return Ok(Some(value));
+            }
+        )+
+        Ok(None)
+    }};
+}
+
 impl ContainerType for QueryRoot {
     async fn resolve_field(&self, ctx: &Context<'_>) -> ServerResult<Option<Value>> {
+        // Every part is named here, so one left out of the list below is an unused variable,
+        // which the build refuses (`-D warnings`).
         let QueryParts(core, payments, catalog, events, node, billing, admin, cards) = &self.0;
-        // A part answers `None` for a field that is not its own.
-        if let Some(value) = core.resolve_field(ctx).await? {
-            return Ok(Some(value));
-        }
-        if let Some(value) = payments.resolve_field(ctx).await? {
-            return Ok(Some(value));
-        }
-        if let Some(value) = billing.resolve_field(ctx).await? {
-            return Ok(Some(value));
-        }
-        if let Some(value) = events.resolve_field(ctx).await? {
-            return Ok(Some(value));
-        }
-        if let Some(value) = node.resolve_field(ctx).await? {
-            return Ok(Some(value));
-        }
-        if let Some(value) = catalog.resolve_field(ctx).await? {
-            return Ok(Some(value));
-        }
-        if let Some(value) = cards.resolve_field(ctx).await? {
-            return Ok(Some(value));
-        }
-        admin.resolve_field(ctx).await
+        first_answer!(ctx; core, payments, billing, events, node, catalog, cards, admin)
     }
 
     async fn find_entity(&self, ctx: &Context<'_>, params: &Value) -> ServerResult<Option<Value>> {
