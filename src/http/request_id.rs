@@ -63,22 +63,16 @@ where
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
-        let given = request
-            .headers()
-            .get(&REQUEST_ID)
-            .filter(|v| v.to_str().is_ok_and(is_acceptable));
-        let (id, header) = match given {
-            Some(value) => {
-                let id = Arc::from(value.to_str().unwrap_or_default());
-                (id, Some(value.clone()))
-            }
-            None => {
-                let id = new_id();
-                // Visible ASCII by construction, so always a valid header value.
-                let header = HeaderValue::from_str(&id).ok();
-                (id, header)
-            }
-        };
+        let given = request.headers().get(&REQUEST_ID).and_then(|value| {
+            let id = value.to_str().ok().filter(|id| is_acceptable(id))?;
+            Some((Arc::from(id), Some(value.clone())))
+        });
+        let (id, header) = given.unwrap_or_else(|| {
+            let id = new_id();
+            // Visible ASCII by construction, so always a valid header value.
+            let header = HeaderValue::from_str(&id).ok();
+            (id, header)
+        });
         request.extensions_mut().insert(CurrentRequestId(id));
         Echo {
             inner: self.inner.call(request),
